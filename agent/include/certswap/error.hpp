@@ -1,0 +1,38 @@
+#pragma once
+// One error type for the whole pipeline. Every fallible step returns
+// Result<T>; the CLI maps ErrorKind to an exit code in one table (exit_codes.hpp).
+#include <expected>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace certswap {
+
+enum class ErrorKind {
+  Usage,         // bad flags or configuration
+  Api,           // the Aiven API failed or answered something unusable
+  Invalid,       // a credential failed offline validation (bad PEM, wrong CA, expired...)
+  Rejected,      // the broker refused the credential (TLS / authentication)
+  Inconclusive,  // the broker could not be reached; nothing is known about the credential
+  Io,            // the local file system failed
+  Notify,        // an application could not be told about the new set
+  Internal,
+};
+
+struct Error {
+  ErrorKind kind;
+  std::string message;  // what failed, where, and what to do; never secrets
+};
+
+template <class T>
+using Result = std::expected<T, Error>;
+
+template <class... Args>
+std::unexpected<Error> fail(ErrorKind kind, fmt::format_string<Args...> f, Args&&... args) {
+  return std::unexpected(Error{kind, fmt::format(f, std::forward<Args>(args)...)});
+}
+
+std::string_view to_string(ErrorKind kind);
+
+}  // namespace certswap

@@ -1,0 +1,33 @@
+# Every dependency is a Debian 12 package; a missing one stops configuration
+# with the package to install, not with a compiler error later.
+find_package(PkgConfig QUIET)
+if(NOT PkgConfig_FOUND)
+  message(FATAL_ERROR "pkg-config not found: apt-get install pkg-config (or run deploy/install-deps.sh)")
+endif()
+
+function(certswap_require_pkg target module debian_package)
+  pkg_check_modules(${target} QUIET IMPORTED_TARGET ${module})
+  if(NOT ${target}_FOUND)
+    message(FATAL_ERROR "${module} not found: apt-get install ${debian_package} (or run deploy/install-deps.sh)")
+  endif()
+endfunction()
+
+function(certswap_require_package name debian_package)
+  find_package(${name} QUIET ${ARGN})
+  if(NOT ${name}_FOUND)
+    message(FATAL_ERROR "${name} not found: apt-get install ${debian_package} (or run deploy/install-deps.sh)")
+  endif()
+endfunction()
+
+certswap_require_package(OpenSSL libssl-dev)
+certswap_require_package(CURL libcurl4-openssl-dev)
+certswap_require_package(nlohmann_json nlohmann-json3-dev)
+certswap_require_package(fmt libfmt-dev)
+certswap_require_package(spdlog libspdlog-dev)
+certswap_require_package(CLI11 libcli11-dev)
+certswap_require_pkg(RDKAFKA rdkafka librdkafka-dev)
+certswap_require_pkg(HTTPLIB cpp-httplib libcpp-httplib-dev)
+certswap_require_pkg(SYSTEMD libsystemd libsystemd-dev)
+if(CERTSWAP_BUILD_TESTS)
+  certswap_require_package(Catch2 catch2)
+endif()
