@@ -1,0 +1,83 @@
+#pragma once
+// The live credential directory, laid out like kubelet's AtomicWriter and made
+// durable (fsync of files, generation directory and parent):
+//
+//   dir/..2026_11_24_10_00_00.123456789/{service.cert,service.key,ca.pem,...}
+//   dir/..data         -> ..2026_11_24_10_00_00.123456789   (relative symlink)
+//   dir/service.cert   -> ..data/service.cert               (one per name, created once)
+//
+// Applications open dir/<name>; a publish flips every name at once with one
+// rename(2) of `..data`. Readers that need a matched cert/key pair should
+// resolve `..data` once and read both files through it.
+//
+// Only one AtomicStore may write a directory at a time; the caller serialises.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "certswap/error.hpp"
+#include "certswap/unique_fd.hpp"
+
+namespace certswap {
+
+struct StoredFile {
+  std::string name;  // plain file name: no '/', not starting with ".."
+  std::string content;
+  bool secret;  // secret → StoreOptions::key_mode, else public_mode
+};
+
+struct StoreOptions {
+  mode_t key_mode = 0600;
+  mode_t public_mode = 0644;
+  std::optional<uid_t> uid;  // owner for files in a generation, if set
+  std::optional<gid_t> gid;
+  int keep_generations = 2;  // what prune() is usually called with
+};
+
+class AtomicStore {
+ public:
+  // Creates `dir` (0755) if missing, removes a stale `..data_tmp` and orphan
+  // generations left by a crashed publish (newer than `..data`'s target, or
+  // all of them if `..data` does not exist yet). Older generations are kept
+  // as rollback candidates. Plain files already in `dir` (a set put there by
+  // hand) are left alone: apps keep seeing them until the first publish.
+  // Refuses a `..data` that is not a symlink to a generation in `dir`.
+  static Result<AtomicStore> open(std::filesystem::path dir, StoreOptions opts);
+
+  // Writes a new generation and makes it live; returns its name. Refuses,
+  // before any change, names that are symlinks pointing anywhere but
+  // `..data/<name>`, and directories in the way.
+  Result<std::string> publish(const std::vector<StoredFile>& files);
+
+  std::optional<std::string> current_generation() const;  // target of ..data
+  // name -> content for each public link, read through one resolution of ..data.
+  Result<std::map<std::string, std::string>> read_live() const;
+  std::vector<std::string> generations() const;  // oldest first
+  Result<void> activate(const std::string& generation);
+  // Keeps the `keep` newest generations including the current one (at least
+  // the current one); never removes the current one.
+  Result<void> prune(int keep);
+  // Makes each name a link to ..data/<name> again, replacing whatever took
+  // its place (deleted, a regular file, a link elsewhere) without following it.
+  Result<void> repair_links(const std::vector<std::string>& names);
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  AtomicStore(std::filesystem::path dir, StoreOptions opts, UniqueFd fd)
+      : dir_(std::move(dir)), opts_(opts), dir_fd_(std::move(fd)) {}
+
+  Result<void> point_data_at(const std::string& generation);
+  Result<void> link_names(const std::vector<std::string>& names);
+  Result<void> remove_generation(const std::string& generation);
+  Result<std::string> make_generation_dir();
+
+  std::filesystem::path dir_;
+  StoreOptions opts_;
+  UniqueFd dir_fd_;
+};
+
+}  // namespace certswap

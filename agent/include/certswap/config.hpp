@@ -1,0 +1,76 @@
+#pragma once
+// What the agent manages: one API, several targets (service user x output dir).
+// Built from flags and env vars for one target, or from a JSON file for many.
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "certswap/error.hpp"
+#include "certswap/http_client.hpp"
+
+namespace certswap {
+
+struct ApiConfig {
+  std::string url = "https://api.aiven.io";
+  std::string ca_file;                // extra CA to trust (e.g. the test bed emulator)
+  std::filesystem::path token_file;   // preferred over the AIVEN_AUTH_TOKEN env var
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds total_timeout{30'000};
+  RetryPolicy retry;
+};
+
+// How the apps learn about a new set (plugins/notifiers/*).
+struct NotifierConfig {
+  std::string type;                    // "signal", "exec" or "http"
+  int pid = 0;                         // signal: a fixed PID, or
+  std::filesystem::path pid_file;      // signal: re-read at every notification
+  std::string signal = "SIGHUP";       // signal
+  std::vector<std::string> command;    // exec: argv, no shell
+  std::string url;                     // http: POST target
+  std::chrono::milliseconds timeout{30'000};
+};
+
+struct TargetConfig {
+  std::string name;  // for logs and metrics; defaults to project/service/user
+  std::string project, service, user;
+  std::filesystem::path output_dir;
+  std::filesystem::path state_dir;  // default: <output_dir>/.certswap
+  std::string bootstrap;            // overrides the address the API reports
+  std::string source = "aiven";
+  std::string format = "pem";
+  std::vector<NotifierConfig> notifiers;
+  mode_t key_mode = 0600;
+  mode_t public_mode = 0644;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  int keep_generations = 2;
+  std::chrono::seconds clock_skew{300};
+  std::chrono::seconds min_remaining{std::chrono::hours(24)};
+  std::chrono::milliseconds live_timeout{10'000};
+  // When the broker can't be reached and the live certificate ends within this
+  // window, an offline-valid set is swapped anyway (and said loudly).
+  std::chrono::seconds emergency_window{std::chrono::hours(24 * 7)};
+};
+
+struct Config {
+  ApiConfig api;
+  std::vector<TargetConfig> targets;
+};
+
+// "90s", "10m", "24h", "7d", "500ms"; a bare number is seconds.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+Result<mode_t> parse_mode(std::string_view text);  // octal, e.g. "0640"
+
+Result<Config> load_config_file(const std::filesystem::path& path);
+
+// Fills defaults that depend on other fields and checks what is required.
+Result<void> finalize_target(TargetConfig& target);
+
+// The token comes from a file or the environment, never from argv.
+Result<std::string> read_token(const ApiConfig& api);
+
+}  // namespace certswap

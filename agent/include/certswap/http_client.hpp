@@ -1,0 +1,65 @@
+#pragma once
+// HTTPS client for the Aiven API: libcurl underneath, TLS verification always
+// on, retries with exponential backoff and jitter on 5xx, 429 (honouring
+// Retry-After) and transport errors. Sleep and jitter are injected so tests
+// don't wait and are deterministic.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "certswap/error.hpp"
+
+namespace certswap {
+
+struct RetryPolicy {
+  int max_attempts = 4;
+  std::chrono::milliseconds base_delay{500};
+  std::chrono::milliseconds max_delay{30'000};
+};
+
+struct HttpOptions {
+  std::string base_url;     // e.g. https://api.aiven.io (no trailing slash)
+  std::string extra_ca_file;  // trusted in addition to the system store; empty = system only
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds total_timeout{30'000};
+  RetryPolicy retry;
+  std::function<void(std::chrono::milliseconds)> sleep;  // default: this_thread::sleep_for
+  std::function<double()> jitter;                        // in [0,1); default: random
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  std::optional<std::chrono::seconds> retry_after;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpOptions options);
+  ~HttpClient();
+  HttpClient(HttpClient&&) noexcept;
+  HttpClient& operator=(HttpClient&&) noexcept;
+
+  // `headers` are full header lines ("authorization: ..."); they are never logged.
+  // Returns the final response of any status; an error only when no response
+  // could be had (transport failure after every retry).
+  Result<HttpResponse> request(const std::string& method, const std::string& path,
+                               const std::string& body, const std::vector<std::string>& headers,
+                               bool retry_on_failure);
+
+  const HttpOptions& options() const { return options_; }
+
+ private:
+  struct Handle;
+  HttpOptions options_;
+  std::unique_ptr<Handle> handle_;  // one CURL easy handle, reused for connection reuse
+};
+
+// Delay before attempt `attempt` (1-based) after a retriable failure.
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter,
+                                        std::optional<std::chrono::seconds> retry_after);
+
+}  // namespace certswap

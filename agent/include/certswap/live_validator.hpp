@@ -1,0 +1,28 @@
+#pragma once
+// Proves a credential set against the real brokers before anything live is
+// touched: a librdkafka client built from the in-memory PEMs asks for metadata.
+#include <chrono>
+#include <string>
+
+#include "certswap/credential.hpp"
+
+namespace certswap {
+
+enum class LiveVerdict {
+  Accepted,      // the broker completed mTLS and answered
+  Rejected,      // TLS or authentication failed: never swap this set
+  Inconclusive,  // unreachable or timed out: nothing is known
+};
+
+struct LiveResult {
+  LiveVerdict verdict;
+  std::string detail;  // librdkafka's own words for the failure, or the broker count
+  std::chrono::milliseconds elapsed{0};
+};
+
+LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
+                         std::chrono::milliseconds timeout);
+
+std::string_view to_string(LiveVerdict verdict);
+
+}  // namespace certswap

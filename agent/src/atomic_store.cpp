@@ -1,0 +1,403 @@
+#include "certswap/atomic_store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "certswap/durable_file.hpp"
+
+namespace certswap {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kData = "..data";
+constexpr const char* kDataTmp = "..data_tmp";
+constexpr const char* kLinkTmpPrefix = "..link_tmp.";
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+// "..2026_11_24_10_00_00.123456789", optionally followed by "_<n>" suffixes.
+bool is_generation_name(std::string_view name) {
+  return name.size() > 3 && name.starts_with("..") && name[2] >= '0' && name[2] <= '9';
+}
+
+bool is_valid_file_name(std::string_view name) {
+  return !name.empty() && name.size() <= 255 && name != "." && !name.starts_with("..") &&
+         name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+}
+
+std::string link_target_for(const std::string& name) {
+  return std::string(kData) + "/" + name;
+}
+
+std::string timestamp_name() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now);
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
+  const std::time_t t = secs.count();
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y_%m_%d_%H_%M_%S", &tm);
+  return fmt::format("..{}.{:09d}", buf, nanos);
+}
+
+// lstat relative to the directory fd; nullopt when the entry does not exist.
+Result<std::optional<struct stat>> lstat_at(int dir_fd, const std::string& name,
+                                            const fs::path& dir) {
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return st;
+  if (errno == ENOENT) return std::nullopt;
+  return fail(ErrorKind::Io, "lstat({}) failed: {}", (dir / name).string(), errno_text());
+}
+
+Result<std::optional<std::string>> readlink_at(int dir_fd, const std::string& name,
+                                               const fs::path& dir) {
+  char buf[4096];
+  ssize_t n = ::readlinkat(dir_fd, name.c_str(), buf, sizeof buf - 1);
+  if (n >= 0) return std::string(buf, static_cast<size_t>(n));
+  if (errno == ENOENT) return std::nullopt;
+  return fail(ErrorKind::Io, "readlink({}) failed: {}", (dir / name).string(), errno_text());
+}
+
+Result<std::vector<std::string>> list_names(int dir_fd, const fs::path& dir) {
+  // fdopendir takes ownership of its descriptor, so give it a duplicate.
+  int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return fail(ErrorKind::Io, "dup of {} failed: {}", dir.string(), errno_text());
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dup_fd), ::closedir);
+  if (!d) {
+    ::close(dup_fd);
+    return fail(ErrorKind::Io, "fdopendir({}) failed: {}", dir.string(), errno_text());
+  }
+  ::rewinddir(d.get());
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* e = ::readdir(d.get())) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(std::move(n));
+  }
+  if (errno != 0) return fail(ErrorKind::Io, "readdir({}) failed: {}", dir.string(), errno_text());
+  return names;
+}
+
+// A stale `..data_tmp` is a crash leftover (a symlink) and only ever unlinked,
+// never followed; anything else there was not made by us.
+Result<void> remove_stale_data_tmp(int dir_fd, const fs::path& dir) {
+  auto st = lstat_at(dir_fd, kDataTmp, dir);
+  if (!st) return std::unexpected(st.error());
+  if (!*st) return {};
+  if (!S_ISLNK((*st)->st_mode))
+    return fail(ErrorKind::Io,
+                "{} exists and is not a symlink; refusing to touch it, remove it by hand",
+                (dir / kDataTmp).string());
+  if (::unlinkat(dir_fd, kDataTmp, 0) != 0)
+    return fail(ErrorKind::Io, "unlink({}) failed: {}", (dir / kDataTmp).string(), errno_text());
+  return {};
+}
+
+// The target of `..data`, checked to be one of our generations: a planted
+// `..data` (a directory, or a link to /etc) is reported, not followed.
+Result<std::optional<std::string>> checked_current(int dir_fd, const fs::path& dir) {
+  auto st = lstat_at(dir_fd, kData, dir);
+  if (!st) return std::unexpected(st.error());
+  if (!*st) return std::nullopt;
+  if (!S_ISLNK((*st)->st_mode))
+    return fail(ErrorKind::Io, "{} exists and is not a symlink; refusing to use this directory",
+                (dir / kData).string());
+  auto target = readlink_at(dir_fd, kData, dir);
+  if (!target) return std::unexpected(target.error());
+  if (!*target || !is_generation_name(**target) || (*target)->find('/') != std::string::npos)
+    return fail(ErrorKind::Io,
+                "{} points to \"{}\", not to a generation in the directory; refusing to follow it",
+                (dir / kData).string(), target->value_or(""));
+  return *target;
+}
+
+// A name we are about to link must be absent, a regular file (migration from
+// a hand-made set) or already our link; a link elsewhere or a directory is refused.
+Result<void> check_name_is_ours(int dir_fd, const std::string& name, const fs::path& dir) {
+  auto st = lstat_at(dir_fd, name, dir);
+  if (!st) return std::unexpected(st.error());
+  if (!*st || S_ISREG((*st)->st_mode)) return {};
+  if (S_ISLNK((*st)->st_mode)) {
+    auto target = readlink_at(dir_fd, name, dir);
+    if (!target) return std::unexpected(target.error());
+    if (*target && **target == link_target_for(name)) return {};
+    return fail(ErrorKind::Io,
+                "{} is a symlink to \"{}\", not to {}; refusing to follow or replace it",
+                (dir / name).string(), target->value_or(""), link_target_for(name));
+  }
+  return fail(ErrorKind::Io,
+              "{} exists and is neither a regular file nor our symlink; refusing to replace it",
+              (dir / name).string());
+}
+
+}  // namespace
+
+// open:
+//   1. create `dir` (0755) if missing and hold a descriptor on it; every
+//      later step works relative to that descriptor;
+//   2. check `..data`: absent, or a symlink to a generation name;
+//   3. unlink a stale `..data_tmp` (crash between symlink and rename);
+//   4. remove orphan generations, i.e. newer than the current one (crash
+//      before the rename published them), then fsync `dir`.
+Result<AtomicStore> AtomicStore::open(fs::path dir, StoreOptions opts) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return fail(ErrorKind::Io, "mkdir({}) failed: {}", dir.string(), errno_text());
+  // The directory itself may be a symlink set up by an admin; only what is
+  // inside it is held to O_NOFOLLOW.
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd)
+    return fail(ErrorKind::Io, "open({}) as a directory failed: {}", dir.string(), errno_text());
+  AtomicStore store(std::move(dir), opts, std::move(fd));
+  const int dfd = store.dir_fd_.get();
+
+  auto current = checked_current(dfd, store.dir_);
+  if (!current) return std::unexpected(current.error());
+  if (auto r = remove_stale_data_tmp(dfd, store.dir_); !r) return std::unexpected(r.error());
+  for (const auto& gen : store.generations()) {
+    if (current->has_value() && gen <= **current) continue;
+    if (auto r = store.remove_generation(gen); !r) return std::unexpected(r.error());
+  }
+  if (auto r = fsync_fd(dfd, store.dir_); !r) return std::unexpected(r.error());
+  return store;
+}
+
+std::optional<std::string> AtomicStore::current_generation() const {
+  auto current = checked_current(dir_fd_.get(), dir_);
+  if (!current) return std::nullopt;
+  return *current;
+}
+
+std::vector<std::string> AtomicStore::generations() const {
+  std::vector<std::string> gens;
+  auto names = list_names(dir_fd_.get(), dir_);
+  if (!names) return gens;
+  for (auto& n : *names) {
+    if (!is_generation_name(n)) continue;
+    auto st = lstat_at(dir_fd_.get(), n, dir_);
+    if (st && *st && S_ISDIR((*st)->st_mode)) gens.push_back(std::move(n));
+  }
+  std::sort(gens.begin(), gens.end());
+  return gens;
+}
+
+// Names sort by time. A name is never reused and never sorts before an
+// existing generation (the clock may step back), so "newer than ..data"
+// keeps meaning "published later".
+Result<std::string> AtomicStore::make_generation_dir() {
+  const auto existing = generations();
+  const std::string now = timestamp_name();
+  const bool clock_behind = !existing.empty() && existing.back() >= now;
+  const std::string base = clock_behind ? existing.back() : now;
+  // Zero-padded suffixes keep string order equal to creation order.
+  for (int n = clock_behind ? 1 : 0; n < 1000; ++n) {
+    const std::string name = n == 0 ? base : fmt::format("{}_{:03d}", base, n);
+    if (::mkdirat(dir_fd_.get(), name.c_str(), 0755) == 0) return name;
+    if (errno != EEXIST)
+      return fail(ErrorKind::Io, "mkdir({}) failed: {}", (dir_ / name).string(), errno_text());
+  }
+  return fail(ErrorKind::Io, "could not find a free generation name in {}", dir_.string());
+}
+
+Result<void> AtomicStore::remove_generation(const std::string& generation) {
+  auto st = lstat_at(dir_fd_.get(), generation, dir_);
+  if (!st) return std::unexpected(st.error());
+  if (!*st) return {};
+  if (!S_ISDIR((*st)->st_mode))
+    return fail(ErrorKind::Io, "{} is not a directory; refusing to remove it",
+                (dir_ / generation).string());
+  std::error_code ec;
+  // remove_all unlinks symlinks rather than following them.
+  fs::remove_all(dir_ / generation, ec);
+  if (ec)
+    return fail(ErrorKind::Io, "remove_all({}) failed: {}", (dir_ / generation).string(),
+                ec.message());
+  return {};
+}
+
+// Flip `..data`: symlink the generation at `..data_tmp`, rename it over
+// `..data` (one atomic directory-entry replacement), fsync `dir`.
+Result<void> AtomicStore::point_data_at(const std::string& generation) {
+  const int dfd = dir_fd_.get();
+  if (auto r = remove_stale_data_tmp(dfd, dir_); !r) return r;
+  if (::symlinkat(generation.c_str(), dfd, kDataTmp) != 0)
+    return fail(ErrorKind::Io, "symlink({} -> {}) failed: {}", (dir_ / kDataTmp).string(),
+                generation, errno_text());
+  if (::renameat(dfd, kDataTmp, dfd, kData) != 0) {
+    auto err = fail(ErrorKind::Io, "rename({} -> {}) failed: {}", (dir_ / kDataTmp).string(),
+                    (dir_ / kData).string(), errno_text());
+    ::unlinkat(dfd, kDataTmp, 0);
+    return err;
+  }
+  return fsync_fd(dfd, dir_);
+}
+
+// Each name becomes `name -> ..data/name` through a temporary link renamed
+// into place, so a regular file or a stray link there is replaced atomically:
+// there is no moment where `name` is missing. Then fsync `dir`.
+Result<void> AtomicStore::link_names(const std::vector<std::string>& names) {
+  const int dfd = dir_fd_.get();
+  for (const auto& name : names) {
+    const std::string target = link_target_for(name);
+    auto existing = readlink_at(dfd, name, dir_);
+    if (existing && *existing && **existing == target) continue;
+    const std::string tmp = kLinkTmpPrefix + name;
+    if (::unlinkat(dfd, tmp.c_str(), 0) != 0 && errno != ENOENT)
+      return fail(ErrorKind::Io, "unlink({}) failed: {}", (dir_ / tmp).string(), errno_text());
+    if (::symlinkat(target.c_str(), dfd, tmp.c_str()) != 0)
+      return fail(ErrorKind::Io, "symlink({} -> {}) failed: {}", (dir_ / tmp).string(), target,
+                  errno_text());
+    if (::renameat(dfd, tmp.c_str(), dfd, name.c_str()) != 0) {
+      auto err = fail(ErrorKind::Io, "rename({} -> {}) failed: {}", (dir_ / tmp).string(),
+                      (dir_ / name).string(), errno_text());
+      ::unlinkat(dfd, tmp.c_str(), 0);
+      return err;
+    }
+  }
+  return fsync_fd(dfd, dir_);
+}
+
+// publish:
+//   0. check every name, and `..data`, before any change (see check_name_is_ours);
+//   1. create the generation directory, 0755 whatever the umask: readers of
+//      other users must traverse it; secrecy comes from each file's mode;
+//   2. create each file with O_CREAT|O_EXCL|O_NOFOLLOW under the generation's
+//      fd, fchown/fchmod before the first byte, write, fsync;
+//   3. fsync the generation directory;
+//   4-5. flip `..data` to it (point_data_at), which fsyncs `dir`;
+//   6-7. create or fix the per-name links (link_names), which fsyncs `dir`.
+//      A plain file from a hand-made set is replaced here, one name at a time,
+//      only after the new generation is durable.
+// A failure in 1-3 removes the new generation; the live set is untouched.
+Result<std::string> AtomicStore::publish(const std::vector<StoredFile>& files) {
+  const int dfd = dir_fd_.get();
+  std::vector<std::string> names;
+  for (const auto& f : files) {
+    if (!is_valid_file_name(f.name))
+      return fail(ErrorKind::Internal, "\"{}\" is not a valid file name for {}", f.name,
+                  dir_.string());
+    if (std::find(names.begin(), names.end(), f.name) != names.end())
+      return fail(ErrorKind::Internal, "file name \"{}\" given twice for {}", f.name,
+                  dir_.string());
+    if (auto r = check_name_is_ours(dfd, f.name, dir_); !r) return std::unexpected(r.error());
+    names.push_back(f.name);
+  }
+  if (auto cur = checked_current(dfd, dir_); !cur) return std::unexpected(cur.error());
+
+  auto gen = make_generation_dir();
+  if (!gen) return gen;
+  const fs::path gen_path = dir_ / *gen;
+  auto written = [&]() -> Result<void> {
+    UniqueFd gfd(::openat(dfd, gen->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!gfd) return fail(ErrorKind::Io, "open({}) failed: {}", gen_path.string(), errno_text());
+    if (::fchmod(gfd.get(), 0755) != 0)
+      return fail(ErrorKind::Io, "fchmod({}, 755) failed: {}", gen_path.string(), errno_text());
+    for (const auto& f : files) {
+      const fs::path p = gen_path / f.name;
+      UniqueFd fd(::openat(gfd.get(), f.name.c_str(),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0));
+      if (!fd) return fail(ErrorKind::Io, "create {} failed: {}", p.string(), errno_text());
+      if ((opts_.uid || opts_.gid) && ::fchown(fd.get(), opts_.uid.value_or(static_cast<uid_t>(-1)),
+                                               opts_.gid.value_or(static_cast<gid_t>(-1))) != 0)
+        return fail(ErrorKind::Io, "fchown({}) failed: {}", p.string(), errno_text());
+      const mode_t mode = f.secret ? opts_.key_mode : opts_.public_mode;
+      if (::fchmod(fd.get(), mode) != 0)
+        return fail(ErrorKind::Io, "fchmod({}, {:o}) failed: {}", p.string(), mode, errno_text());
+      if (auto r = write_all(fd.get(), f.content, p); !r) return r;
+      if (auto r = fsync_fd(fd.get(), p); !r) return r;
+    }
+    return fsync_fd(gfd.get(), gen_path);
+  }();
+  if (!written) {
+    (void)remove_generation(*gen);
+    return std::unexpected(written.error());
+  }
+  if (auto r = point_data_at(*gen); !r) {
+    (void)remove_generation(*gen);
+    return std::unexpected(r.error());
+  }
+  if (auto r = link_names(names); !r) return std::unexpected(r.error());
+  return *gen;
+}
+
+Result<std::map<std::string, std::string>> AtomicStore::read_live() const {
+  const int dfd = dir_fd_.get();
+  auto current = checked_current(dfd, dir_);
+  if (!current) return std::unexpected(current.error());
+  if (!*current)
+    return fail(ErrorKind::Io, "{} has no {} yet: nothing was published", dir_.string(), kData);
+  // Resolve ..data once so that every file comes from the same generation.
+  const fs::path gen_path = dir_ / **current;
+  UniqueFd gfd(::openat(dfd, (*current)->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!gfd) return fail(ErrorKind::Io, "open({}) failed: {}", gen_path.string(), errno_text());
+  auto names = list_names(dfd, dir_);
+  if (!names) return std::unexpected(names.error());
+  std::map<std::string, std::string> out;
+  for (const auto& name : *names) {
+    if (!is_valid_file_name(name)) continue;
+    auto target = readlink_at(dfd, name, dir_);
+    if (!target || !*target || **target != link_target_for(name)) continue;
+    UniqueFd fd(::openat(gfd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd)
+      return fail(ErrorKind::Io, "open({}) failed: {}", (gen_path / name).string(), errno_text());
+    auto content = read_all(fd.get(), gen_path / name);
+    if (!content) return std::unexpected(content.error());
+    out.emplace(name, std::move(*content));
+  }
+  return out;
+}
+
+// activate (rollback or repair): the generation must be a real directory in
+// `dir`; then the same flip as publish step 4-5.
+Result<void> AtomicStore::activate(const std::string& generation) {
+  if (!is_generation_name(generation) || generation.find('/') != std::string::npos)
+    return fail(ErrorKind::Internal, "\"{}\" is not a generation name", generation);
+  auto st = lstat_at(dir_fd_.get(), generation, dir_);
+  if (!st) return std::unexpected(st.error());
+  if (!*st || !S_ISDIR((*st)->st_mode))
+    return fail(ErrorKind::Io, "generation {} does not exist as a directory",
+                (dir_ / generation).string());
+  return point_data_at(generation);
+}
+
+Result<void> AtomicStore::prune(int keep) {
+  const auto current = current_generation();
+  auto gens = generations();
+  std::reverse(gens.begin(), gens.end());  // newest first
+  int kept = current ? 1 : 0;
+  for (const auto& gen : gens) {
+    if (current && gen == *current) continue;
+    if (kept < keep) {
+      ++kept;
+      continue;
+    }
+    if (auto r = remove_generation(gen); !r) return r;
+  }
+  return fsync_fd(dir_fd_.get(), dir_);
+}
+
+Result<void> AtomicStore::repair_links(const std::vector<std::string>& names) {
+  for (const auto& name : names)
+    if (!is_valid_file_name(name))
+      return fail(ErrorKind::Internal, "\"{}\" is not a valid file name for {}", name,
+                  dir_.string());
+  auto current = checked_current(dir_fd_.get(), dir_);
+  if (!current) return std::unexpected(current.error());
+  if (!*current)
+    return fail(ErrorKind::Io, "{} has no {}: publish before repairing links", dir_.string(),
+                kData);
+  return link_names(names);
+}
+
+}  // namespace certswap

@@ -1,0 +1,192 @@
+#include "certswap/config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace certswap {
+
+using nlohmann::json;
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  long long value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || value < 0) {
+    return fail(ErrorKind::Usage, "\"{}\" is not a duration (use e.g. 30s, 10m, 24h, 7d)", text);
+  }
+  const std::string_view unit(ptr, text.data() + text.size() - ptr);
+  using namespace std::chrono;
+  if (unit == "ms") return milliseconds(value);
+  if (unit.empty() || unit == "s") return duration_cast<milliseconds>(seconds(value));
+  if (unit == "m") return duration_cast<milliseconds>(minutes(value));
+  if (unit == "h") return duration_cast<milliseconds>(hours(value));
+  if (unit == "d") return duration_cast<milliseconds>(hours(24 * value));
+  return fail(ErrorKind::Usage, "\"{}\": unknown duration unit \"{}\" (ms, s, m, h, d)", text, unit);
+}
+
+Result<mode_t> parse_mode(std::string_view text) {
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 8);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || value > 07777) {
+    return fail(ErrorKind::Usage, "\"{}\" is not an octal file mode (e.g. 0640)", text);
+  }
+  return static_cast<mode_t>(value);
+}
+
+namespace {
+
+Result<void> read_duration(const json& j, const char* key, std::chrono::milliseconds& out,
+                           const std::string& where) {
+  if (!j.contains(key)) return {};
+  if (!j[key].is_string()) return fail(ErrorKind::Usage, "{}: \"{}\" must be a string like \"24h\"", where, key);
+  auto d = parse_duration(j[key].get<std::string>());
+  if (!d) return fail(ErrorKind::Usage, "{}: {}: {}", where, key, d.error().message);
+  out = *d;
+  return {};
+}
+
+Result<void> read_seconds(const json& j, const char* key, std::chrono::seconds& out,
+                          const std::string& where) {
+  std::chrono::milliseconds ms = out;
+  auto r = read_duration(j, key, ms, where);
+  if (!r) return r;
+  out = std::chrono::duration_cast<std::chrono::seconds>(ms);
+  return {};
+}
+
+Result<NotifierConfig> parse_notifier(const json& j, const std::string& where) {
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+    return fail(ErrorKind::Usage, "{}: a notifier needs a \"type\" (signal, exec or http)", where);
+  }
+  NotifierConfig n;
+  n.type = j["type"].get<std::string>();
+  n.pid = j.value("pid", 0);
+  n.pid_file = j.value("pid_file", "");
+  n.signal = j.value("signal", n.signal);
+  n.url = j.value("url", "");
+  if (j.contains("command")) n.command = j["command"].get<std::vector<std::string>>();
+  if (auto r = read_duration(j, "timeout", n.timeout, where); !r) return std::unexpected(r.error());
+  return n;
+}
+
+Result<TargetConfig> parse_target(const json& j, const std::string& where) {
+  if (!j.is_object()) return fail(ErrorKind::Usage, "{}: a target must be an object", where);
+  TargetConfig t;
+  auto str = [&](const char* key, std::string& out) {
+    if (j.contains(key) && j[key].is_string()) out = j[key].get<std::string>();
+  };
+  str("name", t.name);
+  str("project", t.project);
+  str("service", t.service);
+  str("user", t.user);
+  str("bootstrap", t.bootstrap);
+  str("source", t.source);
+  str("format", t.format);
+  std::string path;
+  str("output_dir", path);
+  t.output_dir = path;
+  path.clear();
+  str("state_dir", path);
+  t.state_dir = path;
+  for (auto [key, out] : {std::pair{"key_mode", &t.key_mode}, std::pair{"public_mode", &t.public_mode}}) {
+    if (!j.contains(key)) continue;
+    auto mode = parse_mode(j[key].is_string() ? j[key].get<std::string>() : std::string{"?"});
+    if (!mode) return fail(ErrorKind::Usage, "{}: {}: {}", where, key, mode.error().message);
+    *out = *mode;
+  }
+  if (j.contains("uid")) t.uid = j["uid"].get<uid_t>();
+  if (j.contains("gid")) t.gid = j["gid"].get<gid_t>();
+  if (auto it = j.find("notify"); it != j.end()) {
+    if (!it->is_array()) return fail(ErrorKind::Usage, "{}: \"notify\" must be a list", where);
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      auto n = parse_notifier((*it)[i], fmt::format("{} notify[{}]", where, i));
+      if (!n) return std::unexpected(n.error());
+      t.notifiers.push_back(std::move(*n));
+    }
+  }
+  if (j.contains("keep_generations")) t.keep_generations = j["keep_generations"].get<int>();
+  for (auto r : {read_seconds(j, "clock_skew", t.clock_skew, where),
+                 read_seconds(j, "min_remaining", t.min_remaining, where),
+                 read_duration(j, "live_timeout", t.live_timeout, where),
+                 read_seconds(j, "emergency_window", t.emergency_window, where)}) {
+    if (!r) return std::unexpected(r.error());
+  }
+  return t;
+}
+
+}  // namespace
+
+Result<Config> load_config_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return fail(ErrorKind::Usage, "cannot read config file {}", path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  json j = json::parse(text.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return fail(ErrorKind::Usage, "config file {} is not a JSON object", path.string());
+  }
+  Config config;
+  try {
+    if (auto api = j.find("api"); api != j.end()) {
+      config.api.url = api->value("url", config.api.url);
+      config.api.ca_file = api->value("ca_file", "");
+      config.api.token_file = api->value("token_file", "");
+      const std::string where = path.string() + " api";
+      auto r1 = read_duration(*api, "connect_timeout", config.api.connect_timeout, where);
+      if (!r1) return std::unexpected(r1.error());
+      auto r2 = read_duration(*api, "total_timeout", config.api.total_timeout, where);
+      if (!r2) return std::unexpected(r2.error());
+    }
+    const auto& targets = j.value("targets", json::array());
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      auto t = parse_target(targets[i], fmt::format("{} targets[{}]", path.string(), i));
+      if (!t) return std::unexpected(t.error());
+      config.targets.push_back(std::move(*t));
+    }
+  } catch (const json::exception& e) {
+    return fail(ErrorKind::Usage, "config file {}: {}", path.string(), e.what());
+  }
+  if (config.targets.empty()) {
+    return fail(ErrorKind::Usage, "config file {} names no targets", path.string());
+  }
+  return config;
+}
+
+Result<void> finalize_target(TargetConfig& t) {
+  if (t.output_dir.empty()) {
+    return fail(ErrorKind::Usage, "no output directory: set --output-dir or CERTSWAP_OUTPUT_DIR");
+  }
+  if (t.source == "aiven" && (t.project.empty() || t.service.empty() || t.user.empty())) {
+    return fail(ErrorKind::Usage,
+                "the aiven source needs a project, service and user (--project/--service/--user "
+                "or CERTSWAP_PROJECT/CERTSWAP_SERVICE/CERTSWAP_USER)");
+  }
+  if (t.state_dir.empty()) t.state_dir = t.output_dir / ".certswap";
+  if (t.name.empty()) t.name = t.project + "/" + t.service + "/" + t.user;
+  if (t.keep_generations < 2) {
+    return fail(ErrorKind::Usage, "keep_generations must be at least 2 (the live set and the previous one)");
+  }
+  return {};
+}
+
+Result<std::string> read_token(const ApiConfig& api) {
+  std::string token;
+  if (!api.token_file.empty()) {
+    std::ifstream in(api.token_file);
+    if (!in) return fail(ErrorKind::Usage, "cannot read the API token file {}", api.token_file.string());
+    std::getline(in, token);
+  } else if (const char* env = std::getenv("AIVEN_AUTH_TOKEN"); env) {
+    token = env;
+  }
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) {
+    return fail(ErrorKind::Usage,
+                "no Aiven API token: set --token-file (or CERTSWAP_TOKEN_FILE) or AIVEN_AUTH_TOKEN");
+  }
+  return token;
+}
+
+}  // namespace certswap

@@ -1,0 +1,175 @@
+#include "certswap/http_client.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <charconv>
+#include <random>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace certswap {
+namespace {
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+// curl_global_init is not thread-safe; run it once before any handle exists.
+void ensure_curl_global() {
+  static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
+  (void)done;
+}
+
+size_t collect_body(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+size_t collect_header(char* data, size_t size, size_t n, void* user) {
+  std::string_view line(data, size * n);
+  constexpr std::string_view key = "retry-after:";
+  if (line.size() > key.size()) {
+    std::string lower(line.substr(0, key.size()));
+    std::ranges::transform(lower, lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower == key) {
+      auto value = line.substr(key.size());
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      long seconds = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (ec == std::errc{} && seconds >= 0) {
+        *static_cast<std::optional<std::chrono::seconds>*>(user) = std::chrono::seconds(seconds);
+      }
+    }
+  }
+  return size * n;
+}
+
+bool retriable_transport(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+      return true;
+    default:
+      return false;  // TLS verification failures, bad URLs: retrying cannot help
+  }
+}
+
+bool retriable_status(long status) { return status == 429 || status >= 500; }
+
+}  // namespace
+
+struct HttpClient::Handle {
+  CurlPtr curl;
+};
+
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter,
+                                        std::optional<std::chrono::seconds> retry_after) {
+  if (retry_after) {
+    return std::min<std::chrono::milliseconds>(*retry_after, policy.max_delay);
+  }
+  // Full jitter: a random point in [0, base * 2^(attempt-1)], so many agents
+  // hitting one API after an outage spread out instead of retrying in step.
+  auto ceiling = policy.base_delay * (1LL << std::min(attempt - 1, 20));
+  ceiling = std::min<std::chrono::milliseconds>(ceiling, policy.max_delay);
+  return std::chrono::milliseconds(static_cast<long long>(ceiling.count() * jitter));
+}
+
+HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
+  ensure_curl_global();
+  if (!options_.sleep) {
+    options_.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  }
+  if (!options_.jitter) {
+    options_.jitter = [] {
+      thread_local std::mt19937_64 rng{std::random_device{}()};
+      return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    };
+  }
+  handle_ = std::make_unique<Handle>(Handle{CurlPtr(curl_easy_init())});
+}
+
+HttpClient::~HttpClient() = default;
+HttpClient::HttpClient(HttpClient&&) noexcept = default;
+HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
+
+Result<HttpResponse> HttpClient::request(const std::string& method, const std::string& path,
+                                         const std::string& body,
+                                         const std::vector<std::string>& headers,
+                                         bool retry_on_failure) {
+  CURL* curl = handle_->curl.get();
+  if (!curl) return fail(ErrorKind::Internal, "libcurl could not create a handle");
+  const std::string url = options_.base_url + path;
+  const int attempts = retry_on_failure ? std::max(1, options_.retry.max_attempts) : 1;
+
+  std::string last_failure;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    SlistPtr header_list;
+    for (const auto& h : headers) {
+      header_list.reset(curl_slist_append(header_list.release(), h.c_str()));
+    }
+    HttpResponse response;
+    char error_buffer[CURL_ERROR_SIZE] = {};
+
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method != "GET") {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.get());
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.extra_ca_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, options_.extra_ca_file.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.retry_after);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "certswap/0.1");
+
+    const CURLcode code = curl_easy_perform(curl);
+    bool retriable = false;
+    if (code == CURLE_OK) {
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+      if (!retriable_status(response.status) || attempt == attempts) return response;
+      retriable = true;
+      last_failure = fmt::format("HTTP {}", response.status);
+    } else {
+      last_failure = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
+      retriable = retriable_transport(code);
+      if (!retriable || attempt == attempts) {
+        return fail(ErrorKind::Api, "{} {}{}: {} (after {} attempt{})", method,
+                    options_.base_url, path, last_failure, attempt, attempt == 1 ? "" : "s");
+      }
+    }
+    const auto delay = backoff_delay(options_.retry, attempt, options_.jitter(),
+                                     response.retry_after);
+    spdlog::warn("{} {}: {}; retrying in {} ms (attempt {}/{})", method, path, last_failure,
+                 delay.count(), attempt + 1, attempts);
+    options_.sleep(delay);
+  }
+  return fail(ErrorKind::Api, "{} {}: {}", method, path, last_failure);
+}
+
+}  // namespace certswap

@@ -1,0 +1,162 @@
+#include "certswap/journal.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "certswap/durable_file.hpp"
+
+namespace certswap {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStateFile = "state.json";
+constexpr const char* kStaging = "staging";
+constexpr const char* kStagingTmp = "staging.tmp";
+constexpr mode_t kPrivate = 0600;
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+nlohmann::json to_json(const JournalState& s) {
+  return {{"live_fingerprint", s.live_fingerprint},
+          {"live_ca_fingerprint", s.live_ca_fingerprint},
+          {"live_generation", s.live_generation},
+          {"staged_fingerprint", s.staged_fingerprint},
+          {"acknowledged", s.acknowledged},
+          {"last_result", s.last_result},
+          {"last_error", s.last_error},
+          {"last_check", s.last_check},
+          {"last_rotation", s.last_rotation},
+          {"next_check", s.next_check}};
+}
+
+// Missing keys keep their defaults so that an older journal still loads;
+// a key of the wrong type throws and is reported as corruption.
+JournalState from_json(const nlohmann::json& j) {
+  JournalState s;
+  auto get = [&](const char* key, auto& field) {
+    if (auto it = j.find(key); it != j.end()) it->get_to(field);
+  };
+  get("live_fingerprint", s.live_fingerprint);
+  get("live_ca_fingerprint", s.live_ca_fingerprint);
+  get("live_generation", s.live_generation);
+  get("staged_fingerprint", s.staged_fingerprint);
+  get("acknowledged", s.acknowledged);
+  get("last_result", s.last_result);
+  get("last_error", s.last_error);
+  get("last_check", s.last_check);
+  get("last_rotation", s.last_rotation);
+  get("next_check", s.next_check);
+  return s;
+}
+
+Result<void> remove_tree(const fs::path& p) {
+  std::error_code ec;
+  fs::remove_all(p, ec);
+  if (ec) return fail(ErrorKind::Io, "remove_all({}) failed: {}", p.string(), ec.message());
+  return {};
+}
+
+bool exists_no_follow(const fs::path& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+Result<Journal> Journal::open(fs::path state_dir) {
+  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return fail(ErrorKind::Io, "mkdir({}) failed: {}", state_dir.string(), errno_text());
+  Journal journal(std::move(state_dir));
+  const fs::path state_path = journal.dir_ / kStateFile;
+  if (!exists_no_follow(state_path)) return journal;
+  auto text = read_file(state_path);
+  if (!text) return std::unexpected(text.error());
+  try {
+    const auto j = nlohmann::json::parse(*text);
+    if (!j.is_object())
+      return fail(ErrorKind::Io, "{} is corrupt (not a JSON object); fix or remove it by hand",
+                  state_path.string());
+    journal.state_ = from_json(j);
+  } catch (const nlohmann::json::exception& e) {
+    return fail(
+        ErrorKind::Io,
+        "{} is corrupt ({}); fix or remove it by hand, the agent will not guess its content",
+        state_path.string(), e.what());
+  }
+  return journal;
+}
+
+Result<void> Journal::save(JournalState s) {
+  if (s.acknowledged.size() > kMaxAcknowledged)
+    s.acknowledged.erase(s.acknowledged.begin(),
+                         s.acknowledged.end() - static_cast<std::ptrdiff_t>(kMaxAcknowledged));
+  if (auto r = write_file_durably(dir_ / kStateFile, to_json(s).dump(2) + "\n", kPrivate); !r)
+    return r;
+  state_ = std::move(s);
+  return {};
+}
+
+// stage:
+//   1. remove a leftover staging.tmp/ (an interrupted stage) and create it 0700;
+//   2. write each file durably (0600, fsync, fsync of staging.tmp/);
+//   3. swap staging.tmp/ and staging/ with one renameat2(RENAME_EXCHANGE), so
+//      a crash leaves either the whole old set or the whole new one; where the
+//      file system can't exchange (or there is no old staging/), remove the
+//      old one and rename, accepting a window with only staging.tmp/;
+//   4. remove what is now staging.tmp/ (the old set) and fsync `dir`.
+Result<void> Journal::stage(const CredentialSet& set) {
+  const fs::path tmp = dir_ / kStagingTmp;
+  const fs::path live = dir_ / kStaging;
+  if (auto r = remove_tree(tmp); !r) return r;
+  if (::mkdir(tmp.c_str(), 0700) != 0)
+    return fail(ErrorKind::Io, "mkdir({}) failed: {}", tmp.string(), errno_text());
+  for (const auto& [name, content] :
+       {std::pair{"ca.pem", &set.ca_pem}, std::pair{"service.cert", &set.cert_pem},
+        std::pair{"service.key", &set.key_pem}, std::pair{"origin", &set.origin}})
+    if (auto r = write_file_durably(tmp / name, *content, kPrivate); !r) return r;
+
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, live.c_str(), RENAME_EXCHANGE) != 0) {
+    if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+      return fail(ErrorKind::Io, "renameat2({} <-> {}, RENAME_EXCHANGE) failed: {}", tmp.string(),
+                  live.string(), errno_text());
+    if (auto r = remove_tree(live); !r) return r;
+    if (::rename(tmp.c_str(), live.c_str()) != 0)
+      return fail(ErrorKind::Io, "rename({} -> {}) failed: {}", tmp.string(), live.string(),
+                  errno_text());
+  }
+  if (auto r = remove_tree(tmp); !r) return r;
+  auto dfd = open_directory(dir_);
+  if (!dfd) return std::unexpected(dfd.error());
+  return fsync_fd(dfd->get(), dir_);
+}
+
+Result<std::optional<CredentialSet>> Journal::staged() const {
+  const fs::path live = dir_ / kStaging;
+  if (!exists_no_follow(live)) return std::nullopt;
+  CredentialSet set;
+  for (const auto& [name, field] :
+       {std::pair{"ca.pem", &set.ca_pem}, std::pair{"service.cert", &set.cert_pem},
+        std::pair{"service.key", &set.key_pem}, std::pair{"origin", &set.origin}}) {
+    auto text = read_file(live / name);
+    if (!text) return std::unexpected(text.error());
+    *field = std::move(*text);
+  }
+  return set;
+}
+
+Result<void> Journal::clear_staged() {
+  if (auto r = remove_tree(dir_ / kStaging); !r) return r;
+  auto dfd = open_directory(dir_);
+  if (!dfd) return std::unexpected(dfd.error());
+  return fsync_fd(dfd->get(), dir_);
+}
+
+}  // namespace certswap

@@ -1,0 +1,141 @@
+#include "certswap/live_validator.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+
+namespace certswap {
+namespace {
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+struct MetadataDeleter {
+  void operator()(const rd_kafka_metadata_t* m) const { rd_kafka_metadata_destroy(m); }
+};
+using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
+
+// librdkafka reports a refused handshake only as log lines from its broker
+// threads (rd_kafka_metadata just times out with _TRANSPORT), so the reason
+// is captured here, and the first TLS failure decides "rejected" at once.
+struct Observations {
+  std::mutex mutex;
+  std::optional<std::string> tls_failure;
+  std::optional<std::string> other_failure;
+};
+
+bool is_tls_failure(std::string_view line) {
+  for (std::string_view marker : {"SSL", "ssl", "alert", "certificate", "handshake",
+                                  "Authentication", "authentication"}) {
+    if (line.find(marker) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+void log_callback(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  auto* obs = static_cast<Observations*>(rd_kafka_opaque(rk));
+  if (!obs || level > 4) return;  // warnings and worse only
+  std::string_view facility(fac);
+  if (facility != "FAIL" && facility != "ERROR" && facility != "SSL") return;
+  std::lock_guard lock(obs->mutex);
+  if (is_tls_failure(buf)) {
+    if (!obs->tls_failure) obs->tls_failure = buf;
+  } else if (!obs->other_failure) {
+    obs->other_failure = buf;
+  }
+}
+
+bool set_property(rd_kafka_conf_t* conf, const char* name, const std::string& value, std::string& error) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, name, value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    error = fmt::format("{}: {}", name, err);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_string(LiveVerdict verdict) {
+  switch (verdict) {
+    case LiveVerdict::Accepted: return "accepted";
+    case LiveVerdict::Rejected: return "rejected";
+    case LiveVerdict::Inconclusive: return "inconclusive";
+  }
+  return "inconclusive";
+}
+
+LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
+                         std::chrono::milliseconds timeout) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+  };
+  Observations obs;
+  ConfPtr conf(rd_kafka_conf_new());
+  std::string error;
+  const bool configured =
+      set_property(conf.get(), "bootstrap.servers", bootstrap, error) &&
+      set_property(conf.get(), "security.protocol", "ssl", error) &&
+      set_property(conf.get(), "ssl.ca.pem", set.ca_pem, error) &&
+      set_property(conf.get(), "ssl.certificate.pem", set.cert_pem, error) &&
+      set_property(conf.get(), "ssl.key.pem", set.key_pem, error) &&
+      set_property(conf.get(), "client.id", "certswap-validator", error) &&
+      // One broker connection is proof enough; don't linger reconnecting.
+      set_property(conf.get(), "reconnect.backoff.ms", "100", error) &&
+      set_property(conf.get(), "reconnect.backoff.max.ms", "500", error) &&
+      set_property(conf.get(), "socket.connection.setup.timeout.ms",
+          std::to_string(std::max<long long>(1000, timeout.count())), error);
+  if (!configured) {
+    // librdkafka refuses material it cannot load; that is a property of the set.
+    return {LiveVerdict::Rejected, "librdkafka refused the configuration: " + error, elapsed()};
+  }
+  rd_kafka_conf_set_log_cb(conf.get(), log_callback);
+  rd_kafka_conf_set_opaque(conf.get(), &obs);
+
+  char errstr[512];
+  KafkaPtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr));
+  if (!rk) {
+    return {LiveVerdict::Rejected, fmt::format("librdkafka could not load the set: {}", errstr),
+            elapsed()};
+  }
+  conf.release();  // owned by rk now
+
+  const auto deadline = start + timeout;
+  while (clock::now() < deadline) {
+    const rd_kafka_metadata_t* raw = nullptr;
+    const auto slice = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds(250),
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+    const auto err = rd_kafka_metadata(rk.get(), 0, nullptr, &raw,
+                                       static_cast<int>(std::max<long long>(1, slice.count())));
+    MetadataPtr md(raw);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md) {
+      return {LiveVerdict::Accepted,
+              fmt::format("metadata from {} broker(s), controller/origin {}", md->broker_cnt,
+                          md->orig_broker_name ? md->orig_broker_name : "?"),
+              elapsed()};
+    }
+    std::lock_guard lock(obs.mutex);
+    if (obs.tls_failure) return {LiveVerdict::Rejected, *obs.tls_failure, elapsed()};
+  }
+  std::lock_guard lock(obs.mutex);
+  if (obs.tls_failure) return {LiveVerdict::Rejected, *obs.tls_failure, elapsed()};
+  return {LiveVerdict::Inconclusive,
+          obs.other_failure ? *obs.other_failure
+                            : fmt::format("no answer from {} within {} ms", bootstrap,
+                                          timeout.count()),
+          elapsed()};
+}
+
+}  // namespace certswap

@@ -1,0 +1,71 @@
+#include "certswap/durable_file.hpp"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace fs = std::filesystem;
+using namespace certswap;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path =
+        fs::temp_directory_path() / ("certswap-durable-" + std::to_string(std::random_device{}()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  ::lstat(p.c_str(), &st);
+  return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("write_file_durably applies the mode whatever the umask and leaves no temp file") {
+  TempDir tmp;
+  const mode_t old = ::umask(0);
+  auto r = write_file_durably(tmp.path / "service.key", "secret", 0600);
+  ::umask(old);
+  REQUIRE(r);
+  CHECK(mode_of(tmp.path / "service.key") == 0600);
+  CHECK(read_file(tmp.path / "service.key").value() == "secret");
+  CHECK(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("write_file_durably replaces existing content and a symlink without following it") {
+  TempDir tmp;
+  std::ofstream(tmp.path / "victim") << "untouched";
+  fs::create_symlink(tmp.path / "victim", tmp.path / "state.json");
+  REQUIRE(write_file_durably(tmp.path / "state.json", "v1", 0644));
+  REQUIRE(write_file_durably(tmp.path / "state.json", "v2", 0644));
+  CHECK(!fs::is_symlink(tmp.path / "state.json"));
+  CHECK(read_file(tmp.path / "state.json").value() == "v2");
+  CHECK(read_file(tmp.path / "victim").value() == "untouched");
+  CHECK(mode_of(tmp.path / "state.json") == 0644);
+}
+
+TEST_CASE("write_file_durably names the path when the directory is missing") {
+  TempDir tmp;
+  auto r = write_file_durably(tmp.path / "missing" / "f", "x", 0600);
+  REQUIRE(!r);
+  CHECK(r.error().kind == ErrorKind::Io);
+  CHECK_THAT(r.error().message, Catch::Contains((tmp.path / "missing").string()));
+}
+
+TEST_CASE("read_file refuses a symlink and names the path") {
+  TempDir tmp;
+  std::ofstream(tmp.path / "real") << "x";
+  fs::create_symlink(tmp.path / "real", tmp.path / "link");
+  auto r = read_file(tmp.path / "link");
+  REQUIRE(!r);
+  CHECK_THAT(r.error().message, Catch::Contains((tmp.path / "link").string()));
+}
