@@ -34,7 +34,8 @@ struct Observations {
 };
 
 bool is_tls_failure(std::string_view line) {
-  for (std::string_view marker : {"SSL", "ssl", "alert", "certificate", "handshake",
+  // Not a bare "ssl": every line names the broker as ssl://host:port.
+  for (std::string_view marker : {"SSL handshake", "SSL routines", "alert", "certificate",
                                   "Authentication", "authentication"}) {
     if (line.find(marker) != std::string_view::npos) return true;
   }

@@ -1,1 +1,527 @@
-int main() { return 1; }
+// aiven-emulator: an HTTPS server speaking the subset of the Aiven REST API
+// that certswap uses (shared/aiven-api.md), owning a real project CA, with a
+// control API under /_testbed/ for tests (renewals, faults, request log).
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "pki.hpp"
+#include "state.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace emulator {
+namespace {
+
+const std::string kProject = "test-project";
+const std::string kService = "kafka-test";
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_text(const fs::path& p, const std::string& text, fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
+  const auto tmp = p.string() + ".tmp";
+  { std::ofstream(tmp, std::ios::binary | std::ios::trunc) << text; }
+  fs::permissions(tmp, perms);
+  fs::rename(tmp, p);
+}
+
+std::string random_token(int bytes) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < bytes * 2; ++i) out += digits[rng() % 16];
+  return out;
+}
+
+const auto kPublic = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
+
+struct Fault {
+  std::string method;  // GET, PUT, * ...
+  std::regex path;
+  int remaining;
+  json spec;
+};
+
+struct RequestRecord {
+  std::string method, path;
+  int status;
+  std::string time;
+};
+
+class Emulator {
+ public:
+  explicit Emulator(fs::path dir) : dir_(std::move(dir)) {
+    fs::create_directories(dir_);
+    ensure_pki();
+    state_ = State::load(dir_ / "state.json");
+    if (state_.projects.empty()) seed();
+  }
+
+  const fs::path& dir() const { return dir_; }
+
+  void routes(httplib::Server& server) {
+    const std::string p = "/v1/project/([^/]+)";
+    server.Get(p + "/service/([^/]+)/user/([^/]+)", aiven([this](const httplib::Request& r) { return get_user(r); }));
+    server.Put(p + "/service/([^/]+)/user/([^/]+)", aiven([this](const httplib::Request& r) { return modify_user(r); }));
+    server.Delete(p + "/service/([^/]+)/user/([^/]+)", aiven([this](const httplib::Request& r) { return delete_user(r); }));
+    server.Get(p + "/service/([^/]+)/user", aiven([this](const httplib::Request& r) { return list_users(r); }));
+    server.Post(p + "/service/([^/]+)/user", aiven([this](const httplib::Request& r) { return create_user(r); }));
+    server.Get(p + "/service/([^/]+)", aiven([this](const httplib::Request& r) { return get_service(r); }));
+    server.Get(p + "/kms/ca", aiven([this](const httplib::Request& r) { return get_ca(r); }));
+
+    server.Post("/_testbed/service", control([this](const json& b) { return set_service(b); }));
+    server.Post("/_testbed/users", control([this](const json& b) { return control_create_user(b); }));
+    server.Post("/_testbed/renew", control([this](const json& b) { return renew(b); }));
+    server.Post("/_testbed/ca-bundle", control([this](const json& b) { return ca_bundle(b); }));
+    server.Post("/_testbed/faults", control([this](const json& b) { return add_fault(b); }));
+    server.Delete("/_testbed/faults", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      faults_.clear();
+      res.set_content("{}", "application/json");
+    });
+    server.Get("/_testbed/acks", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      const User* u = find_user(req.get_param_value("project"), req.get_param_value("service"), req.get_param_value("username"));
+      if (!u) {
+        res.status = 404;
+        res.set_content(R"({"message":"no such user"})", "application/json");
+        return;
+      }
+      res.set_content(json{{"count", u->ack_count}, {"fingerprints", u->ack_fingerprints},
+                           {"pending", u->expiring_cert_not_valid_after_time.has_value()}}.dump(),
+                      "application/json");
+    });
+    server.Get("/_testbed/requests", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      json list = json::array();
+      for (const auto& r : requests_) list.push_back({{"method", r.method}, {"path", r.path}, {"status", r.status}, {"time", r.time}});
+      res.set_content(list.dump(), "application/json");
+    });
+    server.Delete("/_testbed/requests", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      requests_.clear();
+      res.set_content("{}", "application/json");
+    });
+  }
+
+ private:
+  struct Answer {
+    int status;
+    json body;
+  };
+  using AivenHandler = std::function<Answer(const httplib::Request&)>;
+
+  static json error_body(const std::string& message, int status) {
+    return {{"message", message}, {"errors", json::array({{{"message", message}, {"status", status}}})}};
+  }
+
+  // Authentication, faults, request log and JSON for every Aiven path.
+  httplib::Server::Handler aiven(AivenHandler handler) {
+    return [this, handler](const httplib::Request& req, httplib::Response& res) {
+      std::optional<json> fault = take_fault(req.method, req.path);
+      Answer answer = authenticate(req);
+      if (answer.status == 0 && fault) {
+        const std::string kind = fault->value("kind", "");
+        if (kind == "status") {
+          const int status = fault->value("status", 500);
+          answer = {status, error_body(fault->value("message", "Injected failure"), status)};
+        } else if (kind == "rate_limit") {
+          res.set_header("Retry-After", std::to_string(fault->value("retry_after", 1)));
+          answer = {429, error_body("Too many requests", 429)};
+        } else if (kind == "delay") {
+          std::this_thread::sleep_for(std::chrono::milliseconds(fault->value("ms", 1000)));
+        } else if (kind == "drop") {
+          // Headers promise a body that never comes: the client sees the
+          // connection close mid-response.
+          log(req, 200);
+          res.set_content_provider(4096, "application/json", [](size_t, size_t, httplib::DataSink&) { return false; });
+          return;
+        }
+      }
+      if (answer.status == 0) {
+        std::lock_guard lock(mutex_);
+        answer = handler(req);
+        if (answer.status < 300) state_.save(dir_ / "state.json");
+      }
+      if (fault && answer.status < 300) apply_body_fault(*fault, answer.body);
+      std::string text = answer.body.dump();
+      const std::string kind = fault ? fault->value("kind", "") : "";
+      if (kind == "malformed_json" && answer.status < 300) text = "{\"user\": {\"username\": \"oops\", <html>";
+      res.status = answer.status;
+      log(req, answer.status);
+      if (kind == "truncated_body" && answer.status < 300) {
+        const std::string full = text;
+        res.set_content_provider(full.size(), "application/json",
+                                 [full](size_t offset, size_t, httplib::DataSink& sink) {
+                                   if (offset == 0) sink.write(full.data(), full.size() / 2);
+                                   return false;
+                                 });
+        return;
+      }
+      res.set_content(text, "application/json");
+    };
+  }
+
+  httplib::Server::Handler control(std::function<Answer(const json&)> handler) {
+    return [this, handler](const httplib::Request& req, httplib::Response& res) {
+      json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+      Answer answer;
+      if (body.is_discarded()) {
+        answer = {400, error_body("control body is not JSON", 400)};
+      } else {
+        std::lock_guard lock(mutex_);
+        try {
+          answer = handler(body);
+          if (answer.status < 300) state_.save(dir_ / "state.json");
+        } catch (const std::exception& e) {
+          answer = {400, error_body(e.what(), 400)};
+        }
+      }
+      res.status = answer.status;
+      res.set_content(answer.body.dump(), "application/json");
+    };
+  }
+
+  Answer authenticate(const httplib::Request& req) {
+    const std::string header = req.get_header_value("Authorization");
+    if (header.empty()) return {401, error_body("Authentication required", 401)};
+    std::string presented;
+    for (const char* scheme : {"aivenv1 ", "Bearer "}) {
+      if (header.starts_with(scheme)) presented = header.substr(std::string(scheme).size());
+    }
+    if (presented != token_) return {403, error_body("Invalid token", 403)};
+    return {0, {}};
+  }
+
+  std::optional<json> take_fault(const std::string& method, const std::string& path) {
+    std::lock_guard lock(mutex_);
+    for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+      if ((it->method == "*" || it->method == method) && std::regex_match(path, it->path)) {
+        json spec = it->spec;
+        if (--it->remaining <= 0) faults_.erase(it);
+        return spec;
+      }
+    }
+    return std::nullopt;
+  }
+
+  void apply_body_fault(const json& fault, json& body) {
+    const std::string kind = fault.value("kind", "");
+    const auto now = std::chrono::system_clock::now();
+    if (kind == "malformed_pem_ca" && body.contains("certificate")) {
+      body["certificate"] = "-----BEGIN CERTIFICATE-----\nthis is not base64 @@@\n-----END CERTIFICATE-----\n";
+    }
+    if (!body.contains("user")) return;
+    json& u = body["user"];
+    if (kind == "malformed_pem_cert") {
+      u["access_cert"] = "-----BEGIN CERTIFICATE-----\nMIIB!!!not base64\n-----END CERTIFICATE-----\n";
+    } else if (kind == "malformed_pem_key") {
+      u["access_key"] = "-----BEGIN PRIVATE KEY-----\nMIIB!!!not base64\n-----END PRIVATE KEY-----\n";
+    } else if (kind == "mismatched_key") {
+      u["access_key"] = new_key_pem();
+    } else if (kind == "foreign_ca_cert") {
+      const Authority foreign{read_text(dir_ / "foreign-ca.pem"), read_text(dir_ / "foreign-ca.key")};
+      auto issued = issue({u.value("username", "x"), "foreign", false, false, true, now - 1h, now + 800 * 24h}, &foreign);
+      u["access_cert"] = issued.cert_pem;
+      u["access_key"] = issued.key_pem;
+    } else if (kind == "expired_cert") {
+      auto issued = issue({u.value("username", "x"), "expired", false, false, true, now - 30 * 24h, now - 24h}, &project_ca_);
+      u["access_cert"] = issued.cert_pem;
+      u["access_key"] = issued.key_pem;
+    } else if (kind == "not_yet_valid_cert") {
+      auto issued = issue({u.value("username", "x"), "future", false, false, true, now + 10 * 24h, now + 800 * 24h}, &project_ca_);
+      u["access_cert"] = issued.cert_pem;
+      u["access_key"] = issued.key_pem;
+    } else if (kind == "missing_field") {
+      u.erase(fault.value("field", "access_key"));
+    }
+  }
+
+  void log(const httplib::Request& req, int status) {
+    const auto now = iso8601(std::chrono::system_clock::now());
+    std::cerr << now << " " << req.method << " " << req.path << " " << status << std::endl;
+    std::lock_guard lock(mutex_);
+    requests_.push_back({req.method, req.path, status, now});
+  }
+
+  User* find_user(const std::string& project, const std::string& service, const std::string& user) {
+    auto p = state_.projects.find(project);
+    if (p == state_.projects.end()) return nullptr;
+    auto s = p->second.services.find(service);
+    if (s == p->second.services.end()) return nullptr;
+    auto u = s->second.users.find(user);
+    return u == s->second.users.end() ? nullptr : &u->second;
+  }
+
+  Service* find_service(const std::string& project, const std::string& service) {
+    auto p = state_.projects.find(project);
+    if (p == state_.projects.end()) return nullptr;
+    auto s = p->second.services.find(service);
+    return s == p->second.services.end() ? nullptr : &s->second;
+  }
+
+  void issue_credentials(User& u, const std::string& ou, int days, std::chrono::seconds not_before_offset,
+                         const Authority& signer) {
+    const auto now = std::chrono::system_clock::now() + not_before_offset;
+    auto issued = issue({u.username, ou.empty() ? "certswap-testbed" : ou, false, false, true, now - 1h,
+                         now + days * 24h},
+                        &signer);
+    u.access_cert = issued.cert_pem;
+    u.access_key = issued.key_pem;
+  }
+
+  User make_user(const std::string& name, const std::string& type, const std::string& ou, int days) {
+    User u;
+    u.username = name;
+    u.type = type;
+    u.password = random_token(12);
+    u.password_updated_time = iso8601(std::chrono::system_clock::now());
+    issue_credentials(u, ou, days, 0s, project_ca_);
+    return u;
+  }
+
+  Answer not_found(const std::string& what) { return {404, error_body(what + " does not exist", 404)}; }
+
+  Answer get_user(const httplib::Request& r) {
+    User* u = find_user(r.matches[1], r.matches[2], r.matches[3]);
+    if (!u) return not_found("Service user");
+    return {200, {{"user", u->to_api()}}};
+  }
+
+  Answer list_users(const httplib::Request& r) {
+    Service* s = find_service(r.matches[1], r.matches[2]);
+    if (!s) return not_found("Service");
+    json users = json::array();
+    for (const auto& [name, u] : s->users) users.push_back(u.to_api());
+    return {200, {{"users", users}}};
+  }
+
+  Answer create_user(const httplib::Request& r) {
+    Service* s = find_service(r.matches[1], r.matches[2]);
+    if (!s) return not_found("Service");
+    json body = json::parse(r.body, nullptr, false);
+    if (body.is_discarded() || !body.contains("username")) return {400, error_body("username is required", 400)};
+    const std::string name = body["username"];
+    if (s->users.contains(name)) return {409, error_body("Service user already exists", 409)};
+    s->users[name] = make_user(name, "normal", "", 820);
+    return {201, {{"user", s->users[name].to_api()}}};
+  }
+
+  Answer delete_user(const httplib::Request& r) {
+    Service* s = find_service(r.matches[1], r.matches[2]);
+    User* u = find_user(r.matches[1], r.matches[2], r.matches[3]);
+    if (!s || !u) return not_found("Service user");
+    if (u->type == "primary") return {400, error_body("The primary service user cannot be deleted", 400)};
+    s->users.erase(u->username);
+    return {200, json::object()};
+  }
+
+  Answer modify_user(const httplib::Request& r) {
+    User* u = find_user(r.matches[1], r.matches[2], r.matches[3]);
+    if (!u) return not_found("Service user");
+    json body = json::parse(r.body, nullptr, false);
+    const std::string op = body.is_object() ? body.value("operation", "") : "";
+    if (op == "acknowledge-renewal") {
+      // Idempotent: every call is counted so that tests can prove "exactly once".
+      u->expiring_cert_not_valid_after_time.reset();
+      ++u->ack_count;
+      u->ack_fingerprints.push_back(fingerprint_sha256(u->access_cert));
+      return {200, {{"message", "acknowledged"}, {"user", u->to_api()}}};
+    }
+    if (op == "reset-credentials") {
+      u->password = body.value("new_password", random_token(12));
+      u->password_updated_time = iso8601(std::chrono::system_clock::now());
+      issue_credentials(*u, "reset", 820, 0s, project_ca_);
+      return {200, {{"user", u->to_api()}}};
+    }
+    return {400, error_body("Unsupported operation \"" + op + "\"", 400)};
+  }
+
+  Answer get_service(const httplib::Request& r) {
+    Service* s = find_service(r.matches[1], r.matches[2]);
+    if (!s) return not_found("Service");
+    json users = json::array();
+    for (const auto& [name, u] : s->users) users.push_back(u.to_api());
+    json components = json::array();
+    std::string uri;
+    if (s->port > 0) {
+      uri = fmt::format("{}:{}", s->host, s->port);
+      components.push_back({{"component", "kafka"}, {"host", s->host}, {"port", s->port}, {"route", "dynamic"},
+                            {"usage", "primary"}, {"kafka_authentication_method", "certificate"}});
+    }
+    return {200, {{"service", {{"service_name", r.matches[2]}, {"service_type", "kafka"}, {"state", "RUNNING"},
+                               {"service_uri", uri}, {"users", users}, {"components", components}}}}};
+  }
+
+  Answer get_ca(const httplib::Request& r) {
+    auto p = state_.projects.find(r.matches[1]);
+    if (p == state_.projects.end()) return not_found("Project");
+    std::string bundle = project_ca_.cert_pem;
+    if (p->second.extra_ca) bundle += new_ca_.cert_pem;
+    return {200, {{"certificate", bundle}}};
+  }
+
+  Answer set_service(const json& b) {
+    Service* s = find_service(b.value("project", kProject), b.value("service", kService));
+    if (!s) return not_found("Service");
+    s->host = b.value("host", "127.0.0.1");
+    s->port = b.value("port", 0);
+    return {200, json::object()};
+  }
+
+  Answer control_create_user(const json& b) {
+    Service* s = find_service(b.value("project", kProject), b.value("service", kService));
+    if (!s) return not_found("Service");
+    const std::string name = b.at("username");
+    if (!s->users.contains(name)) s->users[name] = make_user(name, "normal", b.value("ou", ""), b.value("days", 820));
+    return {200, {{"user", s->users[name].to_api()}, {"fingerprint", fingerprint_sha256(s->users[name].access_cert)}}};
+  }
+
+  // Aiven's renewal: a new key and certificate; the old one stays valid and
+  // its end is reported until the renewal is acknowledged.
+  Answer renew(const json& b) {
+    User* u = find_user(b.value("project", kProject), b.value("service", kService), b.at("username"));
+    if (!u) return not_found("Service user");
+    if (!u->expiring_cert_not_valid_after_time) {
+      u->expiring_cert_not_valid_after_time = iso8601(not_after_of(u->access_cert));
+    }
+    const Authority& signer = b.value("signer", "") == "new-ca" ? new_ca_ : project_ca_;
+    issue_credentials(*u, b.value("ou", "renewed"), b.value("days", 820),
+                      std::chrono::seconds(b.value("not_before_offset_s", 0)), signer);
+    return {200, {{"user", u->to_api()}, {"fingerprint", fingerprint_sha256(u->access_cert)}}};
+  }
+
+  Answer ca_bundle(const json& b) {
+    auto p = state_.projects.find(b.value("project", kProject));
+    if (p == state_.projects.end()) return not_found("Project");
+    p->second.extra_ca = b.value("extra_ca", false);
+    return {200, json::object()};
+  }
+
+  Answer add_fault(const json& b) {
+    faults_.push_back({b.value("method", "*"), std::regex(b.value("path_regex", ".*")), b.value("count", 1), b.at("fault")});
+    return {200, json::object()};
+  }
+
+  Authority load_or_create_ca(const std::string& name, const std::string& cn) {
+    const auto cert = dir_ / (name + ".pem");
+    const auto key = dir_ / (name + ".key");
+    if (!fs::exists(cert)) {
+      const auto now = std::chrono::system_clock::now();
+      auto issued = issue({cn, "", true, false, false, now - 1h, now + 3650 * 24h}, nullptr);
+      write_text(key, issued.key_pem);
+      write_text(cert, issued.cert_pem, kPublic);
+    }
+    return {read_text(cert), read_text(key)};
+  }
+
+  void ensure_pki() {
+    project_ca_ = load_or_create_ca("project-ca", "certswap-testbed Project CA");
+    new_ca_ = load_or_create_ca("new-ca", "certswap-testbed Project CA (next)");
+    load_or_create_ca("foreign-ca", "Some Other CA");
+    api_ca_ = load_or_create_ca("api-ca", "certswap-testbed API CA");
+    const auto now = std::chrono::system_clock::now();
+    auto leaf = [&](const char* name, CertRequest req, const Authority& ca, bool chain) {
+      if (fs::exists(dir_ / (std::string(name) + ".pem"))) return;
+      auto issued = issue(req, &ca);
+      write_text(dir_ / (std::string(name) + ".key"), issued.key_pem);
+      write_text(dir_ / (std::string(name) + ".pem"), issued.cert_pem + (chain ? ca.cert_pem : ""), kPublic);
+    };
+    leaf("api-server", {"localhost", "", false, true, false, now - 1h, now + 3650 * 24h}, api_ca_, false);
+    leaf("broker", {"kafka-broker", "", false, true, true, now - 1h, now + 3650 * 24h}, project_ca_, true);
+    leaf("admin", {"testbed-admin", "", false, false, true, now - 1h, now + 3650 * 24h}, project_ca_, false);
+    if (!fs::exists(dir_ / "token")) write_text(dir_ / "token", random_token(24) + "\n");
+    token_ = read_text(dir_ / "token");
+    while (!token_.empty() && token_.back() == '\n') token_.pop_back();
+  }
+
+  void seed() {
+    Service& s = state_.projects[kProject].services[kService];
+    s.users["avnadmin"] = make_user("avnadmin", "primary", "", 820);
+    s.users["app"] = make_user("app", "normal", "", 820);
+    state_.save(dir_ / "state.json");
+  }
+
+  fs::path dir_;
+  Authority project_ca_, new_ca_, api_ca_;
+  std::string token_;
+  State state_;
+  std::mutex mutex_;
+  std::vector<Fault> faults_;
+  std::vector<RequestRecord> requests_;
+};
+
+}  // namespace
+}  // namespace emulator
+
+int main(int argc, char** argv) {
+  std::string state_dir, listen = "127.0.0.1", ready_file;
+  int port = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--state-dir") state_dir = argv[i + 1];
+    else if (flag == "--listen") listen = argv[i + 1];
+    else if (flag == "--port") port = std::stoi(argv[i + 1]);
+    else if (flag == "--ready-file") ready_file = argv[i + 1];
+    else {
+      std::cerr << "unknown flag " << flag << "\n";
+      return 64;
+    }
+  }
+  if (state_dir.empty()) {
+    std::cerr << "usage: aiven-emulator --state-dir DIR [--listen 127.0.0.1] [--port 0] [--ready-file FILE]\n";
+    return 64;
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+
+  emulator::Emulator emu(state_dir);
+  const auto dir = emu.dir();
+  httplib::SSLServer server((dir / "api-server.pem").c_str(), (dir / "api-server.key").c_str());
+  if (!server.is_valid()) {
+    std::cerr << "cannot set up TLS from " << dir << "\n";
+    return 1;
+  }
+  emu.routes(server);
+  const int bound = port == 0 ? server.bind_to_any_port(listen) : (server.bind_to_port(listen, port) ? port : -1);
+  if (bound <= 0) {
+    std::cerr << "cannot listen on " << listen << ":" << port << "\n";
+    return 1;
+  }
+  if (!ready_file.empty()) {
+    const nlohmann::json ready{{"port", bound}, {"api_url", fmt::format("https://{}:{}", listen, bound)}};
+    const auto tmp = ready_file + ".tmp";
+    { std::ofstream(tmp) << ready.dump() << "\n"; }
+    std::filesystem::rename(tmp, ready_file);
+  }
+  std::cerr << "aiven-emulator listening on https://" << listen << ":" << bound << " (state in " << dir << ")\n";
+  std::thread stopper([&] {
+    int sig = 0;
+    sigwait(&mask, &sig);
+    server.stop();
+  });
+  server.listen_after_bind();
+  pthread_kill(stopper.native_handle(), SIGTERM);
+  stopper.join();
+  return 0;
+}

@@ -1,0 +1,41 @@
+#pragma once
+// Per-target counters and gauges, rendered in the Prometheus text format.
+// Fed by the pipeline's step lines, so the pipeline itself knows nothing of metrics.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "certswap/step_reporter.hpp"
+
+namespace certswap {
+
+class Metrics final : public StepReporter {
+ public:
+  explicit Metrics(StepReporter& next) : next_(next) {}
+
+  void step(std::string_view target, std::string_view step, std::string_view status,
+            std::chrono::milliseconds took, std::string_view detail) override;
+
+  void set_not_after(const std::string& target, std::int64_t unix_seconds);
+  void set_last_check(const std::string& target, std::int64_t unix_seconds, bool success);
+  void set_ready(const std::string& target, bool ready);
+  void count_notification_failure(const std::string& target);
+
+  bool all_ready() const;
+  std::string render() const;
+
+ private:
+  struct PerTarget {
+    std::int64_t not_after = 0, last_check = 0, last_success = 0, last_rotation = 0;
+    std::uint64_t rotations = 0, acknowledgements = 0, notification_failures = 0;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> validations;  // (stage, outcome)
+    std::map<std::string, std::uint64_t> api_errors;                          // status
+    bool ready = false;
+  };
+  StepReporter& next_;
+  mutable std::mutex mutex_;
+  std::map<std::string, PerTarget> targets_;
+};
+
+}  // namespace certswap

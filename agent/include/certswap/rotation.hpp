@@ -1,0 +1,56 @@
+#pragma once
+// One rotation of one target, top to bottom:
+//   fetch -> compare -> stage -> validate offline -> validate live -> swap
+//   -> notify -> acknowledge -> record
+#include <chrono>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "certswap/cert_info.hpp"
+#include "certswap/config.hpp"
+#include "certswap/format.hpp"
+#include "certswap/notifier.hpp"
+#include "certswap/source.hpp"
+#include "certswap/step_reporter.hpp"
+
+namespace certswap {
+
+struct Target {
+  TargetConfig config;
+  std::unique_ptr<Source> source;
+  std::unique_ptr<Format> format;
+  std::vector<std::unique_ptr<Notifier>> notifiers;
+};
+
+struct RotateOptions {
+  bool dry_run = false;            // fetch and validate; change nothing
+  bool force = false;              // swap even if the live set is the same
+  bool reset_credentials = false;  // ask upstream for a new pair first
+};
+
+enum class Outcome {
+  UpToDate,      // the live set is what upstream serves; nothing owed
+  Rotated,       // a new set was validated, swapped and announced
+  Acknowledged,  // the live set was already right; an owed acknowledgement was sent
+  Validated,     // dry run: the candidate passed every check
+};
+
+struct RotationReport {
+  Outcome outcome = Outcome::UpToDate;
+  CertInfo live;           // the certificate live at the end
+  std::string generation;  // the generation live at the end
+};
+
+using Clock = std::chrono::system_clock;
+
+Result<RotationReport> rotate(Target& target, const RotateOptions& options, StepReporter& report,
+                              Clock::time_point now);
+
+// Init-container mode: a valid live set is kept as it is (no API call);
+// otherwise the current credential is fetched and installed.
+Result<RotationReport> ensure_live(Target& target, StepReporter& report, Clock::time_point now);
+
+std::string_view to_string(Outcome outcome);
+
+}  // namespace certswap

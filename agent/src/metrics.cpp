@@ -1,0 +1,138 @@
+#include "certswap/metrics.hpp"
+
+#include <chrono>
+#include <regex>
+
+#include <fmt/format.h>
+
+namespace certswap {
+namespace {
+
+std::string label(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void Metrics::step(std::string_view target, std::string_view step, std::string_view status,
+                   std::chrono::milliseconds took, std::string_view detail) {
+  {
+    std::lock_guard lock(mutex_);
+    auto& t = targets_[std::string(target)];
+    if (step == "validate-offline" || step == "validate-live") {
+      if (status != "skipped") {
+        const std::string outcome = status == "ok" ? (step == "validate-live" ? "accepted" : "valid")
+                                                   : std::string(status);
+        ++t.validations[{std::string(step), outcome}];
+      }
+    } else if (step == "acknowledge" && status == "ok") {
+      ++t.acknowledgements;
+    } else if (step == "swap" && status == "ok") {
+      ++t.rotations;
+      t.last_rotation = now_seconds();
+    } else if (step == "notify" && status != "ok" && status != "skipped") {
+      ++t.notification_failures;
+    }
+    if (status == "api") {
+      static const std::regex http_status("HTTP ([0-9]{3})");
+      std::match_results<std::string_view::const_iterator> m;
+      std::string code = "transport";
+      if (std::regex_search(detail.begin(), detail.end(), m, http_status)) code = m[1].str();
+      ++t.api_errors[code];
+    }
+  }
+  next_.step(target, step, status, took, detail);
+}
+
+void Metrics::set_not_after(const std::string& target, std::int64_t unix_seconds) {
+  std::lock_guard lock(mutex_);
+  targets_[target].not_after = unix_seconds;
+}
+
+void Metrics::set_last_check(const std::string& target, std::int64_t unix_seconds, bool success) {
+  std::lock_guard lock(mutex_);
+  auto& t = targets_[target];
+  t.last_check = unix_seconds;
+  if (success) t.last_success = unix_seconds;
+}
+
+void Metrics::set_ready(const std::string& target, bool ready) {
+  std::lock_guard lock(mutex_);
+  targets_[target].ready = ready;
+}
+
+void Metrics::count_notification_failure(const std::string& target) {
+  std::lock_guard lock(mutex_);
+  ++targets_[target].notification_failures;
+}
+
+bool Metrics::all_ready() const {
+  std::lock_guard lock(mutex_);
+  if (targets_.empty()) return false;
+  for (const auto& [name, t] : targets_) {
+    if (!t.ready) return false;
+  }
+  return true;
+}
+
+std::string Metrics::render() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help, auto&& value_of) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    for (const auto& [target, t] : targets_) value_of(target, t);
+  };
+  auto gauge = [&](const char* name, const char* help, auto field) {
+    family(name, "gauge", help, [&](const std::string& target, const PerTarget& t) {
+      out += fmt::format("{}{{target=\"{}\"}} {}\n", name, label(target), t.*field);
+    });
+  };
+  gauge("certswap_certificate_not_after_seconds", "End of the live certificate (unix seconds).", &PerTarget::not_after);
+  gauge("certswap_last_check_timestamp_seconds", "Last check of the target, successful or not.", &PerTarget::last_check);
+  gauge("certswap_last_success_timestamp_seconds", "Last successful check of the target.", &PerTarget::last_success);
+  gauge("certswap_last_rotation_timestamp_seconds", "Last swap of a new set.", &PerTarget::last_rotation);
+  family("certswap_ready", "gauge", "1 when a valid live set is outside the danger window.",
+         [&](const std::string& target, const PerTarget& t) {
+           out += fmt::format("certswap_ready{{target=\"{}\"}} {}\n", label(target), t.ready ? 1 : 0);
+         });
+  auto counter = [&](const char* name, const char* help, auto field) {
+    family(name, "counter", help, [&](const std::string& target, const PerTarget& t) {
+      out += fmt::format("{}{{target=\"{}\"}} {}\n", name, label(target), t.*field);
+    });
+  };
+  counter("certswap_rotations_total", "New sets swapped live.", &PerTarget::rotations);
+  counter("certswap_acknowledgements_total", "Renewals acknowledged upstream.", &PerTarget::acknowledgements);
+  counter("certswap_notification_failures_total", "Notifications that failed.", &PerTarget::notification_failures);
+  family("certswap_validations_total", "counter", "Validations by stage and outcome.",
+         [&](const std::string& target, const PerTarget& t) {
+           for (const auto& [key, n] : t.validations) {
+             out += fmt::format("certswap_validations_total{{target=\"{}\",stage=\"{}\",outcome=\"{}\"}} {}\n",
+                                label(target), key.first, key.second, n);
+           }
+         });
+  family("certswap_api_errors_total", "counter", "Aiven API errors by HTTP status.",
+         [&](const std::string& target, const PerTarget& t) {
+           for (const auto& [status, n] : t.api_errors) {
+             out += fmt::format("certswap_api_errors_total{{target=\"{}\",status=\"{}\"}} {}\n",
+                                label(target), status, n);
+           }
+         });
+  return out;
+}
+
+}  // namespace certswap

@@ -1,0 +1,383 @@
+#include "certswap/rotation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+#include "certswap/atomic_store.hpp"
+#include "certswap/failpoint.hpp"
+#include "certswap/journal.hpp"
+#include "certswap/live_validator.hpp"
+#include "certswap/offline_validator.hpp"
+
+namespace certswap {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+std::int64_t unix_seconds(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// Times one step and reports it as one line, ok or failed.
+class StepTimer {
+ public:
+  StepTimer(StepReporter& report, std::string_view target, std::string_view step)
+      : report_(report), target_(target), step_(step), start_(steady_clock::now()) {}
+
+  void ok(std::string_view detail) { emit("ok", detail); }
+  void skipped(std::string_view detail) { emit("skipped", detail); }
+  void warn(std::string_view detail) { emit("warning", detail); }
+  std::unexpected<Error> failed(Error error) {
+    emit(to_string(error.kind), error.message);
+    return std::unexpected(std::move(error));
+  }
+
+ private:
+  void emit(std::string_view status, std::string_view detail) {
+    report_.step(target_, step_, status,
+                 std::chrono::duration_cast<milliseconds>(steady_clock::now() - start_), detail);
+  }
+  StepReporter& report_;
+  std::string_view target_;
+  std::string_view step_;
+  steady_clock::time_point start_;
+};
+
+// The live set as the apps see it, if there is a readable and valid one.
+struct LiveState {
+  std::optional<CredentialSet> set;
+  std::optional<CertInfo> cert;  // present when the live set is valid right now
+  std::string problem;           // why it is not, for the logs
+};
+
+class Rotation {
+ public:
+  Rotation(Target& target, StepReporter& report, Clock::time_point now, Journal journal,
+           AtomicStore store)
+      : target_(target), cfg_(target.config), report_(report), now_(now),
+        journal_(std::move(journal)), store_(std::move(store)) {}
+
+  static Result<Rotation> open(Target& target, StepReporter& report, Clock::time_point now) {
+    StepTimer step(report, target.config.name, "open");
+    StoreOptions options;
+    options.key_mode = target.config.key_mode;
+    options.public_mode = target.config.public_mode;
+    options.uid = target.config.uid;
+    options.gid = target.config.gid;
+    options.keep_generations = target.config.keep_generations;
+    auto store = AtomicStore::open(target.config.output_dir, options);
+    if (!store) return step.failed(store.error());
+    // After the store: the default state dir lives inside the output dir it creates.
+    auto journal = Journal::open(target.config.state_dir);
+    if (!journal) return step.failed(journal.error());
+    step.ok(target.config.output_dir.string());
+    return Rotation(target, report, now, std::move(*journal), std::move(*store));
+  }
+
+  LiveState read_live() const {
+    LiveState live;
+    auto files = store_.read_live();
+    if (!files) {
+      live.problem = files.error().message;
+      return live;
+    }
+    auto set = target_.format->read_back(*files);
+    if (!set) {
+      live.problem = set.error().message;
+      return live;
+    }
+    live.set = *set;
+    OfflinePolicy valid_now{cfg_.clock_skew, std::chrono::seconds(0)};
+    auto info = validate_offline(*set, valid_now, now_);
+    if (info) {
+      live.cert = *info;
+    } else {
+      live.problem = info.error().message;
+    }
+    return live;
+  }
+
+  Result<RotationReport> run(const RotateOptions& options) {
+    const LiveState live = read_live();
+
+    // 1. fetch: what upstream serves now (or a fresh pair, when asked to reset).
+    auto fetched = fetch(options);
+    if (!fetched) return record_failure(fetched.error());
+
+    // 2. compare: the same certificate and CA bundle are live already?
+    const bool same_cert = live.set && live.cert && same_certificate(live.set->cert_pem, fetched->set.cert_pem);
+    const bool same_ca = live.set && sha256_hex(live.set->ca_pem) == sha256_hex(fetched->set.ca_pem);
+    if (same_cert && same_ca && !options.force) {
+      StepTimer step(report_, cfg_.name, "compare");
+      step.ok(fmt::format("live set is current (sha256 {})", live.cert->sha256_fingerprint));
+      if (fetched->renewal_pending && target_.source->can_acknowledge() && !options.dry_run) {
+        // A swap whose acknowledgement was lost (crash, API fault): owe it now.
+        auto acked = acknowledge(*live.cert);
+        if (!acked) return record_failure(acked.error());
+        return record_success(Outcome::Acknowledged, *live.cert);
+      }
+      return record_success(Outcome::UpToDate, *live.cert);
+    }
+    {
+      StepTimer step(report_, cfg_.name, "compare");
+      step.ok(!live.set ? "no live set" : !live.cert ? "live set is not valid: " + live.problem
+              : !same_cert ? "a new certificate is available"
+              : !same_ca   ? "the CA bundle changed"
+                           : "forced");
+    }
+
+    // 3. stage: persist before anything else can fail (some sets are view-once).
+    if (!options.dry_run) {
+      StepTimer step(report_, cfg_.name, "stage");
+      auto staged = journal_.stage(fetched->set);
+      if (!staged) return record_failure(step.failed(staged.error()).error());
+      step.ok((journal_.dir() / "staging").string());
+    }
+    failpoint("after-stage");
+
+    // 4. validate offline: parse, key match, chain to the project CA, validity.
+    CertInfo candidate;
+    {
+      StepTimer step(report_, cfg_.name, "validate-offline");
+      auto info = validate_offline(fetched->set, offline_policy(), now_);
+      if (!info) return record_failure(step.failed(info.error()).error());
+      candidate = *info;
+      step.ok(fmt::format("subject \"{}\", serial {}, not after {}, sha256 {}", candidate.subject,
+                          candidate.serial_hex, format_time(candidate.not_after),
+                          candidate.sha256_fingerprint));
+    }
+
+    // 5. validate live: a real mTLS connection to the brokers with the new set.
+    auto live_check = validate_against_broker(fetched->set, live);
+    if (!live_check) return record_failure(live_check.error());
+
+    if (options.dry_run) return record_success(Outcome::Validated, candidate);
+
+    // 6. swap: one ..data rename makes the whole set live at once.
+    std::string generation;
+    {
+      StepTimer step(report_, cfg_.name, "swap");
+      auto files = target_.format->render(fetched->set);
+      if (!files) return record_failure(step.failed(files.error()).error());
+      auto published = store_.publish(*files);
+      if (!published) return record_failure(step.failed(published.error()).error());
+      generation = *published;
+      auto state = journal_.state();
+      state.live_fingerprint = candidate.sha256_fingerprint;
+      state.live_ca_fingerprint = sha256_hex(fetched->set.ca_pem);
+      state.live_generation = generation;
+      state.last_rotation = unix_seconds(now_);
+      auto saved = journal_.save(state);
+      if (!saved) return record_failure(step.failed(saved.error()).error());
+      step.ok(fmt::format("{} -> {}", (cfg_.output_dir / "..data").string(), generation));
+    }
+    failpoint("after-swap");
+
+    // 7. notify: the apps must know before upstream is told all is well.
+    auto notified = notify(candidate, generation);
+    if (!notified) return record_failure(notified.error());
+
+    // 8. acknowledge: only now, and only for the set that is live.
+    if (fetched->renewal_pending && target_.source->can_acknowledge()) {
+      auto acked = acknowledge(candidate);
+      if (!acked) return record_failure(acked.error());
+    } else {
+      StepTimer(report_, cfg_.name, "acknowledge").skipped("no renewal pending upstream");
+    }
+
+    // 9. record: the previous generation has served its rollback purpose.
+    {
+      StepTimer step(report_, cfg_.name, "prune");
+      auto pruned = store_.prune(cfg_.keep_generations);
+      if (!pruned) return record_failure(step.failed(pruned.error()).error());
+      auto cleared = journal_.clear_staged();
+      if (!cleared) return record_failure(step.failed(cleared.error()).error());
+      step.ok(fmt::format("keeping {} generations", cfg_.keep_generations));
+    }
+    auto report = record_success(Outcome::Rotated, candidate);
+    if (report) report->generation = generation;
+    return report;
+  }
+
+  Result<RotationReport> ensure() {
+    StepTimer step(report_, cfg_.name, "inspect");
+    const LiveState live = read_live();
+    if (live.cert) {
+      auto usable = validate_offline(*live.set, offline_policy(), now_);
+      if (usable) {
+        step.ok(fmt::format("live set is valid until {} (sha256 {})",
+                            format_time(live.cert->not_after), live.cert->sha256_fingerprint));
+        return record_success(Outcome::UpToDate, *live.cert);
+      }
+      step.warn(usable.error().message);
+    } else {
+      step.warn(live.problem.empty() ? "no live set" : live.problem);
+    }
+    return run(RotateOptions{.force = true});
+  }
+
+ private:
+  OfflinePolicy offline_policy() const { return {cfg_.clock_skew, cfg_.min_remaining}; }
+
+  static bool same_certificate(const std::string& a, const std::string& b) {
+    auto ia = inspect_certificate_pem(a, "live service.cert");
+    auto ib = inspect_certificate_pem(b, "fetched service.cert");
+    return ia && ib && ia->sha256_fingerprint == ib->sha256_fingerprint;
+  }
+
+  Result<Fetched> fetch(const RotateOptions& options) {
+    StepTimer step(report_, cfg_.name, options.reset_credentials ? "reset" : "fetch");
+    auto fetched = options.reset_credentials ? target_.source->reset_credentials()
+                                             : target_.source->fetch();
+    if (!fetched) {
+      // A set staged by an earlier run that never went live (crash, view-once
+      // source) is still worth finishing when upstream can't be reached.
+      auto staged = journal_.staged();
+      if (staged && *staged && !options.reset_credentials) {
+        step.warn(fetched.error().message + "; continuing with the staged set");
+        return Fetched{std::move(**staged), false};
+      }
+      return step.failed(fetched.error());
+    }
+    if (options.reset_credentials && !options.dry_run) {
+      // The reset's answer exists nowhere else yet: persist it before anything.
+      auto staged = journal_.stage(fetched->set);
+      if (!staged) return step.failed(staged.error());
+    }
+    step.ok(fmt::format("{}{}", fetched->set.origin,
+                        fetched->renewal_pending ? " (renewal pending)" : ""));
+    return fetched;
+  }
+
+  Result<void> validate_against_broker(const CredentialSet& set, const LiveState& live) {
+    StepTimer step(report_, cfg_.name, "validate-live");
+    auto bootstrap = target_.source->bootstrap();
+    if (!bootstrap) return step.failed(bootstrap.error());
+    const LiveResult result = validate_live(set, *bootstrap, cfg_.live_timeout);
+    switch (result.verdict) {
+      case LiveVerdict::Accepted:
+        step.ok(fmt::format("broker {} accepted the new set: {}", *bootstrap, result.detail));
+        return {};
+      case LiveVerdict::Rejected:
+        return step.failed({ErrorKind::Rejected,
+                            fmt::format("broker {} refused the new set from {}: {}", *bootstrap,
+                                        set.origin, result.detail)});
+      case LiveVerdict::Inconclusive: break;
+    }
+    const auto live_end = live.cert ? live.cert->not_after : now_;
+    if (live_end - now_ <= cfg_.emergency_window) {
+      const auto message = fmt::format(
+          "broker {} could not be reached ({}), but the live set {} — swapping on offline "
+          "validation alone because the emergency window is {}h",
+          *bootstrap, result.detail,
+          live.cert ? "expires on " + format_time(live.cert->not_after) : "is missing or invalid",
+          std::chrono::duration_cast<std::chrono::hours>(cfg_.emergency_window).count());
+      spdlog::warn("{}: {}", cfg_.name, message);
+      step.warn(message);
+      return {};
+    }
+    return step.failed({ErrorKind::Inconclusive,
+                        fmt::format("broker {} could not be reached: {}; the live set stays until "
+                                    "the next attempt",
+                                    *bootstrap, result.detail)});
+  }
+
+  Result<void> notify(const CertInfo& cert, const std::string& generation) {
+    SwapEvent event{cfg_.name, cfg_.output_dir, generation, cert.sha256_fingerprint,
+                    format_time(cert.not_after)};
+    for (auto& notifier : target_.notifiers) {
+      StepTimer step(report_, cfg_.name, "notify");
+      auto sent = notifier->notify(event);
+      if (!sent) return step.failed(sent.error());
+      step.ok(notifier->name());
+    }
+    if (target_.notifiers.empty()) {
+      StepTimer(report_, cfg_.name, "notify").skipped("no notifiers configured");
+    }
+    return {};
+  }
+
+  Result<void> acknowledge(const CertInfo& expected) {
+    StepTimer step(report_, cfg_.name, "acknowledge");
+    // Read back what the apps see: acknowledging a set that isn't live would
+    // stop the reminders while the apps still hold the expiring pair.
+    const LiveState live = read_live();
+    if (!live.cert || live.cert->sha256_fingerprint != expected.sha256_fingerprint) {
+      return step.failed({ErrorKind::Internal,
+                          fmt::format("not acknowledging: the live set in {} is not the renewed "
+                                      "certificate (sha256 {})",
+                                      cfg_.output_dir.string(), expected.sha256_fingerprint)});
+    }
+    auto acked = target_.source->acknowledge();
+    if (!acked) return step.failed(acked.error());
+    auto state = journal_.state();
+    state.acknowledged.push_back(expected.sha256_fingerprint);
+    if (state.acknowledged.size() > 10) state.acknowledged.erase(state.acknowledged.begin());
+    auto saved = journal_.save(state);
+    if (!saved) return step.failed(saved.error());
+    step.ok(fmt::format("renewal acknowledged (sha256 {})", expected.sha256_fingerprint));
+    return {};
+  }
+
+  Result<RotationReport> record_success(Outcome outcome, const CertInfo& cert) {
+    auto state = journal_.state();
+    state.last_check = unix_seconds(now_);
+    state.last_result = std::string(to_string(outcome));
+    state.last_error.clear();
+    if (outcome != Outcome::Validated) {
+      state.live_fingerprint = cert.sha256_fingerprint;
+      if (auto gen = store_.current_generation()) state.live_generation = *gen;
+    }
+    auto saved = journal_.save(state);
+    if (!saved) return std::unexpected(saved.error());
+    return RotationReport{outcome, cert, store_.current_generation().value_or("")};
+  }
+
+  Result<RotationReport> record_failure(Error error) {
+    auto state = journal_.state();
+    state.last_check = unix_seconds(now_);
+    state.last_result = std::string(to_string(error.kind));
+    state.last_error = error.message;
+    if (auto saved = journal_.save(state); !saved) {
+      spdlog::error("{}: could not record the failure in the journal: {}", cfg_.name,
+                    saved.error().message);
+    }
+    return std::unexpected(std::move(error));
+  }
+
+  Target& target_;
+  const TargetConfig& cfg_;
+  StepReporter& report_;
+  Clock::time_point now_;
+  Journal journal_;
+  AtomicStore store_;
+};
+
+}  // namespace
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::UpToDate: return "up-to-date";
+    case Outcome::Rotated: return "rotated";
+    case Outcome::Acknowledged: return "acknowledged";
+    case Outcome::Validated: return "validated";
+  }
+  return "up-to-date";
+}
+
+Result<RotationReport> rotate(Target& target, const RotateOptions& options, StepReporter& report,
+                              Clock::time_point now) {
+  auto rotation = Rotation::open(target, report, now);
+  if (!rotation) return std::unexpected(rotation.error());
+  return rotation->run(options);
+}
+
+Result<RotationReport> ensure_live(Target& target, StepReporter& report, Clock::time_point now) {
+  auto rotation = Rotation::open(target, report, now);
+  if (!rotation) return std::unexpected(rotation.error());
+  return rotation->ensure();
+}
+
+}  // namespace certswap

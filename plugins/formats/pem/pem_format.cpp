@@ -1,0 +1,33 @@
+#include "formats/pem/pem_format.hpp"
+
+namespace certswap::plugins {
+namespace {
+
+std::string with_newline(const std::string& pem) {
+  return pem.empty() || pem.back() == '\n' ? pem : pem + "\n";
+}
+
+}  // namespace
+
+Result<std::vector<StoredFile>> PemFormat::render(const CredentialSet& set) const {
+  return std::vector<StoredFile>{
+      {kCert, with_newline(set.cert_pem), false},
+      {kKey, with_newline(set.key_pem), true},
+      {kCa, with_newline(set.ca_pem), false},
+      {kBundle, with_newline(set.key_pem) + with_newline(set.cert_pem), true},
+  };
+}
+
+Result<CredentialSet> PemFormat::read_back(const std::map<std::string, std::string>& files) const {
+  CredentialSet set;
+  for (auto [name, field] : {std::pair{kCert, &set.cert_pem}, std::pair{kKey, &set.key_pem},
+                             std::pair{kCa, &set.ca_pem}}) {
+    auto it = files.find(name);
+    if (it == files.end()) return fail(ErrorKind::Invalid, "the live set has no {}", name);
+    *field = it->second;
+  }
+  set.origin = "the live directory";
+  return set;
+}
+
+}  // namespace certswap::plugins

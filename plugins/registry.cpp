@@ -1,0 +1,47 @@
+#include "registry.hpp"
+
+#include "formats/pem/pem_format.hpp"
+#include "notifiers/exec/exec_notifier.hpp"
+#include "notifiers/http/http_notifier.hpp"
+#include "notifiers/signal/signal_notifier.hpp"
+#include "sources/aiven/aiven_source.hpp"
+
+namespace certswap::plugins {
+
+Result<std::unique_ptr<Source>> make_source(const TargetConfig& target, AivenClient& api) {
+  if (target.source == "aiven") return std::make_unique<AivenSource>(api, target);
+  return fail(ErrorKind::Usage, "target {}: unknown source \"{}\" (known: aiven)", target.name,
+              target.source);
+}
+
+Result<std::unique_ptr<Format>> make_format(const TargetConfig& target) {
+  if (target.format == "pem") return std::make_unique<PemFormat>();
+  return fail(ErrorKind::Usage, "target {}: unknown format \"{}\" (known: pem)", target.name,
+              target.format);
+}
+
+Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig& target) {
+  std::vector<std::unique_ptr<Notifier>> notifiers;
+  for (const auto& n : target.notifiers) {
+    if (n.type == "signal") {
+      if (n.pid <= 0 && n.pid_file.empty()) {
+        return fail(ErrorKind::Usage, "target {}: the signal notifier needs a pid or a pid_file", target.name);
+      }
+      auto signal = parse_signal(n.signal);
+      if (!signal) return std::unexpected(signal.error());
+      notifiers.push_back(std::make_unique<SignalNotifier>(n.pid, n.pid_file, *signal, n.signal));
+    } else if (n.type == "exec") {
+      if (n.command.empty()) return fail(ErrorKind::Usage, "target {}: the exec notifier needs a command", target.name);
+      notifiers.push_back(std::make_unique<ExecNotifier>(n.command, n.timeout));
+    } else if (n.type == "http") {
+      if (n.url.empty()) return fail(ErrorKind::Usage, "target {}: the http notifier needs a url", target.name);
+      notifiers.push_back(std::make_unique<HttpNotifier>(n.url, n.timeout));
+    } else {
+      return fail(ErrorKind::Usage, "target {}: unknown notifier \"{}\" (known: signal, exec, http)",
+                  target.name, n.type);
+    }
+  }
+  return notifiers;
+}
+
+}  // namespace certswap::plugins

@@ -1,0 +1,17 @@
+#pragma once
+// The one place that knows plugins by name.
+#include <memory>
+
+#include "certswap/aiven_client.hpp"
+#include "certswap/config.hpp"
+#include "certswap/format.hpp"
+#include "certswap/notifier.hpp"
+#include "certswap/source.hpp"
+
+namespace certswap::plugins {
+
+Result<std::unique_ptr<Source>> make_source(const TargetConfig& target, AivenClient& api);
+Result<std::unique_ptr<Format>> make_format(const TargetConfig& target);
+Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig& target);
+
+}  // namespace certswap::plugins

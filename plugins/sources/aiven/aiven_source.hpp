@@ -1,0 +1,27 @@
+#pragma once
+#include <optional>
+
+#include "certswap/aiven_client.hpp"
+#include "certswap/config.hpp"
+#include "certswap/source.hpp"
+
+namespace certswap::plugins {
+
+// The default source: the service user's current pair and the project CA.
+class AivenSource final : public Source {
+ public:
+  AivenSource(AivenClient& api, const TargetConfig& target);
+  Result<Fetched> fetch() override;
+  Result<Fetched> reset_credentials() override;
+  Result<std::string> bootstrap() override;
+  bool can_acknowledge() const override { return true; }
+  Result<void> acknowledge() override;
+
+ private:
+  Result<Fetched> with_project_ca(ServiceUser user, std::string origin);
+  AivenClient& api_;
+  std::string project_, service_, user_;
+  std::optional<std::string> bootstrap_;  // asked once; the listener address doesn't move
+};
+
+}  // namespace certswap::plugins

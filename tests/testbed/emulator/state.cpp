@@ -1,0 +1,85 @@
+#include "state.hpp"
+
+#include "pki.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <stdexcept>
+
+namespace emulator {
+
+nlohmann::json User::to_api() const {
+  nlohmann::json j{{"username", username},
+                   {"type", type},
+                   {"password", password},
+                   {"authentication", nullptr},
+                   {"access_cert", access_cert},
+                   {"access_key", access_key},
+                   {"access_cert_not_valid_after_time", iso8601(not_after_of(access_cert))},
+                   {"password_updated_time", password_updated_time}};
+  if (expiring_cert_not_valid_after_time) {
+    j["expiring_cert_not_valid_after_time"] = *expiring_cert_not_valid_after_time;
+  }
+  return j;
+}
+
+void to_json(nlohmann::json& j, const User& u) {
+  j = {{"username", u.username}, {"type", u.type}, {"password", u.password},
+       {"access_cert", u.access_cert}, {"access_key", u.access_key},
+       {"expiring", u.expiring_cert_not_valid_after_time ? nlohmann::json(*u.expiring_cert_not_valid_after_time) : nlohmann::json(nullptr)},
+       {"password_updated_time", u.password_updated_time}, {"ack_count", u.ack_count},
+       {"ack_fingerprints", u.ack_fingerprints}};
+}
+
+void from_json(const nlohmann::json& j, User& u) {
+  u.username = j.at("username");
+  u.type = j.at("type");
+  u.password = j.at("password");
+  u.access_cert = j.at("access_cert");
+  u.access_key = j.at("access_key");
+  if (j.contains("expiring") && j["expiring"].is_string()) u.expiring_cert_not_valid_after_time = j["expiring"];
+  u.password_updated_time = j.value("password_updated_time", "");
+  u.ack_count = j.value("ack_count", 0);
+  u.ack_fingerprints = j.value("ack_fingerprints", std::vector<std::string>{});
+}
+
+State State::load(const std::filesystem::path& file) {
+  State state;
+  std::ifstream in(file);
+  if (!in) return state;
+  const auto j = nlohmann::json::parse(in);
+  for (const auto& [pname, pj] : j.at("projects").items()) {
+    Project& p = state.projects[pname];
+    p.extra_ca = pj.value("extra_ca", false);
+    for (const auto& [sname, sj] : pj.at("services").items()) {
+      Service& s = p.services[sname];
+      s.host = sj.value("host", "");
+      s.port = sj.value("port", 0);
+      for (const auto& [uname, uj] : sj.at("users").items()) s.users[uname] = uj.get<User>();
+    }
+  }
+  return state;
+}
+
+void State::save(const std::filesystem::path& file) const {
+  nlohmann::json j{{"projects", nlohmann::json::object()}};
+  for (const auto& [pname, p] : projects) {
+    auto& pj = j["projects"][pname];
+    pj["extra_ca"] = p.extra_ca;
+    pj["services"] = nlohmann::json::object();
+    for (const auto& [sname, s] : p.services) {
+      pj["services"][sname] = {{"host", s.host}, {"port", s.port}, {"users", s.users}};
+    }
+  }
+  const auto tmp = file.string() + ".tmp";
+  const std::string text = j.dump(1);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + tmp);
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), file.c_str()) != 0) throw std::runtime_error("cannot save " + file.string());
+}
+
+}  // namespace emulator

@@ -1,0 +1,48 @@
+#pragma once
+// What the emulated Aiven account holds, persisted as one JSON file.
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace emulator {
+
+struct User {
+  std::string username;
+  std::string type = "normal";
+  std::string password;
+  std::string access_cert, access_key;
+  std::optional<std::string> expiring_cert_not_valid_after_time;  // set while a renewal is pending
+  std::string password_updated_time;
+  int ack_count = 0;
+  std::vector<std::string> ack_fingerprints;
+
+  nlohmann::json to_api() const;  // the Aiven user object
+};
+
+struct Service {
+  std::string host;
+  int port = 0;
+  std::map<std::string, User> users;
+};
+
+struct Project {
+  bool extra_ca = false;  // /kms/ca answers a bundle: the project CA + the "new" CA
+  std::map<std::string, Service> services;
+};
+
+struct State {
+  std::map<std::string, Project> projects;
+
+  static State load(const std::filesystem::path& file);
+  void save(const std::filesystem::path& file) const;
+};
+
+void to_json(nlohmann::json& j, const User& u);
+void from_json(const nlohmann::json& j, User& u);
+
+}  // namespace emulator
