@@ -231,16 +231,10 @@ class Rotation {
     StepTimer step(report_, cfg_.name, options.reset_credentials ? "reset" : "fetch");
     auto fetched = options.reset_credentials ? target_.source->reset_credentials()
                                              : target_.source->fetch();
-    if (!fetched) {
-      // A set staged by an earlier run that never went live (crash, view-once
-      // source) is still worth finishing when upstream can't be reached.
-      auto staged = journal_.staged();
-      if (staged && *staged && !options.reset_credentials) {
-        step.warn(fetched.error().message + "; continuing with the staged set");
-        return Fetched{std::move(**staged), false};
-      }
-      return step.failed(fetched.error());
-    }
+    // No fallback to an older staged set here: the Aiven API serves the
+    // current pair again (after a reset too), and a staged set may be one that
+    // already failed validation.
+    if (!fetched) return step.failed(fetched.error());
     if (options.reset_credentials && !options.dry_run) {
       // The reset's answer exists nowhere else yet: persist it before anything.
       auto staged = journal_.stage(fetched->set);

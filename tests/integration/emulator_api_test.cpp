@@ -1,0 +1,239 @@
+// The emulator speaks the Aiven API as shared/aiven-api.md documents it:
+// paths, field names and types, auth scheme, error shape, renewal model, faults.
+#include <catch2/catch.hpp>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "certswap/cert_info.hpp"
+#include "process.hpp"
+#include "testbed.hpp"
+
+using nlohmann::json;
+
+namespace {
+
+std::string user_path(const testbed::Testbed& tb, const std::string& user) {
+  return "/v1/project/" + tb.project + "/service/" + tb.service + "/user/" + user;
+}
+
+void check_error_shape(const json& r, int status) {
+  CHECK(r["status"] == status);
+  const json& body = r["body"];
+  REQUIRE(body.is_object());
+  CHECK(body["message"].is_string());
+  REQUIRE(body["errors"].is_array());
+  CHECK(body["errors"][0]["message"].is_string());
+  CHECK(body["errors"][0]["status"] == status);
+}
+
+void check_user_shape(const json& u) {
+  CHECK(u["username"].is_string());
+  CHECK(u["type"].is_string());
+  CHECK(u["password"].is_string());
+  CHECK(u.contains("authentication"));
+  CHECK(u["access_cert"].get<std::string>().starts_with("-----BEGIN CERTIFICATE-----"));
+  CHECK(u["access_key"].get<std::string>().starts_with("-----BEGIN PRIVATE KEY-----"));
+  CHECK(certswap::parse_iso8601(u["access_cert_not_valid_after_time"].get<std::string>()));
+  CHECK(u["password_updated_time"].is_string());
+}
+
+}  // namespace
+
+TEST_CASE("the emulator answers each endpoint with the documented shape", "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  tb.create_user("shape");
+
+  auto user = tb.api("GET", user_path(tb, "shape"));
+  REQUIRE(user["status"] == 200);
+  check_user_shape(user["body"]["user"]);
+  CHECK_FALSE(user["body"]["user"].contains("expiring_cert_not_valid_after_time"));
+
+  auto list = tb.api("GET", "/v1/project/" + tb.project + "/service/" + tb.service + "/user");
+  REQUIRE(list["status"] == 200);
+  REQUIRE(list["body"]["users"].is_array());
+  for (const auto& u : list["body"]["users"]) check_user_shape(u);
+
+  auto service = tb.api("GET", "/v1/project/" + tb.project + "/service/" + tb.service);
+  REQUIRE(service["status"] == 200);
+  const json& s = service["body"]["service"];
+  CHECK(s["service_uri"] == tb.bootstrap);
+  CHECK(s["users"].is_array());
+  REQUIRE(s["components"].is_array());
+  CHECK(s["components"][0]["component"] == "kafka");
+  CHECK(s["components"][0]["host"].is_string());
+  CHECK(s["components"][0]["port"].is_number_integer());
+  CHECK(s["components"][0]["kafka_authentication_method"] == "certificate");
+
+  auto ca = tb.api("GET", "/v1/project/" + tb.project + "/kms/ca");
+  REQUIRE(ca["status"] == 200);
+  CHECK(ca["body"]["certificate"].get<std::string>().starts_with("-----BEGIN CERTIFICATE-----"));
+
+  SECTION("the Bearer scheme of Aiven's docs is accepted too") {
+    CHECK(tb.api("GET", user_path(tb, "shape"), "", "Bearer " + tb.token())["status"] == 200);
+  }
+}
+
+TEST_CASE("the emulator refuses bad tokens and unknown names with the API's error shape", "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  check_error_shape(tb.api("GET", user_path(tb, "app"), "", ""), 401);
+  check_error_shape(tb.api("GET", user_path(tb, "app"), "", "aivenv1 wrong-token"), 403);
+  check_error_shape(tb.api("GET", user_path(tb, "nobody")), 404);
+  check_error_shape(tb.api("GET", "/v1/project/nope/kms/ca"), 404);
+  check_error_shape(tb.api("GET", "/v1/project/" + tb.project + "/service/nope"), 404);
+  check_error_shape(tb.api("PUT", user_path(tb, "app"), R"({"operation":"fly"})"), 400);
+}
+
+TEST_CASE("a renewal serves a new pair and stays pending until acknowledged", "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  tb.create_user("renewal");
+  const auto before = tb.api("GET", user_path(tb, "renewal"))["body"]["user"];
+  auto renewed = tb.renew("renewal", "second");
+  auto after = tb.api("GET", user_path(tb, "renewal"))["body"]["user"];
+  CHECK(after["access_cert"] != before["access_cert"]);
+  CHECK(after["access_key"] != before["access_key"]);
+  CHECK(after["expiring_cert_not_valid_after_time"] == before["access_cert_not_valid_after_time"]);
+  auto info = certswap::inspect_certificate_pem(after["access_cert"].get<std::string>(), "renewed");
+  REQUIRE(info);
+  CHECK_THAT(info->subject, Catch::Contains("OU=second"));
+  CHECK(info->sha256_fingerprint == renewed["fingerprint"]);
+  CHECK(tb.ack_count("renewal") == 0);
+
+  CHECK(tb.api("PUT", user_path(tb, "renewal"), R"({"operation":"acknowledge-renewal"})")["status"] == 200);
+  CHECK_FALSE(tb.api("GET", user_path(tb, "renewal"))["body"]["user"].contains("expiring_cert_not_valid_after_time"));
+  CHECK(tb.ack_count("renewal") == 1);
+  // Idempotent upstream; every call is counted so that tests can prove "exactly once".
+  CHECK(tb.api("PUT", user_path(tb, "renewal"), R"({"operation":"acknowledge-renewal"})")["status"] == 200);
+  auto acks = tb.control_get("/_testbed/acks?project=" + tb.project + "&service=" + tb.service + "&username=renewal");
+  CHECK(acks["count"] == 2);
+  CHECK(acks["pending"] == false);
+  CHECK(acks["fingerprints"][0] == renewed["fingerprint"]);
+}
+
+TEST_CASE("reset-credentials makes a new certificate and key from the project CA", "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  tb.create_user("reset");
+  const auto before = tb.api("GET", user_path(tb, "reset"))["body"]["user"];
+  auto reset = tb.api("PUT", user_path(tb, "reset"), R"({"operation":"reset-credentials"})");
+  REQUIRE(reset["status"] == 200);
+  check_user_shape(reset["body"]["user"]);
+  CHECK(reset["body"]["user"]["access_cert"] != before["access_cert"]);
+  CHECK(reset["body"]["user"]["password"] != before["password"]);
+}
+
+TEST_CASE("every injected fault is returned", "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  tb.create_user("faulty");
+  const auto path = user_path(tb, "faulty");
+  auto inject = [&](json fault) {
+    tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/faulty$"}, {"count", 1}, {"fault", fault}});
+  };
+  inject({{"kind", "status"}, {"status", 503}, {"message", "maintenance"}});
+  auto r = tb.api("GET", path);
+  check_error_shape(r, 503);
+  CHECK(r["body"]["message"] == "maintenance");
+
+  inject({{"kind", "rate_limit"}, {"retry_after", 7}});
+  r = tb.api("GET", path);
+  check_error_shape(r, 429);
+  CHECK(r["headers"]["Retry-After"] == "7");
+
+  inject({{"kind", "delay"}, {"ms", 600}});
+  const auto start = std::chrono::steady_clock::now();
+  r = tb.api("GET", path);
+  CHECK(r["status"] == 200);
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(600));
+
+  inject({{"kind", "drop"}});
+  CHECK(tb.api("GET", path)["status"] == 0);
+
+  inject({{"kind", "truncated_body"}});
+  r = tb.api("GET", path);
+  CHECK((r["status"] == 0 || r["body"].is_discarded()));
+
+  inject({{"kind", "malformed_json"}});
+  r = tb.api("GET", path);
+  CHECK(r["status"] == 200);
+  CHECK(r["body"].is_discarded());
+
+  inject({{"kind", "missing_field"}, {"field", "access_key"}});
+  CHECK_FALSE(tb.api("GET", path)["body"]["user"].contains("access_key"));
+
+  inject({{"kind", "malformed_pem_cert"}});
+  CHECK_FALSE(certswap::inspect_certificate_pem(tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x"));
+
+  inject({{"kind", "foreign_ca_cert"}});
+  auto foreign = certswap::inspect_certificate_pem(tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
+  REQUIRE(foreign);
+  CHECK(foreign->issuer == "CN=Some Other CA");
+
+  inject({{"kind", "expired_cert"}});
+  auto expired = certswap::inspect_certificate_pem(tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
+  REQUIRE(expired);
+  CHECK(expired->not_after < std::chrono::system_clock::now());
+
+  inject({{"kind", "not_yet_valid_cert"}});
+  auto future = certswap::inspect_certificate_pem(tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
+  REQUIRE(future);
+  CHECK(future->not_before > std::chrono::system_clock::now());
+
+  tb.add_fault({{"method", "GET"}, {"path_regex", ".*/kms/ca$"}, {"count", 1}, {"fault", {{"kind", "malformed_pem_ca"}}}});
+  CHECK_FALSE(certswap::inspect_certificate_pem(
+      tb.api("GET", "/v1/project/" + tb.project + "/kms/ca")["body"]["certificate"].get<std::string>(), "x"));
+
+  // Faults are one-shot and leave the stored state alone.
+  r = tb.api("GET", path);
+  CHECK(r["status"] == 200);
+  check_user_shape(r["body"]["user"]);
+}
+
+TEST_CASE("the emulator's state survives a restart", "[emulator]") {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / ("certswap-emulator-restart-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto start = [&] {
+    fs::remove(dir / "ready.json");
+    return testbed::run_process({"/bin/sh", "-c", std::string("'") + EMULATOR_BIN + "' --state-dir '" + dir.string() +
+                                                      "' --ready-file '" + dir.string() + "/ready.json' >/dev/null 2>&1 & echo $!"});
+  };
+  auto wait_ready = [&] {
+    for (int i = 0; i < 100 && !fs::exists(dir / "ready.json"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(fs::exists(dir / "ready.json"));
+  };
+  auto stop = [&](const std::string& pid) { testbed::run_process({"/bin/kill", pid}); };
+  auto tb_for = [&] {
+    testbed::Testbed tb;
+    std::ifstream in(dir / "ready.json");
+    tb.api_url = json::parse(in)["api_url"];
+    tb.api_ca = (dir / "api-ca.pem").string();
+    tb.token_file = (dir / "token").string();
+    tb.project = "test-project";
+    tb.service = "kafka-test";
+    return tb;
+  };
+  auto first = start();
+  std::string pid = first.output.substr(0, first.output.find('\n'));
+  wait_ready();
+  auto tb = tb_for();
+  auto renewed = tb.renew("app", "persisted");
+  stop(pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  auto second = start();
+  pid = second.output.substr(0, second.output.find('\n'));
+  wait_ready();
+  tb = tb_for();
+  auto user = tb.api("GET", "/v1/project/test-project/service/kafka-test/user/app");
+  stop(pid);
+  REQUIRE(user["status"] == 200);
+  auto info = certswap::inspect_certificate_pem(user["body"]["user"]["access_cert"].get<std::string>(), "x");
+  REQUIRE(info);
+  CHECK(info->sha256_fingerprint == renewed["fingerprint"]);
+  CHECK(user["body"]["user"].contains("expiring_cert_not_valid_after_time"));
+  fs::remove_all(dir);
+}

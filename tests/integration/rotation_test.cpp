@@ -1,0 +1,178 @@
+// The rotation pipeline end to end on the test bed: the real certswap binary,
+// the Aiven API emulator over HTTPS and the mTLS Kafka broker.
+#include <csignal>
+#include <fstream>
+
+#include "certswap/cert_info.hpp"
+#include "certswap/live_validator.hpp"
+#include "cli_harness.hpp"
+
+using namespace certswap_test;
+
+namespace {
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string live_fingerprint(const fs::path& out) {
+  auto info = certswap::inspect_certificate_pem(read(out / "service.cert"), "live service.cert");
+  REQUIRE(info);
+  return info->sha256_fingerprint;
+}
+
+std::vector<std::string> generations(const fs::path& out) {
+  std::vector<std::string> gens;
+  for (const auto& e : fs::directory_iterator(out)) {
+    auto name = e.path().filename().string();
+    if (name.starts_with("..") && name != "..data" && e.is_directory()) gens.push_back(name);
+  }
+  std::ranges::sort(gens);
+  return gens;
+}
+
+certswap::LiveVerdict connect_with_live_files(const Cli& cli) {
+  certswap::CredentialSet set{read(cli.out / "ca.pem"), read(cli.out / "service.cert"),
+                              read(cli.out / "service.key"), "live files"};
+  return certswap::validate_live(set, cli.tb.bootstrap, std::chrono::seconds(10)).verdict;
+}
+
+}  // namespace
+
+TEST_CASE("init on an empty directory installs the current credential", "[rotation]") {
+  Cli cli("init-empty");
+  auto r = cli.run({"init"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::is_symlink(cli.out / "..data"));
+  CHECK(fs::is_symlink(cli.out / "service.key"));
+  CHECK((fs::status(cli.out / "service.key").permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
+}
+
+TEST_CASE("init on a valid directory keeps it and downloads nothing", "[rotation]") {
+  Cli cli("init-valid");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  cli.tb.control_delete("/_testbed/requests");
+  auto r = cli.run({"init"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(snapshot_live(cli.out) == before);
+  auto requests = cli.tb.control_get("/_testbed/requests");
+  for (const auto& req : requests) {
+    CHECK(req.value("path", "").find("/user/" + cli.user) == std::string::npos);
+  }
+}
+
+TEST_CASE("init repairs a directory whose key was corrupted", "[rotation]") {
+  Cli cli("init-corrupt");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto gen = fs::read_symlink(cli.out / "..data");
+  {
+    // Someone edits the live key by hand (through the link, as an app's admin would).
+    fs::permissions(cli.out / gen / "service.key", fs::perms::owner_write, fs::perm_options::add);
+    std::ofstream(cli.out / gen / "service.key", std::ios::trunc) << "garbage\n";
+  }
+  auto r = cli.run({"init"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(read(cli.out / "service.key").find("PRIVATE KEY") != std::string::npos);
+  CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
+}
+
+TEST_CASE("rotate after a renewal swaps, keeps the old generation, acknowledges once", "[rotation]") {
+  Cli cli("rotate");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto old_fp = live_fingerprint(cli.out);
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  cli.remember_key(renewed["user"]["access_key"].get<std::string>());
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+
+  auto r = cli.run({"rotate", "--detailed-exitcode"});
+  REQUIRE(r.exit_code == 2);
+  CHECK(live_fingerprint(cli.out) == renewed["fingerprint"].get<std::string>());
+  CHECK(live_fingerprint(cli.out) != old_fp);
+  CHECK(generations(cli.out).size() == 2);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+  CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
+  for (auto step : {"fetch", "stage", "validate-offline", "validate-live", "swap", "acknowledge"}) {
+    CHECK_THAT(r.output, Catch::Contains(step));
+  }
+
+  SECTION("a second rotate does nothing: no swap, no second acknowledgement") {
+    const auto before = snapshot_live(cli.out);
+    const auto gens = generations(cli.out);
+    auto again = cli.run({"rotate", "--detailed-exitcode"});
+    CHECK(again.exit_code == 0);
+    CHECK(snapshot_live(cli.out) == before);
+    CHECK(generations(cli.out) == gens);
+    CHECK(cli.tb.ack_count(cli.user) == 1);
+    CHECK_THAT(again.output, !Catch::Contains("stage"));
+  }
+  SECTION("status shows the live set and that upstream is current") {
+    auto s = cli.run({"status", "--json"});
+    REQUIRE(s.exit_code == 0);
+    auto j = nlohmann::json::parse(s.output.substr(s.output.find('[')));
+    CHECK(j[0]["live"]["sha256"] == renewed["fingerprint"]);
+    CHECK(j[0]["upstream"]["newer_than_live"] == false);
+    CHECK(j[0]["upstream"]["renewal_pending"] == false);
+  }
+}
+
+TEST_CASE("rotate --dry-run validates against the broker and changes nothing", "[rotation]") {
+  Cli cli("dry-run");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  cli.tb.renew(cli.user, "gen2");
+  auto r = cli.run({"rotate", "--dry-run"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("validate-live") && Catch::Contains("accepted"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+}
+
+TEST_CASE("rotate --reset-credentials installs the new pair from the reset", "[rotation]") {
+  Cli cli("reset");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto old_fp = live_fingerprint(cli.out);
+  auto r = cli.run({"rotate", "--reset-credentials"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(live_fingerprint(cli.out) != old_fp);
+  CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+}
+
+TEST_CASE("a CA bundle change alone rotates ca.pem and acknowledges nothing", "[rotation]") {
+  Cli cli("ca-bundle");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto old_ca = read(cli.out / "ca.pem");
+  const auto fp = live_fingerprint(cli.out);
+  cli.tb.control_post("/_testbed/ca-bundle", {{"project", cli.tb.project}, {"extra_ca", true}});
+  auto r = cli.run({"rotate"});
+  cli.tb.control_post("/_testbed/ca-bundle", {{"project", cli.tb.project}, {"extra_ca", false}});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("CA bundle changed"));
+  CHECK(read(cli.out / "ca.pem") != old_ca);
+  CHECK(live_fingerprint(cli.out) == fp);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
+}
+
+TEST_CASE("a crash after staging or after the swap converges on the next rotate", "[rotation][crash]") {
+  for (std::string point : {"after-stage", "after-swap"}) {
+    DYNAMIC_SECTION("killed " << point) {
+      Cli cli("crash-" + point);
+      REQUIRE(cli.run({"init"}).exit_code == 0);
+      auto renewed = cli.tb.renew(cli.user, "gen2");
+      auto killed = cli.run({"rotate"}, {{"CERTSWAP_FAILPOINT", point}});
+      REQUIRE(killed.exit_code == 128 + SIGKILL);
+      CHECK(cli.tb.ack_count(cli.user) == 0);
+      auto r = cli.run({"rotate"});
+      REQUIRE(r.exit_code == 0);
+      CHECK(live_fingerprint(cli.out) == renewed["fingerprint"].get<std::string>());
+      CHECK(cli.tb.ack_count(cli.user) == 1);
+      auto again = cli.run({"rotate"});
+      CHECK(again.exit_code == 0);
+      CHECK(cli.tb.ack_count(cli.user) == 1);
+    }
+  }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (README Quick start; .ci/run calls exactly this): installs
+# what is missing, builds, and runs every test through ctest, which starts the
+# test bed (Aiven API emulator + real mTLS Kafka broker) once for the run.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash deploy/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTSWAP_WERROR=ON > /dev/null
+ninja -C build
+
+status=0
+ctest --test-dir build --output-on-failure -j2 || status=$?
+if [[ $status -ne 0 ]]; then
+  for log in build/testbed-run/emulator/emulator.log build/testbed-run/kafka/server.log; do
+    [[ -f "$log" ]] && { echo "=== last lines of $log"; tail -n 30 "$log"; }
+  done
+fi
+exit $status
