@@ -28,6 +28,7 @@ nlohmann::json to_json(const JournalState& s) {
   return {{"live_fingerprint", s.live_fingerprint},
           {"live_ca_fingerprint", s.live_ca_fingerprint},
           {"live_generation", s.live_generation},
+          {"notified_fingerprint", s.notified_fingerprint},
           {"staged_fingerprint", s.staged_fingerprint},
           {"acknowledged", s.acknowledged},
           {"last_result", s.last_result},
@@ -47,6 +48,7 @@ JournalState from_json(const nlohmann::json& j) {
   get("live_fingerprint", s.live_fingerprint);
   get("live_ca_fingerprint", s.live_ca_fingerprint);
   get("live_generation", s.live_generation);
+  get("notified_fingerprint", s.notified_fingerprint);
   get("staged_fingerprint", s.staged_fingerprint);
   get("acknowledged", s.acknowledged);
   get("last_result", s.last_result);

@@ -112,13 +112,21 @@ class Rotation {
     if (same_cert && same_ca && !options.force) {
       StepTimer step(report_, cfg_.name, "compare");
       step.ok(fmt::format("live set is current (sha256 {})", live.cert->sha256_fingerprint));
-      if (fetched->renewal_pending && target_.source->can_acknowledge() && !options.dry_run) {
-        // A swap whose acknowledgement was lost (crash, API fault): owe it now.
+      if (options.dry_run) return record_success(Outcome::UpToDate, *live.cert);
+      // A swap whose notification or acknowledgement was lost (crash, app
+      // down, API fault): owe them now, in the pipeline's order.
+      bool owed = false;
+      if (journal_.state().notified_fingerprint != live.cert->sha256_fingerprint) {
+        auto notified = notify(*live.cert, store_.current_generation().value_or(""), true);
+        if (!notified) return record_failure(notified.error());
+        owed = true;
+      }
+      if (fetched->renewal_pending && target_.source->can_acknowledge()) {
         auto acked = acknowledge(*live.cert);
         if (!acked) return record_failure(acked.error());
-        return record_success(Outcome::Acknowledged, *live.cert);
+        owed = true;
       }
-      return record_success(Outcome::UpToDate, *live.cert);
+      return record_success(owed ? Outcome::Acknowledged : Outcome::UpToDate, *live.cert);
     }
     {
       StepTimer step(report_, cfg_.name, "compare");
@@ -176,7 +184,7 @@ class Rotation {
     failpoint("after-swap");
 
     // 7. notify: the apps must know before upstream is told all is well.
-    auto notified = notify(candidate, generation);
+    auto notified = notify(candidate, generation, live.set.has_value());
     if (!notified) return record_failure(notified.error());
 
     // 8. acknowledge: only now, and only for the set that is live.
@@ -278,19 +286,26 @@ class Rotation {
                                     *bootstrap, result.detail)});
   }
 
-  Result<void> notify(const CertInfo& cert, const std::string& generation) {
+  // `had_live_set` false: a first install (init container); no app runs on
+  // these files yet, so there is nobody to tell.
+  Result<void> notify(const CertInfo& cert, const std::string& generation, bool had_live_set) {
     SwapEvent event{cfg_.name, cfg_.output_dir, generation, cert.sha256_fingerprint,
                     format_time(cert.not_after)};
+    if (!had_live_set) {
+      StepTimer(report_, cfg_.name, "notify").skipped("first install: no app reads these files yet");
+    } else if (target_.notifiers.empty()) {
+      StepTimer(report_, cfg_.name, "notify").skipped("no notifiers configured");
+    }
     for (auto& notifier : target_.notifiers) {
+      if (!had_live_set) break;
       StepTimer step(report_, cfg_.name, "notify");
       auto sent = notifier->notify(event);
       if (!sent) return step.failed(sent.error());
       step.ok(notifier->name());
     }
-    if (target_.notifiers.empty()) {
-      StepTimer(report_, cfg_.name, "notify").skipped("no notifiers configured");
-    }
-    return {};
+    auto state = journal_.state();
+    state.notified_fingerprint = cert.sha256_fingerprint;
+    return journal_.save(state);
   }
 
   Result<void> acknowledge(const CertInfo& expected) {

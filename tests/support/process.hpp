@@ -19,3 +19,27 @@ ProcessResult run_process(const std::vector<std::string>& argv,
                           std::chrono::seconds timeout = std::chrono::seconds(120));
 
 }  // namespace testbed
+
+namespace testbed {
+
+// A long-running program (the sidecar) with its output in a file; killed on
+// destruction if still running.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                    const std::string& log_file);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  int pid() const { return pid_; }
+  // Sends `signal` and waits up to `timeout`; returns the exit code (128+signal if killed).
+  int stop(int signal, std::chrono::seconds timeout = std::chrono::seconds(30));
+  std::string output() const;
+
+ private:
+  int pid_ = -1;
+  std::string log_file_;
+};
+
+}  // namespace testbed

@@ -17,6 +17,9 @@ struct JournalState {
   std::string live_fingerprint;     // SHA-256 of the live service.cert
   std::string live_ca_fingerprint;  // SHA-256 of the live ca.pem text
   std::string live_generation;
+  // The last set the apps were told about: a failed notification is retried
+  // until this matches the live fingerprint, and holds back the acknowledgement.
+  std::string notified_fingerprint;
   std::string staged_fingerprint;         // what sits in staging/, if anything
   std::vector<std::string> acknowledged;  // fingerprints acknowledged upstream (last 10 kept)
   std::string last_result;                // "rotated", "up-to-date", "rejected", ...

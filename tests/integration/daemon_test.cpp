@@ -1,0 +1,247 @@
+// `certswap run` as a sidecar on the test bed: the loop, the endpoint, the
+// repair of a damaged live set, isolation of a failing target, SIGTERM, and
+// each notifier with its failure modes.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include <httplib.h>
+
+#include "cli_harness.hpp"
+
+using namespace certswap_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+template <class F>
+bool eventually(F&& condition, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return condition();
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A sidecar for one Cli target, with its endpoint on a free port.
+struct Sidecar {
+  int port = free_port();
+  std::unique_ptr<testbed::BackgroundProcess> process;
+
+  Sidecar(Cli& cli, std::vector<std::string> extra = {}, const std::string& poll = "1s") {
+    std::vector<std::string> argv{CERTSWAP_BIN, "run", "--poll-interval", poll, "--renewal-poll-interval", poll,
+                                  "--listen", "127.0.0.1:" + std::to_string(port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process = std::make_unique<testbed::BackgroundProcess>(argv, cli.env(), (cli.out.parent_path() / (cli.out.filename().string() + ".sidecar.log")).string());
+    REQUIRE(eventually([&] { return get("/healthz").first == 200; }, 10s));
+  }
+
+  std::pair<int, std::string> get(const std::string& path) const {
+    httplib::Client c("127.0.0.1", port);
+    c.set_connection_timeout(1, 0);
+    auto r = c.Get(path.c_str());
+    return r ? std::pair{r->status, r->body} : std::pair{0, std::string()};
+  }
+};
+
+fs::path write_script(const fs::path& dir, const std::string& name, const std::string& body) {
+  const auto path = dir / name;
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  fs::permissions(path, fs::perms::owner_all);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("the sidecar rotates after a renewal, notifies, acknowledges once and stays ready", "[daemon]") {
+  Cli cli("sidecar");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto events = cli.out.parent_path() / (cli.out.filename().string() + ".events");
+  const auto hook = write_script(cli.out.parent_path(), cli.out.filename().string() + ".hook",
+                                 "echo \"$CERTSWAP_FINGERPRINT $CERTSWAP_CERT_FILE\" >> " + events.string());
+  Sidecar sidecar(cli, {"--notify-exec", hook.string()});
+  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }));
+
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  bool always_ready = true;
+  REQUIRE(eventually([&] {
+    always_ready = always_ready && sidecar.get("/readyz").first == 200;
+    return cli.tb.ack_count(cli.user) == 1;
+  }));
+  CHECK(always_ready);
+  CHECK_THAT(read(events), Catch::Contains(renewed["fingerprint"].get<std::string>() + " " + (cli.out / "service.cert").string()));
+  // The API records the acknowledgement a moment before certswap counts it.
+  const std::string acked = "certswap_acknowledgements_total{target=\"test-project/kafka-test/" + cli.user + "\"} 1";
+  CHECK(eventually([&] { return sidecar.get("/metrics").second.find(acked) != std::string::npos; }, 2s));
+  const auto metrics = sidecar.get("/metrics").second;
+  CHECK_THAT(metrics, Catch::Contains("certswap_rotations_total{target=\"test-project/kafka-test/" + cli.user + "\"} 1"));
+  CHECK_THAT(metrics, Catch::Contains("outcome=\"accepted\""));
+  std::this_thread::sleep_for(2500ms);  // two more polls: nothing more to do
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+  const auto output = sidecar.process->output();
+  CHECK(output.find("PRIVATE KEY") == std::string::npos);
+  CHECK(output.find(cli.tb.token()) == std::string::npos);
+}
+
+TEST_CASE("a deleted service.key is repaired within a second without a download", "[daemon]") {
+  Cli cli("repair");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  Sidecar sidecar(cli, {}, "10m");
+  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }));
+  std::this_thread::sleep_for(300ms);
+  const auto key = read(cli.out / "service.key");
+  cli.tb.control_delete("/_testbed/requests");
+  fs::remove(cli.out / "service.key");
+  CHECK(eventually([&] { return fs::exists(cli.out / "service.key"); }, 1s));
+  CHECK(read(cli.out / "service.key") == key);
+  for (const auto& r : cli.tb.control_get("/_testbed/requests")) {
+    CHECK(r.value("path", "").find("/user/" + cli.user) == std::string::npos);
+  }
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("a target failing with API 500s does not hold back another target", "[daemon]") {
+  Cli good("two-good");
+  Cli bad("two-bad");
+  REQUIRE(good.run({"init"}).exit_code == 0);
+  REQUIRE(bad.run({"init"}).exit_code == 0);
+  const auto config = good.out.parent_path() / (good.out.filename().string() + ".json");
+  nlohmann::json targets = nlohmann::json::array();
+  for (Cli* c : {&bad, &good}) {
+    targets.push_back({{"name", c->user}, {"project", c->tb.project}, {"service", c->tb.service},
+                       {"user", c->user}, {"output_dir", c->out.string()}});
+  }
+  std::ofstream(config) << nlohmann::json{{"api", {{"url", good.tb.api_url}, {"ca_file", good.tb.api_ca},
+                                                   {"token_file", good.tb.token_file}}},
+                                          {"targets", targets}}.dump();
+  good.tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/" + bad.user + "$"}, {"count", 100000},
+                     {"fault", {{"kind", "status"}, {"status", 500}}}});
+  bad.tb.renew(bad.user, "gen2");
+  auto renewed = good.tb.renew(good.user, "gen2");
+  Sidecar sidecar(good, {"--config", config.string()});
+  CHECK(eventually([&] { return good.tb.ack_count(good.user) == 1; }));
+  good.tb.clear_faults();
+  CHECK(bad.tb.ack_count(bad.user) == 0);
+  const auto metrics = sidecar.get("/metrics").second;
+  CHECK_THAT(metrics, Catch::Contains("certswap_api_errors_total{target=\"" + bad.user + "\",status=\"500\"}"));
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("SIGTERM during a rotation exits 0 after the work in flight; the next start resumes", "[daemon]") {
+  Cli cli("sigterm");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  cli.tb.renew(cli.user, "gen2");
+  cli.tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/" + cli.user + "$"}, {"count", 1},
+                    {"fault", {{"kind", "delay"}, {"ms", 1500}}}});
+  Sidecar sidecar(cli);
+  std::this_thread::sleep_for(500ms);  // the first fetch is now waiting on the API
+  CHECK(sidecar.process->stop(SIGTERM, 20s) == 0);
+  CHECK_THAT(sidecar.process->output(), Catch::Contains("finishing the work in flight"));
+  auto again = cli.run({"rotate"});
+  CHECK(again.exit_code == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
+TEST_CASE("the signal notifier signals the process in the pidfile; a dead process holds back the ack", "[daemon][notifier]") {
+  Cli cli("signal");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto base = cli.out.parent_path() / cli.out.filename();
+  const auto got = base.string() + ".got-hup";
+  const auto pidfile = base.string() + ".pid";
+  std::ofstream(pidfile) << "999999\n";  // a process that does not exist
+  Sidecar sidecar(cli, {"--notify-signal", "SIGHUP", "--notify-pid-file", pidfile});
+  cli.tb.renew(cli.user, "gen2");
+  REQUIRE(eventually([&] { return sidecar.get("/metrics").second.find("certswap_notification_failures_total{target=\"test-project/kafka-test/" + cli.user + "\"} 0") == std::string::npos; }));
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK_THAT(sidecar.process->output(), Catch::Contains("the process is gone"));
+
+  // The app comes up and writes its pidfile; the next retry reaches it.
+  const auto app = write_script(cli.out.parent_path(), cli.out.filename().string() + ".app",
+                                "trap 'echo hup >> " + got + "' HUP\necho $$ > " + pidfile + "\nwhile :; do sleep 0.1; done");
+  testbed::BackgroundProcess app_process({app.string()}, {}, base.string() + ".app.log");
+  CHECK(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 60s));
+  // The shell runs its trap once the current `sleep 0.1` returns.
+  CHECK(eventually([&] { return read(got).find("hup") != std::string::npos; }, 2s));
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("the exec notifier fails on a non-zero exit and a timeout", "[daemon][notifier]") {
+  Cli cli("exec-fail");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  cli.tb.renew(cli.user, "gen2");
+  auto failing = cli.run({"rotate", "--notify-exec", "/bin/false"});
+  CHECK(failing.exit_code == 6);
+  CHECK_THAT(failing.output, Catch::Contains("exited with status 1"));
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  const auto slow = write_script(cli.out.parent_path(), cli.out.filename().string() + ".slow", "sleep 30");
+  auto config = cli.out.parent_path() / (cli.out.filename().string() + ".json");
+  std::ofstream(config) << nlohmann::json{
+      {"api", {{"url", cli.tb.api_url}, {"ca_file", cli.tb.api_ca}, {"token_file", cli.tb.token_file}}},
+      {"targets", {{{"project", cli.tb.project}, {"service", cli.tb.service}, {"user", cli.user},
+                    {"output_dir", cli.out.string()},
+                    {"notify", {{{"type", "exec"}, {"command", {slow.string()}}, {"timeout", "1s"}}}}}}}}.dump();
+  auto timed_out = cli.run({"rotate", "--config", config.string()});
+  CHECK(timed_out.exit_code == 6);
+  CHECK_THAT(timed_out.output, Catch::Contains("did not finish within 1000 ms"));
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  auto fixed = cli.run({"rotate", "--notify-exec", "/bin/true"});
+  CHECK(fixed.exit_code == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
+TEST_CASE("the http notifier POSTs the event and a 500 holds back the acknowledgement", "[daemon][notifier]") {
+  Cli cli("http-notify");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  httplib::Server server;
+  std::mutex mutex;
+  std::vector<nlohmann::json> received;
+  std::atomic<int> status{500};
+  server.Post("/reload", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mutex);
+    received.push_back(nlohmann::json::parse(req.body));
+    res.status = status.load();
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread thread([&] { server.listen_after_bind(); });
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/reload";
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+
+  auto refused = cli.run({"rotate", "--notify-url", url});
+  CHECK(refused.exit_code == 6);
+  CHECK_THAT(refused.output, Catch::Contains("HTTP 500"));
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+
+  status = 204;
+  auto accepted = cli.run({"rotate", "--notify-url", url});
+  CHECK(accepted.exit_code == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+  server.stop();
+  thread.join();
+  std::lock_guard lock(mutex);
+  REQUIRE_FALSE(received.empty());
+  CHECK(received.back()["fingerprint"] == renewed["fingerprint"]);
+  CHECK(received.back()["event"] == "certificate-swapped");
+}
