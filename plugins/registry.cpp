@@ -1,6 +1,7 @@
 #include "registry.hpp"
 
 #include "formats/pem/pem_format.hpp"
+#include "formats/pkcs12/pkcs12_format.hpp"
 #include "notifiers/exec/exec_notifier.hpp"
 #include "notifiers/http/http_notifier.hpp"
 #include "notifiers/signal/signal_notifier.hpp"
@@ -16,7 +17,10 @@ Result<std::unique_ptr<Source>> make_source(const TargetConfig& target, AivenCli
 
 Result<std::unique_ptr<Format>> make_format(const TargetConfig& target) {
   if (target.format == "pem") return std::make_unique<PemFormat>();
-  return fail(ErrorKind::Usage, "target {}: unknown format \"{}\" (known: pem)", target.name,
+  if (target.format == "pkcs12") {
+    return std::make_unique<Pkcs12Format>(target.pkcs12_password_file, target.pkcs12_legacy);
+  }
+  return fail(ErrorKind::Usage, "target {}: unknown format \"{}\" (known: pem, pkcs12)", target.name,
               target.format);
 }
 

@@ -91,6 +91,10 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
   path.clear();
   str("state_dir", path);
   t.state_dir = path;
+  path.clear();
+  str("pkcs12_password_file", path);
+  t.pkcs12_password_file = path;
+  t.pkcs12_legacy = j.value("pkcs12_legacy", false);
   for (auto [key, out] : {std::pair{"key_mode", &t.key_mode}, std::pair{"public_mode", &t.public_mode}}) {
     if (!j.contains(key)) continue;
     auto mode = parse_mode(j[key].is_string() ? j[key].get<std::string>() : std::string{"?"});

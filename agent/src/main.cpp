@@ -32,7 +32,7 @@ struct Flags {
   std::string target_name;
   std::string log_format = "text";
   TargetConfig target;
-  std::string output_dir, state_dir;
+  std::string output_dir, state_dir, pkcs12_password_file;
   std::string key_mode, public_mode;
   std::string min_remaining, live_timeout, emergency_window, clock_skew;
   ApiConfig api;
@@ -55,6 +55,11 @@ void add_target_flags(CLI::App& app, Flags& f) {
       ->envname("CERTSWAP_STATE_DIR")->group(g);
   app.add_option("--bootstrap", f.target.bootstrap, "Kafka SSL listener host:port (default: from the API)")
       ->envname("CERTSWAP_BOOTSTRAP")->group(g);
+  app.add_option("--format", f.target.format, "pem (default) or pkcs12 (adds client.keystore.p12, client.truststore.p12)")
+      ->envname("CERTSWAP_FORMAT")->group(g);
+  app.add_option("--pkcs12-password-file", f.pkcs12_password_file, "Password of the PKCS#12 stores (kept across renewals)")
+      ->envname("CERTSWAP_PKCS12_PASSWORD_FILE")->group(g);
+  app.add_flag("--pkcs12-legacy", f.target.pkcs12_legacy, "3DES/SHA-1 PKCS#12 for JVMs older than 8u301")->group(g);
   app.add_option("--key-mode", f.key_mode, "Mode of service.key (default 0600)")->group(g);
   app.add_option("--public-mode", f.public_mode, "Mode of the other files (default 0644)")->group(g);
   app.add_option("--keep-generations", f.target.keep_generations, "Generations kept for rollback (>= 2)")->group(g);
@@ -110,6 +115,7 @@ Result<Config> build_config(const Flags& f) {
     TargetConfig t = f.target;
     t.output_dir = f.output_dir;
     t.state_dir = f.state_dir;
+    t.pkcs12_password_file = f.pkcs12_password_file;
     for (auto [text, out] : {std::pair{&f.key_mode, &t.key_mode}, std::pair{&f.public_mode, &t.public_mode}}) {
       if (text->empty()) continue;
       auto mode = parse_mode(*text);

@@ -43,6 +43,8 @@ struct TargetConfig {
   std::string source = "aiven";
   std::string format = "pem";
   std::vector<NotifierConfig> notifiers;
+  std::filesystem::path pkcs12_password_file;  // format "pkcs12"
+  bool pkcs12_legacy = false;                  // 3DES + SHA-1 MAC for old JVMs
   mode_t key_mode = 0600;
   mode_t public_mode = 0644;
   std::optional<uid_t> uid;

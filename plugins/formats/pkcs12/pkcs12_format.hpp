@@ -1,0 +1,28 @@
+#pragma once
+#include <filesystem>
+
+#include "certswap/format.hpp"
+
+namespace certswap::plugins {
+
+// For JVM clients: everything the pem format writes, plus
+// client.keystore.p12 (key + certificate chain, alias "service") and
+// client.truststore.p12 (the project CA bundle as trusted entries). The
+// password comes from a file, so it stays the same across renewals and the
+// apps' configuration never changes.
+class Pkcs12Format final : public Format {
+ public:
+  static constexpr const char* kKeystore = "client.keystore.p12";
+  static constexpr const char* kTruststore = "client.truststore.p12";
+
+  Pkcs12Format(std::filesystem::path password_file, bool legacy);
+  Result<std::vector<StoredFile>> render(const CredentialSet& set) const override;
+  std::vector<std::string> file_names() const override;
+  Result<CredentialSet> read_back(const std::map<std::string, std::string>& files) const override;
+
+ private:
+  std::filesystem::path password_file_;
+  bool legacy_;  // PBE-SHA1-3DES + SHA-1 MAC, for JVMs older than 8u301 / 11.0.12
+};
+
+}  // namespace certswap::plugins
