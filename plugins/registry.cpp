@@ -6,12 +6,17 @@
 #include "notifiers/http/http_notifier.hpp"
 #include "notifiers/signal/signal_notifier.hpp"
 #include "sources/aiven/aiven_source.hpp"
+#include "sources/inbox/inbox_source.hpp"
 
 namespace certswap::plugins {
 
 Result<std::unique_ptr<Source>> make_source(const TargetConfig& target, AivenClient& api) {
   if (target.source == "aiven") return std::make_unique<AivenSource>(api, target);
-  return fail(ErrorKind::Usage, "target {}: unknown source \"{}\" (known: aiven)", target.name,
+  if (target.source == "inbox") {
+    const bool names_user = !target.project.empty() && !target.service.empty() && !target.user.empty();
+    return std::make_unique<InboxSource>(target.inbox_dir, names_user ? &api : nullptr, target);
+  }
+  return fail(ErrorKind::Usage, "target {}: unknown source \"{}\" (known: aiven, inbox)", target.name,
               target.source);
 }
 

@@ -92,6 +92,9 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
   str("state_dir", path);
   t.state_dir = path;
   path.clear();
+  str("inbox_dir", path);
+  t.inbox_dir = path;
+  path.clear();
   str("pkcs12_password_file", path);
   t.pkcs12_password_file = path;
   t.pkcs12_legacy = j.value("pkcs12_legacy", false);
@@ -168,8 +171,13 @@ Result<void> finalize_target(TargetConfig& t) {
                 "the aiven source needs a project, service and user (--project/--service/--user "
                 "or CERTSWAP_PROJECT/CERTSWAP_SERVICE/CERTSWAP_USER)");
   }
+  if (t.source == "inbox" && t.inbox_dir.empty()) {
+    return fail(ErrorKind::Usage, "the inbox source needs an inbox directory (--inbox-dir or \"inbox_dir\")");
+  }
   if (t.state_dir.empty()) t.state_dir = t.output_dir / ".certswap";
-  if (t.name.empty()) t.name = t.project + "/" + t.service + "/" + t.user;
+  if (t.name.empty()) {
+    t.name = t.user.empty() ? t.output_dir.filename().string() : t.project + "/" + t.service + "/" + t.user;
+  }
   if (t.keep_generations < 2) {
     return fail(ErrorKind::Usage, "keep_generations must be at least 2 (the live set and the previous one)");
   }

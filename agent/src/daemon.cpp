@@ -39,6 +39,7 @@ struct TargetState {
   int failures = 0;
   bool repair = false;  // the live directory was touched: check it before anything
   int dir_watch = -1;
+  int inbox_watch = -1;
   int generation_watch = -1;
   std::string watched_generation;
 };
@@ -224,6 +225,9 @@ class Daemon {
       state.dir_watch = inotify_add_watch(inotify_fd_.get(), dir.c_str(),
                                           IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
     }
+    if (auto inbox = targets_[i].source->watch_dir(); inbox && state.inbox_watch < 0) {
+      state.inbox_watch = inotify_add_watch(inotify_fd_.get(), inbox->c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+    }
     std::error_code ec;
     const auto generation = std::filesystem::read_symlink(dir / "..data", ec);
     if (ec || generation.string() == state.watched_generation) return;
@@ -291,7 +295,10 @@ class Daemon {
       for (char* p = buffer; p < buffer + n;) {
         auto* ev = reinterpret_cast<inotify_event*>(p);
         for (std::size_t i = 0; i < states_.size(); ++i) {
-          if (ev->wd == states_[i].dir_watch || ev->wd == states_[i].generation_watch) {
+          if (ev->wd == states_[i].inbox_watch) {
+            // A set was dropped off: take it at once rather than at the next poll.
+            states_[i].due = std::chrono::steady_clock::now();
+          } else if (ev->wd == states_[i].dir_watch || ev->wd == states_[i].generation_watch) {
             // Our own swaps fire here too; a repair check of a healthy set is
             // a cheap offline validation with no API call.
             states_[i].repair = true;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -32,7 +33,7 @@ struct Flags {
   std::string target_name;
   std::string log_format = "text";
   TargetConfig target;
-  std::string output_dir, state_dir, pkcs12_password_file;
+  std::string output_dir, state_dir, pkcs12_password_file, inbox_dir;
   std::string key_mode, public_mode;
   std::string min_remaining, live_timeout, emergency_window, clock_skew;
   ApiConfig api;
@@ -55,6 +56,9 @@ void add_target_flags(CLI::App& app, Flags& f) {
       ->envname("CERTSWAP_STATE_DIR")->group(g);
   app.add_option("--bootstrap", f.target.bootstrap, "Kafka SSL listener host:port (default: from the API)")
       ->envname("CERTSWAP_BOOTSTRAP")->group(g);
+  app.add_option("--source", f.target.source, "aiven (default) or inbox")->envname("CERTSWAP_SOURCE")->group(g);
+  app.add_option("--inbox-dir", f.inbox_dir, "inbox source: where ca.pem, service.cert, service.key are dropped")
+      ->envname("CERTSWAP_INBOX_DIR")->group(g);
   app.add_option("--format", f.target.format, "pem (default) or pkcs12 (adds client.keystore.p12, client.truststore.p12)")
       ->envname("CERTSWAP_FORMAT")->group(g);
   app.add_option("--pkcs12-password-file", f.pkcs12_password_file, "Password of the PKCS#12 stores (kept across renewals)")
@@ -116,6 +120,7 @@ Result<Config> build_config(const Flags& f) {
     t.output_dir = f.output_dir;
     t.state_dir = f.state_dir;
     t.pkcs12_password_file = f.pkcs12_password_file;
+    t.inbox_dir = f.inbox_dir;
     for (auto [text, out] : {std::pair{&f.key_mode, &t.key_mode}, std::pair{&f.public_mode, &t.public_mode}}) {
       if (text->empty()) continue;
       auto mode = parse_mode(*text);
@@ -170,7 +175,11 @@ struct Agent {
 
 Result<Agent> build_agent(const Config& config) {
   Agent agent;
-  auto token = read_token(config.api);
+  // An inbox target that names no Aiven user never calls the API.
+  const bool needs_api = std::ranges::any_of(config.targets, [](const TargetConfig& t) {
+    return t.source != "inbox" || !t.user.empty();
+  });
+  auto token = needs_api ? read_token(config.api) : Result<std::string>(std::string());
   if (!token) return std::unexpected(token.error());
   HttpOptions http;
   http.base_url = config.api.url;

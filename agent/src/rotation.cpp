@@ -105,6 +105,18 @@ class Rotation {
     // 1. fetch: what upstream serves now (or a fresh pair, when asked to reset).
     auto fetched = fetch(options);
     if (!fetched) return record_failure(fetched.error());
+    if (fetched->empty) {
+      StepTimer step(report_, cfg_.name, "compare");
+      if (live.cert) {
+        step.ok("nothing new on offer; the live set stays");
+        return record_success(Outcome::UpToDate, *live.cert);
+      }
+      return record_failure(step.failed({ErrorKind::Invalid,
+                                         fmt::format("no valid live set in {} and nothing to install: {}",
+                                                     cfg_.output_dir.string(),
+                                                     live.problem.empty() ? "empty" : live.problem)})
+                                .error());
+    }
 
     // 2. compare: the same certificate and CA bundle are live already?
     const bool same_cert = live.set && live.cert && same_certificate(live.set->cert_pem, fetched->set.cert_pem);
@@ -126,6 +138,7 @@ class Rotation {
         if (!acked) return record_failure(acked.error());
         owed = true;
       }
+      if (auto done = target_.source->consumed(); !done) return record_failure(done.error());
       return record_success(owed ? Outcome::Acknowledged : Outcome::UpToDate, *live.cert);
     }
     {
@@ -202,6 +215,8 @@ class Rotation {
       if (!pruned) return record_failure(step.failed(pruned.error()).error());
       auto cleared = journal_.clear_staged();
       if (!cleared) return record_failure(step.failed(cleared.error()).error());
+      auto done = target_.source->consumed();
+      if (!done) return record_failure(step.failed(done.error()).error());
       step.ok(fmt::format("keeping {} generations", cfg_.keep_generations));
     }
     auto report = record_success(Outcome::Rotated, candidate);

@@ -43,6 +43,7 @@ struct TargetConfig {
   std::string source = "aiven";
   std::string format = "pem";
   std::vector<NotifierConfig> notifiers;
+  std::filesystem::path inbox_dir;             // source "inbox"
   std::filesystem::path pkcs12_password_file;  // format "pkcs12"
   bool pkcs12_legacy = false;                  // 3DES + SHA-1 MAC for old JVMs
   mode_t key_mode = 0600;

@@ -1,6 +1,8 @@
 #pragma once
 // Where credential sets come from (plugins/sources/*): the Aiven API, an inbox
 // directory, ... The pipeline only sees this interface.
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "certswap/credential.hpp"
@@ -11,6 +13,7 @@ namespace certswap {
 struct Fetched {
   CredentialSet set;
   bool renewal_pending = false;  // upstream waits for an acknowledgement of this set
+  bool empty = false;            // nothing on offer (an empty inbox): the live set stays
 };
 
 class Source {
@@ -23,6 +26,10 @@ class Source {
   virtual Result<std::string> bootstrap() = 0;
   virtual bool can_acknowledge() const = 0;
   virtual Result<void> acknowledge() = 0;
+  // The fetched set is live (or was already): a drop-off source may clear it.
+  virtual Result<void> consumed() { return {}; }
+  // A directory whose changes should trigger a check at once (the daemon watches it).
+  virtual std::optional<std::filesystem::path> watch_dir() const { return std::nullopt; }
 };
 
 }  // namespace certswap
