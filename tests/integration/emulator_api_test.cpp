@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <chrono>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -17,6 +18,12 @@
 using nlohmann::json;
 
 namespace {
+
+// Unique per run, so the tests also pass against a long-lived test bed.
+std::string fresh(const std::string& prefix) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return prefix + "-" + std::to_string(rng() % 1'000'000'000);
+}
 
 std::string user_path(const testbed::Testbed& tb, const std::string& user) {
   return "/v1/project/" + tb.project + "/service/" + tb.service + "/user/" + user;
@@ -47,9 +54,10 @@ void check_user_shape(const json& u) {
 
 TEST_CASE("the emulator answers each endpoint with the documented shape", "[emulator]") {
   auto tb = testbed::Testbed::load();
-  tb.create_user("shape");
+  const auto shape = fresh("shape");
+  tb.create_user(shape);
 
-  auto user = tb.api("GET", user_path(tb, "shape"));
+  auto user = tb.api("GET", user_path(tb, shape));
   REQUIRE(user["status"] == 200);
   check_user_shape(user["body"]["user"]);
   CHECK_FALSE(user["body"]["user"].contains("expiring_cert_not_valid_after_time"));
@@ -75,7 +83,7 @@ TEST_CASE("the emulator answers each endpoint with the documented shape", "[emul
   CHECK(ca["body"]["certificate"].get<std::string>().starts_with("-----BEGIN CERTIFICATE-----"));
 
   SECTION("the Bearer scheme of Aiven's docs is accepted too") {
-    CHECK(tb.api("GET", user_path(tb, "shape"), "", "Bearer " + tb.token())["status"] == 200);
+    CHECK(tb.api("GET", user_path(tb, shape), "", "Bearer " + tb.token())["status"] == 200);
   }
 }
 
@@ -91,10 +99,11 @@ TEST_CASE("the emulator refuses bad tokens and unknown names with the API's erro
 
 TEST_CASE("a renewal serves a new pair and stays pending until acknowledged", "[emulator]") {
   auto tb = testbed::Testbed::load();
-  tb.create_user("renewal");
-  const auto before = tb.api("GET", user_path(tb, "renewal"))["body"]["user"];
-  auto renewed = tb.renew("renewal", "second");
-  auto after = tb.api("GET", user_path(tb, "renewal"))["body"]["user"];
+  const auto renewal = fresh("renewal");
+  tb.create_user(renewal);
+  const auto before = tb.api("GET", user_path(tb, renewal))["body"]["user"];
+  auto renewed = tb.renew(renewal, "second");
+  auto after = tb.api("GET", user_path(tb, renewal))["body"]["user"];
   CHECK(after["access_cert"] != before["access_cert"]);
   CHECK(after["access_key"] != before["access_key"]);
   CHECK(after["expiring_cert_not_valid_after_time"] == before["access_cert_not_valid_after_time"]);
@@ -102,14 +111,14 @@ TEST_CASE("a renewal serves a new pair and stays pending until acknowledged", "[
   REQUIRE(info);
   CHECK_THAT(info->subject, Catch::Contains("OU=second"));
   CHECK(info->sha256_fingerprint == renewed["fingerprint"]);
-  CHECK(tb.ack_count("renewal") == 0);
+  CHECK(tb.ack_count(renewal) == 0);
 
-  CHECK(tb.api("PUT", user_path(tb, "renewal"), R"({"operation":"acknowledge-renewal"})")["status"] == 200);
-  CHECK_FALSE(tb.api("GET", user_path(tb, "renewal"))["body"]["user"].contains("expiring_cert_not_valid_after_time"));
-  CHECK(tb.ack_count("renewal") == 1);
+  CHECK(tb.api("PUT", user_path(tb, renewal), R"({"operation":"acknowledge-renewal"})")["status"] == 200);
+  CHECK_FALSE(tb.api("GET", user_path(tb, renewal))["body"]["user"].contains("expiring_cert_not_valid_after_time"));
+  CHECK(tb.ack_count(renewal) == 1);
   // Idempotent upstream; every call is counted so that tests can prove "exactly once".
-  CHECK(tb.api("PUT", user_path(tb, "renewal"), R"({"operation":"acknowledge-renewal"})")["status"] == 200);
-  auto acks = tb.control_get("/_testbed/acks?project=" + tb.project + "&service=" + tb.service + "&username=renewal");
+  CHECK(tb.api("PUT", user_path(tb, renewal), R"({"operation":"acknowledge-renewal"})")["status"] == 200);
+  auto acks = tb.control_get("/_testbed/acks?project=" + tb.project + "&service=" + tb.service + "&username=" + renewal);
   CHECK(acks["count"] == 2);
   CHECK(acks["pending"] == false);
   CHECK(acks["fingerprints"][0] == renewed["fingerprint"]);
@@ -117,9 +126,10 @@ TEST_CASE("a renewal serves a new pair and stays pending until acknowledged", "[
 
 TEST_CASE("reset-credentials makes a new certificate and key from the project CA", "[emulator]") {
   auto tb = testbed::Testbed::load();
-  tb.create_user("reset");
-  const auto before = tb.api("GET", user_path(tb, "reset"))["body"]["user"];
-  auto reset = tb.api("PUT", user_path(tb, "reset"), R"({"operation":"reset-credentials"})");
+  const auto name = fresh("reset");
+  tb.create_user(name);
+  const auto before = tb.api("GET", user_path(tb, name))["body"]["user"];
+  auto reset = tb.api("PUT", user_path(tb, name), R"({"operation":"reset-credentials"})");
   REQUIRE(reset["status"] == 200);
   check_user_shape(reset["body"]["user"]);
   CHECK(reset["body"]["user"]["access_cert"] != before["access_cert"]);
@@ -128,10 +138,11 @@ TEST_CASE("reset-credentials makes a new certificate and key from the project CA
 
 TEST_CASE("every injected fault is returned", "[emulator]") {
   auto tb = testbed::Testbed::load();
-  tb.create_user("faulty");
-  const auto path = user_path(tb, "faulty");
+  const auto faulty = fresh("faulty");
+  tb.create_user(faulty);
+  const auto path = user_path(tb, faulty);
   auto inject = [&](json fault) {
-    tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/faulty$"}, {"count", 1}, {"fault", fault}});
+    tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/" + faulty + "$"}, {"count", 1}, {"fault", fault}});
   };
   inject({{"kind", "status"}, {"status", 503}, {"message", "maintenance"}});
   auto r = tb.api("GET", path);
