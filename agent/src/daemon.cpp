@@ -65,6 +65,8 @@ class Daemon {
     bool announced = false;
     while (!stopping_) {
       check_due_targets();
+      // A SIGTERM drained during the pass must not be followed by a sleep.
+      if (stopping_) break;
       if (!announced) {
         sd_notify(0, "READY=1");
         announced = true;
@@ -111,6 +113,8 @@ class Daemon {
     const auto colon = options_.listen.rfind(':');
     const std::string host = options_.listen.substr(0, colon);
     const int port = std::stoi(options_.listen.substr(colon + 1));
+    // An idle keep-alive connection (a scraper, a probe) must not hold up SIGTERM.
+    server_.set_keep_alive_timeout(1);
     server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
     server_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       const bool ready = metrics_.all_ready();

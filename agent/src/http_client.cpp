@@ -165,7 +165,7 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     }
     const auto delay = backoff_delay(options_.retry, attempt, options_.jitter(),
                                      response.retry_after);
-    spdlog::warn("{} {}: {}; retrying in {} ms (attempt {}/{})", method, path, last_failure,
+    spdlog::warn("{} {}: {}; retrying in {} ms (attempt {}/{})", method, url, last_failure,
                  delay.count(), attempt + 1, attempts);
     options_.sleep(delay);
   }

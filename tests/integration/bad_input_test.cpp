@@ -35,7 +35,7 @@ const std::vector<FaultCase>& cases() {
       {"a certificate from a foreign CA", "GET", "user", {{"kind", "foreign_ca_cert"}}, 1, 3, {"service.cert", "project CA"}},
       {"an expired certificate", "GET", "user", {{"kind", "expired_cert"}}, 1, 3, {"service.cert", "expired"}},
       {"a certificate not yet valid", "GET", "user", {{"kind", "not_yet_valid_cert"}}, 1, 3, {"service.cert", "not valid until"}},
-      {"a truncated JSON body", "GET", "user", {{"kind", "truncated_body"}}, 10, 4, {"GET /v1/project/"}},
+      {"a truncated JSON body", "GET", "user", {{"kind", "truncated_body"}}, 10, 4, {"GET https://", "/user/", "transfer closed"}},
       {"malformed JSON", "GET", "user", {{"kind", "malformed_json"}}, 1, 4, {"not a JSON object", "/user/"}},
       {"a missing access_key field", "GET", "user", {{"kind", "missing_field"}, {"field", "access_key"}}, 1, 4, {"access_key", "/user/"}},
       {"HTTP 401", "GET", "user", {{"kind", "status"}, {"status", 401}, {"message", "Invalid token"}}, 1, 4, {"401", "Invalid token"}},

@@ -81,8 +81,13 @@ TEST_CASE("the sidecar rotates after a renewal, notifies, acknowledges once and 
   const auto events = cli.out.parent_path() / (cli.out.filename().string() + ".events");
   const auto hook = write_script(cli.out.parent_path(), cli.out.filename().string() + ".hook",
                                  "echo \"$CERTSWAP_FINGERPRINT $CERTSWAP_CERT_FILE\" >> " + events.string());
+  const auto generations_after_init = std::distance(fs::directory_iterator(cli.out), fs::directory_iterator{});
   Sidecar sidecar(cli, {"--notify-exec", hook.string()});
   REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }));
+  // What init installed is not swapped again.
+  CHECK_THAT(sidecar.get("/metrics").second,
+             Catch::Contains("certswap_rotations_total{target=\"test-project/kafka-test/" + cli.user + "\"} 0"));
+  CHECK(std::distance(fs::directory_iterator(cli.out), fs::directory_iterator{}) == generations_after_init);
 
   auto renewed = cli.tb.renew(cli.user, "gen2");
   bool always_ready = true;
@@ -244,4 +249,26 @@ TEST_CASE("the http notifier POSTs the event and a 500 holds back the acknowledg
   REQUIRE_FALSE(received.empty());
   CHECK(received.back()["fingerprint"] == renewed["fingerprint"]);
   CHECK(received.back()["event"] == "certificate-swapped");
+}
+
+TEST_CASE("POST /rotate is off by default and, when enabled, checks at once", "[daemon]") {
+  Cli cli("post-rotate");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  {
+    Sidecar off(cli, {}, "10m");
+    httplib::Client c("127.0.0.1", off.port);
+    auto r = c.Post("/rotate");
+    REQUIRE(r);
+    CHECK(r->status == 404);
+    CHECK(off.process->stop(SIGTERM) == 0);
+  }
+  Sidecar on(cli, {"--enable-rotate-endpoint"}, "10m");
+  std::this_thread::sleep_for(1s);  // the start-up check is done
+  auto renewed = cli.tb.renew(cli.user, "on-demand");
+  httplib::Client c("127.0.0.1", on.port);
+  auto r = c.Post("/rotate");
+  REQUIRE(r);
+  CHECK(r->status == 202);
+  CHECK(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 10s));
+  CHECK(on.process->stop(SIGTERM) == 0);
 }
