@@ -13,11 +13,12 @@ namespace certswap::plugins {
 Result<std::unique_ptr<Source>> make_source(const TargetConfig& target, AivenClient& api) {
   if (target.source == "aiven") return std::make_unique<AivenSource>(api, target);
   if (target.source == "inbox") {
-    const bool names_user = !target.project.empty() && !target.service.empty() && !target.user.empty();
+    const bool names_user =
+        !target.project.empty() && !target.service.empty() && !target.user.empty();
     return std::make_unique<InboxSource>(target.inbox_dir, names_user ? &api : nullptr, target);
   }
-  return fail(ErrorKind::Usage, "target {}: unknown source \"{}\" (known: aiven, inbox)", target.name,
-              target.source);
+  return fail(ErrorKind::Usage, "target {}: unknown source \"{}\" (known: aiven, inbox)",
+              target.name, target.source);
 }
 
 Result<std::unique_ptr<Format>> make_format(const TargetConfig& target) {
@@ -25,8 +26,8 @@ Result<std::unique_ptr<Format>> make_format(const TargetConfig& target) {
   if (target.format == "pkcs12") {
     return std::make_unique<Pkcs12Format>(target.pkcs12_password_file, target.pkcs12_legacy);
   }
-  return fail(ErrorKind::Usage, "target {}: unknown format \"{}\" (known: pem, pkcs12)", target.name,
-              target.format);
+  return fail(ErrorKind::Usage, "target {}: unknown format \"{}\" (known: pem, pkcs12)",
+              target.name, target.format);
 }
 
 Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig& target) {
@@ -34,20 +35,24 @@ Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig
   for (const auto& n : target.notifiers) {
     if (n.type == "signal") {
       if (n.pid <= 0 && n.pid_file.empty()) {
-        return fail(ErrorKind::Usage, "target {}: the signal notifier needs a pid or a pid_file", target.name);
+        return fail(ErrorKind::Usage, "target {}: the signal notifier needs a pid or a pid_file",
+                    target.name);
       }
       auto signal = parse_signal(n.signal);
       if (!signal) return std::unexpected(signal.error());
       notifiers.push_back(std::make_unique<SignalNotifier>(n.pid, n.pid_file, *signal, n.signal));
     } else if (n.type == "exec") {
-      if (n.command.empty()) return fail(ErrorKind::Usage, "target {}: the exec notifier needs a command", target.name);
+      if (n.command.empty())
+        return fail(ErrorKind::Usage, "target {}: the exec notifier needs a command", target.name);
       notifiers.push_back(std::make_unique<ExecNotifier>(n.command, n.timeout));
     } else if (n.type == "http") {
-      if (n.url.empty()) return fail(ErrorKind::Usage, "target {}: the http notifier needs a url", target.name);
+      if (n.url.empty())
+        return fail(ErrorKind::Usage, "target {}: the http notifier needs a url", target.name);
       notifiers.push_back(std::make_unique<HttpNotifier>(n.url, n.timeout));
     } else {
-      return fail(ErrorKind::Usage, "target {}: unknown notifier \"{}\" (known: signal, exec, http)",
-                  target.name, n.type);
+      return fail(ErrorKind::Usage,
+                  "target {}: unknown notifier \"{}\" (known: signal, exec, http)", target.name,
+                  n.type);
     }
   }
   return notifiers;

@@ -20,16 +20,21 @@ std::string api_message(const std::string& body) {
 
 std::string status_hint(long status) {
   switch (status) {
-    case 401: return " (the API token is missing or invalid)";
-    case 403: return " (the token is not allowed to do this: check the token and project membership)";
-    case 404: return " (check the project, service and user names)";
-    case 429: return " (rate limited)";
-    default: return status >= 500 ? " (Aiven API error; it will be retried later)" : "";
+    case 401:
+      return " (the API token is missing or invalid)";
+    case 403:
+      return " (the token is not allowed to do this: check the token and project membership)";
+    case 404:
+      return " (check the project, service and user names)";
+    case 429:
+      return " (rate limited)";
+    default:
+      return status >= 500 ? " (Aiven API error; it will be retried later)" : "";
   }
 }
 
 Result<std::string> required_string(const json& object, const char* field,
-                                     const std::string& where) {
+                                    const std::string& where) {
   auto it = object.find(field);
   if (it == object.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
     return fail(ErrorKind::Api, "response to {} has no \"{}\" string", where, field);
@@ -99,12 +104,13 @@ Result<json> AivenClient::call(const std::string& method, const std::string& pat
   if (response->status == 204 || response->body.empty()) return json::object();
   auto parsed = json::parse(response->body, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object()) {
-    return fail(ErrorKind::Api, "response to {} is not a JSON object ({} bytes; truncated or malformed)",
-                where, response->body.size());
+    return fail(ErrorKind::Api,
+                "response to {} is not a JSON object ({} bytes; truncated or malformed)", where,
+                response->body.size());
   }
   // The official client treats a truthy "error" in a 2xx body as a failure too.
-  if (auto it = parsed.find("error"); it != parsed.end() && !it->is_null() && *it != false &&
-                                      *it != "") {
+  if (auto it = parsed.find("error");
+      it != parsed.end() && !it->is_null() && *it != false && *it != "") {
     return fail(ErrorKind::Api, "{} answered an error: \"{}\"", where, api_message(response->body));
   }
   return parsed;

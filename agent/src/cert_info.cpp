@@ -45,7 +45,8 @@ CertInfo describe(const X509& const_cert) {
   CertInfo info;
   info.subject = name_string(X509_get_subject_name(cert));
   info.issuer = name_string(X509_get_issuer_name(cert));
-  std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>> serial(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (serial) {
     if (char* text = BN_bn2hex(serial.get())) {
       info.serial_hex = text;
@@ -109,7 +110,8 @@ Result<std::chrono::system_clock::time_point> parse_iso8601(std::string_view tex
     const int sign = *p == '-' ? -1 : 1;
     int hh = 0, mm = 0;
     auto [a, e1] = std::from_chars(p + 1, end, hh);
-    if (e1 != std::errc{} || a == end || *a != ':') return fail(ErrorKind::Api, "\"{}\": bad UTC offset", text);
+    if (e1 != std::errc{} || a == end || *a != ':')
+      return fail(ErrorKind::Api, "\"{}\": bad UTC offset", text);
     auto [b, e2] = std::from_chars(a + 1, end, mm);
     if (e2 != std::errc{}) return fail(ErrorKind::Api, "\"{}\": bad UTC offset", text);
     offset_seconds = sign * (hh * 3600L + mm * 60L);

@@ -3,9 +3,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace certswap {
 
@@ -24,7 +23,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (unit == "m") return duration_cast<milliseconds>(minutes(value));
   if (unit == "h") return duration_cast<milliseconds>(hours(value));
   if (unit == "d") return duration_cast<milliseconds>(hours(24 * value));
-  return fail(ErrorKind::Usage, "\"{}\": unknown duration unit \"{}\" (ms, s, m, h, d)", text, unit);
+  return fail(ErrorKind::Usage, "\"{}\": unknown duration unit \"{}\" (ms, s, m, h, d)", text,
+              unit);
 }
 
 Result<mode_t> parse_mode(std::string_view text) {
@@ -41,7 +41,8 @@ namespace {
 Result<void> read_duration(const json& j, const char* key, std::chrono::milliseconds& out,
                            const std::string& where) {
   if (!j.contains(key)) return {};
-  if (!j[key].is_string()) return fail(ErrorKind::Usage, "{}: \"{}\" must be a string like \"24h\"", where, key);
+  if (!j[key].is_string())
+    return fail(ErrorKind::Usage, "{}: \"{}\" must be a string like \"24h\"", where, key);
   auto d = parse_duration(j[key].get<std::string>());
   if (!d) return fail(ErrorKind::Usage, "{}: {}: {}", where, key, d.error().message);
   out = *d;
@@ -98,7 +99,8 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
   str("pkcs12_password_file", path);
   t.pkcs12_password_file = path;
   t.pkcs12_legacy = j.value("pkcs12_legacy", false);
-  for (auto [key, out] : {std::pair{"key_mode", &t.key_mode}, std::pair{"public_mode", &t.public_mode}}) {
+  for (auto [key, out] :
+       {std::pair{"key_mode", &t.key_mode}, std::pair{"public_mode", &t.public_mode}}) {
     if (!j.contains(key)) continue;
     auto mode = parse_mode(j[key].is_string() ? j[key].get<std::string>() : std::string{"?"});
     if (!mode) return fail(ErrorKind::Usage, "{}: {}: {}", where, key, mode.error().message);
@@ -172,14 +174,17 @@ Result<void> finalize_target(TargetConfig& t) {
                 "or CERTSWAP_PROJECT/CERTSWAP_SERVICE/CERTSWAP_USER)");
   }
   if (t.source == "inbox" && t.inbox_dir.empty()) {
-    return fail(ErrorKind::Usage, "the inbox source needs an inbox directory (--inbox-dir or \"inbox_dir\")");
+    return fail(ErrorKind::Usage,
+                "the inbox source needs an inbox directory (--inbox-dir or \"inbox_dir\")");
   }
   if (t.state_dir.empty()) t.state_dir = t.output_dir / ".certswap";
   if (t.name.empty()) {
-    t.name = t.user.empty() ? t.output_dir.filename().string() : t.project + "/" + t.service + "/" + t.user;
+    t.name = t.user.empty() ? t.output_dir.filename().string()
+                            : t.project + "/" + t.service + "/" + t.user;
   }
   if (t.keep_generations < 2) {
-    return fail(ErrorKind::Usage, "keep_generations must be at least 2 (the live set and the previous one)");
+    return fail(ErrorKind::Usage,
+                "keep_generations must be at least 2 (the live set and the previous one)");
   }
   return {};
 }
@@ -188,15 +193,17 @@ Result<std::string> read_token(const ApiConfig& api) {
   std::string token;
   if (!api.token_file.empty()) {
     std::ifstream in(api.token_file);
-    if (!in) return fail(ErrorKind::Usage, "cannot read the API token file {}", api.token_file.string());
+    if (!in)
+      return fail(ErrorKind::Usage, "cannot read the API token file {}", api.token_file.string());
     std::getline(in, token);
   } else if (const char* env = std::getenv("AIVEN_AUTH_TOKEN"); env) {
     token = env;
   }
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
   if (token.empty()) {
-    return fail(ErrorKind::Usage,
-                "no Aiven API token: set --token-file (or CERTSWAP_TOKEN_FILE) or AIVEN_AUTH_TOKEN");
+    return fail(
+        ErrorKind::Usage,
+        "no Aiven API token: set --token-file (or CERTSWAP_TOKEN_FILE) or AIVEN_AUTH_TOKEN");
   }
   return token;
 }

@@ -1,5 +1,7 @@
 #include "certswap/daemon.hpp"
 
+#include <httplib.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -14,9 +16,6 @@
 #include <optional>
 #include <random>
 #include <thread>
-
-#include <httplib.h>
-#include <spdlog/spdlog.h>
 
 #include "certswap/atomic_store.hpp"
 #include "certswap/cert_info.hpp"
@@ -71,7 +70,8 @@ class Daemon {
         sd_notify(0, "READY=1");
         announced = true;
       }
-      sd_notifyf(0, "STATUS=%s", metrics_.all_ready() ? "all targets ready" : "some targets not ready");
+      sd_notifyf(0, "STATUS=%s",
+                 metrics_.all_ready() ? "all targets ready" : "some targets not ready");
       arm_timer();
       wait_for_events();
     }
@@ -86,14 +86,17 @@ class Daemon {
     sigset_t mask;
     sigemptyset(&mask);
     for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, s);
-    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return fail(ErrorKind::Internal, "sigprocmask: {}", std::strerror(errno));
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0)
+      return fail(ErrorKind::Internal, "sigprocmask: {}", std::strerror(errno));
     signal_fd_ = UniqueFd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     timer_fd_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     inotify_fd_ = UniqueFd(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
     wake_fd_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     epoll_fd_ = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
-    for (int fd : {signal_fd_.get(), timer_fd_.get(), inotify_fd_.get(), wake_fd_.get(), epoll_fd_.get()}) {
-      if (fd < 0) return fail(ErrorKind::Internal, "cannot set up the event loop: {}", std::strerror(errno));
+    for (int fd :
+         {signal_fd_.get(), timer_fd_.get(), inotify_fd_.get(), wake_fd_.get(), epoll_fd_.get()}) {
+      if (fd < 0)
+        return fail(ErrorKind::Internal, "cannot set up the event loop: {}", std::strerror(errno));
     }
     for (int fd : {signal_fd_.get(), timer_fd_.get(), inotify_fd_.get(), wake_fd_.get()}) {
       epoll_event ev{};
@@ -115,7 +118,9 @@ class Daemon {
     const int port = std::stoi(options_.listen.substr(colon + 1));
     // An idle keep-alive connection (a scraper, a probe) must not hold up SIGTERM.
     server_.set_keep_alive_timeout(1);
-    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
     server_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       const bool ready = metrics_.all_ready();
       res.status = ready ? 200 : 503;
@@ -172,20 +177,25 @@ class Daemon {
     if (result) {
       state.failures = 0;
       const auto left = result->live.not_after - Clock::now();
-      metrics_.set_not_after(target.config.name,
-                             std::chrono::duration_cast<seconds>(result->live.not_after.time_since_epoch()).count());
+      metrics_.set_not_after(
+          target.config.name,
+          std::chrono::duration_cast<seconds>(result->live.not_after.time_since_epoch()).count());
       metrics_.set_ready(target.config.name, left > options_.danger_window);
-      const auto interval = left < options_.renewal_window ? options_.renewal_poll_interval : options_.poll_interval;
+      const auto interval =
+          left < options_.renewal_window ? options_.renewal_poll_interval : options_.poll_interval;
       // ±10% so that many sidecars started together drift apart.
-      state.due = now + std::chrono::duration_cast<std::chrono::milliseconds>(interval * (0.9 + 0.2 * options_.jitter()));
+      state.due = now + std::chrono::duration_cast<std::chrono::milliseconds>(
+                            interval * (0.9 + 0.2 * options_.jitter()));
     } else {
       ++state.failures;
       // The live set (if any) keeps serving; readiness follows its validity.
       update_readiness_from_disk(target);
-      const auto ceiling = std::min<seconds>(options_.max_backoff, seconds(5) * (1LL << std::min(state.failures, 12)));
-      state.due = now + std::chrono::duration_cast<std::chrono::milliseconds>(ceiling * (0.5 + 0.5 * options_.jitter()));
-      spdlog::warn("{}: check failed ({} in a row); next attempt in {} s", target.config.name, state.failures,
-                   std::chrono::duration_cast<seconds>(state.due - now).count());
+      const auto ceiling = std::min<seconds>(options_.max_backoff,
+                                             seconds(5) * (1LL << std::min(state.failures, 12)));
+      state.due = now + std::chrono::duration_cast<std::chrono::milliseconds>(
+                            ceiling * (0.5 + 0.5 * options_.jitter()));
+      spdlog::warn("{}: check failed ({} in a row); next attempt in {} s", target.config.name,
+                   state.failures, std::chrono::duration_cast<seconds>(state.due - now).count());
     }
     watch(i);
   }
@@ -199,8 +209,9 @@ class Daemon {
         auto info = inspect_certificate_pem(files->at("service.cert"), "live service.cert");
         if (info) {
           ready = info->not_after - Clock::now() > options_.danger_window;
-          metrics_.set_not_after(target.config.name,
-                                 std::chrono::duration_cast<seconds>(info->not_after.time_since_epoch()).count());
+          metrics_.set_not_after(
+              target.config.name,
+              std::chrono::duration_cast<seconds>(info->not_after.time_since_epoch()).count());
         }
       }
     }
@@ -226,11 +237,13 @@ class Daemon {
     TargetState& state = states_[i];
     const auto& dir = targets_[i].config.output_dir;
     if (state.dir_watch < 0) {
-      state.dir_watch = inotify_add_watch(inotify_fd_.get(), dir.c_str(),
-                                          IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
+      state.dir_watch =
+          inotify_add_watch(inotify_fd_.get(), dir.c_str(),
+                            IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
     }
     if (auto inbox = targets_[i].source->watch_dir(); inbox && state.inbox_watch < 0) {
-      state.inbox_watch = inotify_add_watch(inotify_fd_.get(), inbox->c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+      state.inbox_watch =
+          inotify_add_watch(inotify_fd_.get(), inbox->c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
     }
     std::error_code ec;
     const auto generation = std::filesystem::read_symlink(dir / "..data", ec);
@@ -244,7 +257,8 @@ class Daemon {
   void arm_timer() {
     auto next = std::chrono::steady_clock::time_point::max();
     for (const auto& s : states_) next = std::min(next, s.due);
-    auto delay = std::max(std::chrono::nanoseconds(1'000'000), next - std::chrono::steady_clock::now());
+    auto delay =
+        std::max(std::chrono::nanoseconds(1'000'000), next - std::chrono::steady_clock::now());
     itimerspec spec{};
     spec.it_value.tv_sec = std::chrono::duration_cast<seconds>(delay).count();
     spec.it_value.tv_nsec = (delay % seconds(1)).count();
@@ -286,7 +300,8 @@ class Daemon {
         spdlog::info("SIGHUP: checking every target now");
         all_due_now();
       } else {
-        spdlog::info("{}: finishing the work in flight, then exiting", strsignal(static_cast<int>(info.ssi_signo)));
+        spdlog::info("{}: finishing the work in flight, then exiting",
+                     strsignal(static_cast<int>(info.ssi_signo)));
         stopping_ = true;
       }
     }

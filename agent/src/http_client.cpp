@@ -1,13 +1,12 @@
 #include "certswap/http_client.hpp"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
 #include <random>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 namespace certswap {
 namespace {
@@ -67,7 +66,9 @@ bool retriable_transport(CURLcode code) {
   }
 }
 
-bool retriable_status(long status) { return status == 429 || status >= 500; }
+bool retriable_status(long status) {
+  return status == 429 || status >= 500;
+}
 
 }  // namespace
 
@@ -159,12 +160,12 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
       last_failure = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
       retriable = retriable_transport(code);
       if (!retriable || attempt == attempts) {
-        return fail(ErrorKind::Api, "{} {}{}: {} (after {} attempt{})", method,
-                    options_.base_url, path, last_failure, attempt, attempt == 1 ? "" : "s");
+        return fail(ErrorKind::Api, "{} {}{}: {} (after {} attempt{})", method, options_.base_url,
+                    path, last_failure, attempt, attempt == 1 ? "" : "s");
       }
     }
-    const auto delay = backoff_delay(options_.retry, attempt, options_.jitter(),
-                                     response.retry_after);
+    const auto delay =
+        backoff_delay(options_.retry, attempt, options_.jitter(), response.retry_after);
     spdlog::warn("{} {}: {}; retrying in {} ms (attempt {}/{})", method, url, last_failure,
                  delay.count(), attempt + 1, attempts);
     options_.sleep(delay);

@@ -1,12 +1,11 @@
 #include "certswap/live_validator.hpp"
 
+#include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
 #include <memory>
 #include <mutex>
 #include <optional>
-
-#include <fmt/format.h>
 
 namespace certswap {
 namespace {
@@ -55,7 +54,8 @@ void log_callback(const rd_kafka_t* rk, int level, const char* fac, const char* 
   }
 }
 
-bool set_property(rd_kafka_conf_t* conf, const char* name, const std::string& value, std::string& error) {
+bool set_property(rd_kafka_conf_t* conf, const char* name, const std::string& value,
+                  std::string& error) {
   char err[512];
   if (rd_kafka_conf_set(conf, name, value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
     error = fmt::format("{}: {}", name, err);
@@ -68,9 +68,12 @@ bool set_property(rd_kafka_conf_t* conf, const char* name, const std::string& va
 
 std::string_view to_string(LiveVerdict verdict) {
   switch (verdict) {
-    case LiveVerdict::Accepted: return "accepted";
-    case LiveVerdict::Rejected: return "rejected";
-    case LiveVerdict::Inconclusive: return "inconclusive";
+    case LiveVerdict::Accepted:
+      return "accepted";
+    case LiveVerdict::Rejected:
+      return "rejected";
+    case LiveVerdict::Inconclusive:
+      return "inconclusive";
   }
   return "inconclusive";
 }
@@ -96,7 +99,7 @@ LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
       set_property(conf.get(), "reconnect.backoff.ms", "100", error) &&
       set_property(conf.get(), "reconnect.backoff.max.ms", "500", error) &&
       set_property(conf.get(), "socket.connection.setup.timeout.ms",
-          std::to_string(std::max<long long>(1000, timeout.count())), error);
+                   std::to_string(std::max<long long>(1000, timeout.count())), error);
   if (!configured) {
     // librdkafka refuses material it cannot load; that is a property of the set.
     return {LiveVerdict::Rejected, "librdkafka refused the configuration: " + error, elapsed()};
@@ -133,9 +136,9 @@ LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
   std::lock_guard lock(obs.mutex);
   if (obs.tls_failure) return {LiveVerdict::Rejected, *obs.tls_failure, elapsed()};
   return {LiveVerdict::Inconclusive,
-          obs.other_failure ? *obs.other_failure
-                            : fmt::format("no answer from {} within {} ms", bootstrap,
-                                          timeout.count()),
+          obs.other_failure
+              ? *obs.other_failure
+              : fmt::format("no answer from {} within {} ms", bootstrap, timeout.count()),
           elapsed()};
 }
 

@@ -1,13 +1,13 @@
 #include "certswap/log_setup.hpp"
 
-#include <cstdio>
-#include <mutex>
-
 #include <fmt/chrono.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace certswap {
 namespace {
@@ -36,20 +36,18 @@ void setup_logging(LogFormat format) {
   if (format == LogFormat::Json) {
     logger = std::make_shared<spdlog::logger>("certswap", std::make_shared<JsonSink>());
   } else {
-    logger = std::make_shared<spdlog::logger>(
-        "certswap", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger = std::make_shared<spdlog::logger>("certswap",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   }
   spdlog::set_default_logger(logger);
 }
 
-void PrintingReporter::step(std::string_view target, std::string_view step,
-                            std::string_view status, std::chrono::milliseconds took,
-                            std::string_view detail) {
+void PrintingReporter::step(std::string_view target, std::string_view step, std::string_view status,
+                            std::chrono::milliseconds took, std::string_view detail) {
   if (format_ == LogFormat::Json) {
-    nlohmann::json line{{"time", iso_now()},      {"target", target},
-                        {"step", step},           {"status", status},
-                        {"ms", took.count()},     {"detail", detail}};
+    nlohmann::json line{{"time", iso_now()}, {"target", target},   {"step", step},
+                        {"status", status},  {"ms", took.count()}, {"detail", detail}};
     std::fputs((line.dump() + "\n").c_str(), stdout);
   } else {
     std::fputs(fmt::format("{:<28} {:<16} {:<12} {:>6} ms  {}\n", target, step, status,

@@ -1,13 +1,13 @@
 // certswap: keeps Kafka client certificates fresh without downtime.
 // This file only turns flags into a configuration and calls the pipeline
 // (rotation.hpp); exit codes come from exit_codes.hpp.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
@@ -45,54 +45,95 @@ struct Flags {
 void add_target_flags(CLI::App& app, Flags& f) {
   auto* g = "Target (one service user; or use --config for several)";
   app.add_option("--config", f.config_file, "JSON config file with one or more targets")
-      ->envname("CERTSWAP_CONFIG")->group(g);
+      ->envname("CERTSWAP_CONFIG")
+      ->group(g);
   app.add_option("--target", f.target_name, "Only this target of the config file")->group(g);
-  app.add_option("--project", f.target.project, "Aiven project")->envname("CERTSWAP_PROJECT")->group(g);
-  app.add_option("--service", f.target.service, "Kafka service name")->envname("CERTSWAP_SERVICE")->group(g);
+  app.add_option("--project", f.target.project, "Aiven project")
+      ->envname("CERTSWAP_PROJECT")
+      ->group(g);
+  app.add_option("--service", f.target.service, "Kafka service name")
+      ->envname("CERTSWAP_SERVICE")
+      ->group(g);
   app.add_option("--user", f.target.user, "Service user")->envname("CERTSWAP_USER")->group(g);
-  app.add_option("--output-dir", f.output_dir, "Directory the apps read (ca.pem, service.cert, service.key)")
-      ->envname("CERTSWAP_OUTPUT_DIR")->group(g);
-  app.add_option("--state-dir", f.state_dir, "Journal and staging (default: <output-dir>/.certswap)")
-      ->envname("CERTSWAP_STATE_DIR")->group(g);
-  app.add_option("--bootstrap", f.target.bootstrap, "Kafka SSL listener host:port (default: from the API)")
-      ->envname("CERTSWAP_BOOTSTRAP")->group(g);
-  app.add_option("--source", f.target.source, "aiven (default) or inbox")->envname("CERTSWAP_SOURCE")->group(g);
-  app.add_option("--inbox-dir", f.inbox_dir, "inbox source: where ca.pem, service.cert, service.key are dropped")
-      ->envname("CERTSWAP_INBOX_DIR")->group(g);
-  app.add_option("--format", f.target.format, "pem (default) or pkcs12 (adds client.keystore.p12, client.truststore.p12)")
-      ->envname("CERTSWAP_FORMAT")->group(g);
-  app.add_option("--pkcs12-password-file", f.pkcs12_password_file, "Password of the PKCS#12 stores (kept across renewals)")
-      ->envname("CERTSWAP_PKCS12_PASSWORD_FILE")->group(g);
-  app.add_flag("--pkcs12-legacy", f.target.pkcs12_legacy, "3DES/SHA-1 PKCS#12 for JVMs older than 8u301")->group(g);
+  app.add_option("--output-dir", f.output_dir,
+                 "Directory the apps read (ca.pem, service.cert, service.key)")
+      ->envname("CERTSWAP_OUTPUT_DIR")
+      ->group(g);
+  app.add_option("--state-dir", f.state_dir,
+                 "Journal and staging (default: <output-dir>/.certswap)")
+      ->envname("CERTSWAP_STATE_DIR")
+      ->group(g);
+  app.add_option("--bootstrap", f.target.bootstrap,
+                 "Kafka SSL listener host:port (default: from the API)")
+      ->envname("CERTSWAP_BOOTSTRAP")
+      ->group(g);
+  app.add_option("--source", f.target.source, "aiven (default) or inbox")
+      ->envname("CERTSWAP_SOURCE")
+      ->group(g);
+  app.add_option("--inbox-dir", f.inbox_dir,
+                 "inbox source: where ca.pem, service.cert, service.key are dropped")
+      ->envname("CERTSWAP_INBOX_DIR")
+      ->group(g);
+  app.add_option("--format", f.target.format,
+                 "pem (default) or pkcs12 (adds client.keystore.p12, client.truststore.p12)")
+      ->envname("CERTSWAP_FORMAT")
+      ->group(g);
+  app.add_option("--pkcs12-password-file", f.pkcs12_password_file,
+                 "Password of the PKCS#12 stores (kept across renewals)")
+      ->envname("CERTSWAP_PKCS12_PASSWORD_FILE")
+      ->group(g);
+  app.add_flag("--pkcs12-legacy", f.target.pkcs12_legacy,
+               "3DES/SHA-1 PKCS#12 for JVMs older than 8u301")
+      ->group(g);
   app.add_option("--key-mode", f.key_mode, "Mode of service.key (default 0600)")->group(g);
-  app.add_option("--public-mode", f.public_mode, "Mode of the other files (default 0644)")->group(g);
-  app.add_option("--keep-generations", f.target.keep_generations, "Generations kept for rollback (>= 2)")->group(g);
-  app.add_option("--min-remaining", f.min_remaining, "Refuse a certificate with less validity left (default 24h)")->group(g);
+  app.add_option("--public-mode", f.public_mode, "Mode of the other files (default 0644)")
+      ->group(g);
+  app.add_option("--keep-generations", f.target.keep_generations,
+                 "Generations kept for rollback (>= 2)")
+      ->group(g);
+  app.add_option("--min-remaining", f.min_remaining,
+                 "Refuse a certificate with less validity left (default 24h)")
+      ->group(g);
   app.add_option("--live-timeout", f.live_timeout, "Bound of the broker check (default 10s)")
-      ->envname("CERTSWAP_LIVE_TIMEOUT")->group(g);
+      ->envname("CERTSWAP_LIVE_TIMEOUT")
+      ->group(g);
   app.add_option("--emergency-window", f.emergency_window,
                  "Swap on offline validation alone when the broker is unreachable and the live "
-                 "set ends within this (default 7d)")->group(g);
+                 "set ends within this (default 7d)")
+      ->group(g);
   app.add_option("--clock-skew", f.clock_skew, "Tolerated clock skew (default 5m)")->group(g);
   auto* n = "Notify the apps after a swap (flags form; the config file takes a \"notify\" list)";
-  app.add_option("--notify-signal", f.notify_signal, "Signal to send, e.g. SIGHUP")->envname("CERTSWAP_NOTIFY_SIGNAL")->group(n);
+  app.add_option("--notify-signal", f.notify_signal, "Signal to send, e.g. SIGHUP")
+      ->envname("CERTSWAP_NOTIFY_SIGNAL")
+      ->group(n);
   app.add_option("--notify-pid", f.notify_pid, "PID to signal")->group(n);
-  app.add_option("--notify-pid-file", f.notify_pid_file, "Pidfile of the process to signal (re-read every time)")
-      ->envname("CERTSWAP_NOTIFY_PID_FILE")->group(n);
+  app.add_option("--notify-pid-file", f.notify_pid_file,
+                 "Pidfile of the process to signal (re-read every time)")
+      ->envname("CERTSWAP_NOTIFY_PID_FILE")
+      ->group(n);
   app.add_option("--notify-exec", f.notify_exec, "Command to run (split on spaces, no shell)")
-      ->envname("CERTSWAP_NOTIFY_EXEC")->group(n);
-  app.add_option("--notify-url", f.notify_url, "URL to POST a JSON event to")->envname("CERTSWAP_NOTIFY_URL")->group(n);
+      ->envname("CERTSWAP_NOTIFY_EXEC")
+      ->group(n);
+  app.add_option("--notify-url", f.notify_url, "URL to POST a JSON event to")
+      ->envname("CERTSWAP_NOTIFY_URL")
+      ->group(n);
   auto* a = "Aiven API";
   app.add_option("--api-url", f.api_url, "API base URL (default https://api.aiven.io)")
-      ->envname("CERTSWAP_API_URL")->group(a);
-  app.add_option("--api-ca-file", f.api.ca_file, "Extra CA to trust for the API (e.g. a test emulator)")
-      ->envname("CERTSWAP_API_CA_FILE")->group(a);
+      ->envname("CERTSWAP_API_URL")
+      ->group(a);
+  app.add_option("--api-ca-file", f.api.ca_file,
+                 "Extra CA to trust for the API (e.g. a test emulator)")
+      ->envname("CERTSWAP_API_CA_FILE")
+      ->group(a);
   app.add_option("--token-file", f.token_file, "File holding the API token (else AIVEN_AUTH_TOKEN)")
-      ->envname("CERTSWAP_TOKEN_FILE")->group(a);
+      ->envname("CERTSWAP_TOKEN_FILE")
+      ->group(a);
   app.add_option("--api-timeout", f.api_timeout, "Bound of one API request (default 30s)")
-      ->envname("CERTSWAP_API_TIMEOUT")->group(a);
+      ->envname("CERTSWAP_API_TIMEOUT")
+      ->group(a);
   app.add_option("--log-format", f.log_format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))->envname("CERTSWAP_LOG_FORMAT");
+      ->check(CLI::IsMember({"text", "json"}))
+      ->envname("CERTSWAP_LOG_FORMAT");
 }
 
 Result<void> apply_duration(const std::string& text, auto& out) {
@@ -121,14 +162,17 @@ Result<Config> build_config(const Flags& f) {
     t.state_dir = f.state_dir;
     t.pkcs12_password_file = f.pkcs12_password_file;
     t.inbox_dir = f.inbox_dir;
-    for (auto [text, out] : {std::pair{&f.key_mode, &t.key_mode}, std::pair{&f.public_mode, &t.public_mode}}) {
+    for (auto [text, out] :
+         {std::pair{&f.key_mode, &t.key_mode}, std::pair{&f.public_mode, &t.public_mode}}) {
       if (text->empty()) continue;
       auto mode = parse_mode(*text);
       if (!mode) return std::unexpected(mode.error());
       *out = *mode;
     }
-    for (auto r : {apply_duration(f.min_remaining, t.min_remaining), apply_duration(f.live_timeout, t.live_timeout),
-                   apply_duration(f.emergency_window, t.emergency_window), apply_duration(f.clock_skew, t.clock_skew)}) {
+    for (auto r : {apply_duration(f.min_remaining, t.min_remaining),
+                   apply_duration(f.live_timeout, t.live_timeout),
+                   apply_duration(f.emergency_window, t.emergency_window),
+                   apply_duration(f.clock_skew, t.clock_skew)}) {
       if (!r) return std::unexpected(r.error());
     }
     if (!f.notify_signal.empty() || f.notify_pid > 0 || !f.notify_pid_file.empty()) {
@@ -158,7 +202,8 @@ Result<Config> build_config(const Flags& f) {
   if (!f.api_url.empty()) config.api.url = f.api_url;
   if (!f.api.ca_file.empty()) config.api.ca_file = f.api.ca_file;
   if (!f.token_file.empty()) config.api.token_file = f.token_file;
-  if (auto r = apply_duration(f.api_timeout, config.api.total_timeout); !r) return std::unexpected(r.error());
+  if (auto r = apply_duration(f.api_timeout, config.api.total_timeout); !r)
+    return std::unexpected(r.error());
   while (!config.api.url.empty() && config.api.url.back() == '/') config.api.url.pop_back();
   for (auto& t : config.targets) {
     auto ok = finalize_target(t);
@@ -176,9 +221,8 @@ struct Agent {
 Result<Agent> build_agent(const Config& config) {
   Agent agent;
   // An inbox target that names no Aiven user never calls the API.
-  const bool needs_api = std::ranges::any_of(config.targets, [](const TargetConfig& t) {
-    return t.source != "inbox" || !t.user.empty();
-  });
+  const bool needs_api = std::ranges::any_of(
+      config.targets, [](const TargetConfig& t) { return t.source != "inbox" || !t.user.empty(); });
   auto token = needs_api ? read_token(config.api) : Result<std::string>(std::string());
   if (!token) return std::unexpected(token.error());
   HttpOptions http;
@@ -220,7 +264,8 @@ int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& optio
   bool rotated = false;
   for (auto& target : agent->targets) {
     const auto now = Clock::now();
-    auto result = init_mode ? ensure_live(target, reporter, now) : rotate(target, options, reporter, now);
+    auto result =
+        init_mode ? ensure_live(target, reporter, now) : rotate(target, options, reporter, now);
     if (!result) {
       const int code = report_error(result.error());
       if (worst == kExitOk) worst = code;
@@ -228,8 +273,8 @@ int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& optio
     }
     rotated |= result->outcome == Outcome::Rotated;
     spdlog::info("{}: {} (live: subject \"{}\", not after {}, sha256 {})", target.config.name,
-                 to_string(result->outcome), result->live.subject, format_time(result->live.not_after),
-                 result->live.sha256_fingerprint);
+                 to_string(result->outcome), result->live.subject,
+                 format_time(result->live.not_after), result->live.sha256_fingerprint);
   }
   if (worst == kExitOk && detailed && rotated) return kExitRotated;
   return worst;
@@ -264,14 +309,20 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
       s["generation"] = store->current_generation().value_or("");
       auto files = store->read_live();
       if (files && files->contains("service.cert")) {
-        auto info = inspect_certificate_pem(files->at("service.cert"), t.output_dir.string() + "/service.cert");
+        auto info = inspect_certificate_pem(files->at("service.cert"),
+                                            t.output_dir.string() + "/service.cert");
         if (info) live = *info;
       }
     }
     if (live) {
-      const auto days = std::chrono::duration_cast<std::chrono::hours>(live->not_after - Clock::now()).count() / 24.0;
-      s["live"] = {{"subject", live->subject}, {"issuer", live->issuer}, {"serial", live->serial_hex},
-                   {"not_after", format_time(live->not_after)}, {"days_left", std::floor(days * 10) / 10},
+      const auto days =
+          std::chrono::duration_cast<std::chrono::hours>(live->not_after - Clock::now()).count() /
+          24.0;
+      s["live"] = {{"subject", live->subject},
+                   {"issuer", live->issuer},
+                   {"serial", live->serial_hex},
+                   {"not_after", format_time(live->not_after)},
+                   {"days_left", std::floor(days * 10) / 10},
                    {"sha256", live->sha256_fingerprint}};
     } else {
       s["live"] = nullptr;
@@ -279,8 +330,8 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
     }
     if (auto journal = Journal::open(t.state_dir)) {
       const auto& st = journal->state();
-      s["journal"] = {{"last_result", st.last_result}, {"last_error", st.last_error},
-                      {"last_check", st.last_check}, {"last_rotation", st.last_rotation},
+      s["journal"] = {{"last_result", st.last_result},   {"last_error", st.last_error},
+                      {"last_check", st.last_check},     {"last_rotation", st.last_rotation},
                       {"staged", st.staged_fingerprint}, {"acknowledged", st.acknowledged}};
     }
     if (api) {
@@ -289,7 +340,8 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
         auto upstream = inspect_certificate_pem(user->access_cert, "access_cert");
         s["upstream"] = {{"sha256", upstream ? upstream->sha256_fingerprint : ""},
                          {"renewal_pending", user->renewal_pending()},
-                         {"newer_than_live", upstream && (!live || upstream->sha256_fingerprint != live->sha256_fingerprint)}};
+                         {"newer_than_live", upstream && (!live || upstream->sha256_fingerprint !=
+                                                                       live->sha256_fingerprint)}};
       } else {
         s["upstream"] = {{"error", user.error().message}};
       }
@@ -301,27 +353,41 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
     return code;
   }
   for (const auto& s : all) {
-    std::fputs(fmt::format("target      {}\noutput      {}\n", s["target"].get<std::string>(), s["output_dir"].get<std::string>()).c_str(), stdout);
+    std::fputs(fmt::format("target      {}\noutput      {}\n", s["target"].get<std::string>(),
+                           s["output_dir"].get<std::string>())
+                   .c_str(),
+               stdout);
     if (s["live"].is_null()) {
       std::fputs("live        none or unreadable\n", stdout);
     } else {
       const auto& l = s["live"];
-      std::fputs(fmt::format("live        {} (serial {})\nnot after   {} ({} days left)\nsha256      {}\ngeneration  {}\n",
+      std::fputs(fmt::format("live        {} (serial {})\nnot after   {} ({} days left)\nsha256    "
+                             "  {}\ngeneration  {}\n",
                              l["subject"].get<std::string>(), l["serial"].get<std::string>(),
                              l["not_after"].get<std::string>(), l["days_left"].dump(),
-                             l["sha256"].get<std::string>(), s.value("generation", "")).c_str(), stdout);
+                             l["sha256"].get<std::string>(), s.value("generation", ""))
+                     .c_str(),
+                 stdout);
     }
     if (s.contains("upstream")) {
       const auto& u = s["upstream"];
       std::fputs(fmt::format("upstream    {}\n", u.contains("error") ? u["error"].get<std::string>()
-                             : u["newer_than_live"].get<bool>() ? "a newer certificate is available"
-                             : u["renewal_pending"].get<bool>() ? "current; renewal not yet acknowledged"
-                                                                : "current").c_str(), stdout);
+                                                 : u["newer_than_live"].get<bool>()
+                                                     ? "a newer certificate is available"
+                                                 : u["renewal_pending"].get<bool>()
+                                                     ? "current; renewal not yet acknowledged"
+                                                     : "current")
+                     .c_str(),
+                 stdout);
     }
     if (s.contains("journal")) {
       const auto& j = s["journal"];
       std::fputs(fmt::format("last result {}{}\n", j["last_result"].get<std::string>(),
-                             j["last_error"].get<std::string>().empty() ? "" : ": " + j["last_error"].get<std::string>()).c_str(), stdout);
+                             j["last_error"].get<std::string>().empty()
+                                 ? ""
+                                 : ": " + j["last_error"].get<std::string>())
+                     .c_str(),
+                 stdout);
     }
   }
   return code;
@@ -329,7 +395,8 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
 
 Result<std::string> read_text(const std::string& path, const char* what) {
   auto text = read_file(path);
-  if (!text) return fail(ErrorKind::Usage, "cannot read {} {}: {}", what, path, text.error().message);
+  if (!text)
+    return fail(ErrorKind::Usage, "cannot read {} {}: {}", what, path, text.error().message);
   return text;
 }
 
@@ -337,18 +404,22 @@ int run_validate(const std::string& cert, const std::string& key, const std::str
                  const std::string& bootstrap, const std::string& timeout_text, LogFormat format) {
   PrintingReporter reporter(format);
   CredentialSet set;
-  for (auto [path, field, what] : {std::tuple{&cert, &set.cert_pem, "certificate"},
-                                   std::tuple{&key, &set.key_pem, "key"}, std::tuple{&ca, &set.ca_pem, "CA"}}) {
+  for (auto [path, field, what] :
+       {std::tuple{&cert, &set.cert_pem, "certificate"}, std::tuple{&key, &set.key_pem, "key"},
+        std::tuple{&ca, &set.ca_pem, "CA"}}) {
     auto text = read_text(*path, what);
     if (!text) return report_error(text.error());
     *field = std::move(*text);
   }
   set.origin = fmt::format("--cert {} --key {} --ca {}", cert, key, ca);
   auto started = std::chrono::steady_clock::now();
-  auto info = validate_offline(set, OfflinePolicy{std::chrono::seconds(300), std::chrono::seconds(0)}, Clock::now());
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  auto info = validate_offline(
+      set, OfflinePolicy{std::chrono::seconds(300), std::chrono::seconds(0)}, Clock::now());
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
   if (!info) {
-    reporter.step("validate", "validate-offline", to_string(info.error().kind), took, info.error().message);
+    reporter.step("validate", "validate-offline", to_string(info.error().kind), took,
+                  info.error().message);
     return exit_code_for(info.error().kind);
   }
   reporter.step("validate", "validate-offline", "ok", took,
@@ -361,9 +432,12 @@ int run_validate(const std::string& cert, const std::string& key, const std::str
   reporter.step("validate", "validate-live", to_string(live.verdict), live.elapsed,
                 fmt::format("{}: {}", bootstrap, live.detail));
   switch (live.verdict) {
-    case LiveVerdict::Accepted: return kExitOk;
-    case LiveVerdict::Rejected: return kExitInvalid;
-    case LiveVerdict::Inconclusive: return kExitInconclusive;
+    case LiveVerdict::Accepted:
+      return kExitOk;
+    case LiveVerdict::Rejected:
+      return kExitInvalid;
+    case LiveVerdict::Inconclusive:
+      return kExitInconclusive;
   }
   return kExitFailure;
 }
@@ -379,41 +453,57 @@ int main(int argc, char** argv) {
   add_target_flags(app, flags);
   app.fallthrough();
 
-  auto* rotate_cmd = app.add_subcommand("rotate", "One full cycle: fetch, validate, swap, notify, acknowledge");
+  auto* rotate_cmd =
+      app.add_subcommand("rotate", "One full cycle: fetch, validate, swap, notify, acknowledge");
   RotateOptions rotate_options;
   bool detailed = false;
   rotate_cmd->add_flag("--dry-run", rotate_options.dry_run, "Fetch and validate; change nothing");
   rotate_cmd->add_flag("--force", rotate_options.force, "Swap even if the live set is the same");
   rotate_cmd->add_flag("--reset-credentials", rotate_options.reset_credentials,
                        "Ask Aiven for a new certificate and key first, then rotate to them");
-  rotate_cmd->add_flag("--detailed-exitcode", detailed, "Exit 2 when a new set went live, 0 when nothing changed");
+  rotate_cmd->add_flag("--detailed-exitcode", detailed,
+                       "Exit 2 when a new set went live, 0 when nothing changed");
 
-  auto* init_cmd = app.add_subcommand("init", "Init-container mode: make sure a valid set is live, then exit");
+  auto* init_cmd =
+      app.add_subcommand("init", "Init-container mode: make sure a valid set is live, then exit");
 
-  auto* run_cmd = app.add_subcommand("run", "Sidecar / service mode: keep every target fresh until SIGTERM");
+  auto* run_cmd =
+      app.add_subcommand("run", "Sidecar / service mode: keep every target fresh until SIGTERM");
   DaemonOptions daemon_options;
   std::string poll_interval, renewal_poll_interval, danger_window;
-  run_cmd->add_option("--poll-interval", poll_interval, "How often to ask the API (default 10m, ±10% jitter)")
+  run_cmd
+      ->add_option("--poll-interval", poll_interval,
+                   "How often to ask the API (default 10m, ±10% jitter)")
       ->envname("CERTSWAP_POLL_INTERVAL");
   run_cmd->add_option("--renewal-poll-interval", renewal_poll_interval,
                       "Polling while the live certificate is in its last 100 days (default 2m)");
-  run_cmd->add_option("--danger-window", danger_window, "/readyz fails when a certificate ends within this (default 7d)");
-  run_cmd->add_option("--listen", daemon_options.listen, "host:port of /healthz, /readyz, /metrics; empty: off (default 127.0.0.1:9464)")
+  run_cmd->add_option("--danger-window", danger_window,
+                      "/readyz fails when a certificate ends within this (default 7d)");
+  run_cmd
+      ->add_option("--listen", daemon_options.listen,
+                   "host:port of /healthz, /readyz, /metrics; empty: off (default 127.0.0.1:9464)")
       ->envname("CERTSWAP_LISTEN");
-  run_cmd->add_flag("--enable-rotate-endpoint", daemon_options.rotate_endpoint, "Accept POST /rotate (check now)");
+  run_cmd->add_flag("--enable-rotate-endpoint", daemon_options.rotate_endpoint,
+                    "Accept POST /rotate (check now)");
 
-  auto* status_cmd = app.add_subcommand("status", "Show the live set, the journal and what upstream holds");
+  auto* status_cmd =
+      app.add_subcommand("status", "Show the live set, the journal and what upstream holds");
   bool status_json = false, status_offline = false;
   status_cmd->add_flag("--json", status_json, "Machine-readable output");
   status_cmd->add_flag("--offline", status_offline, "Don't ask the API");
 
-  auto* validate_cmd = app.add_subcommand("validate", "Validate a certificate, key and CA (and optionally a broker connection)");
+  auto* validate_cmd = app.add_subcommand(
+      "validate", "Validate a certificate, key and CA (and optionally a broker connection)");
   std::string cert, key, ca, bootstrap, live_timeout = "10s";
-  validate_cmd->add_option("--cert", cert, "Client certificate (PEM)")->required()->check(CLI::ExistingFile);
+  validate_cmd->add_option("--cert", cert, "Client certificate (PEM)")
+      ->required()
+      ->check(CLI::ExistingFile);
   validate_cmd->add_option("--key", key, "Private key (PEM)")->required()->check(CLI::ExistingFile);
   validate_cmd->add_option("--ca", ca, "CA bundle (PEM)")->required()->check(CLI::ExistingFile);
-  validate_cmd->add_option("--bootstrap", bootstrap, "Also connect to this broker (host:port) with the set");
-  validate_cmd->add_option("--timeout", live_timeout, "Bound of the broker connection (default 10s)");
+  validate_cmd->add_option("--bootstrap", bootstrap,
+                           "Also connect to this broker (host:port) with the set");
+  validate_cmd->add_option("--timeout", live_timeout,
+                           "Bound of the broker connection (default 10s)");
 
   try {
     app.parse(argc, argv);
@@ -426,9 +516,10 @@ int main(int argc, char** argv) {
 
   if (*rotate_cmd) return run_rotations(flags, false, rotate_options, detailed);
   if (*run_cmd) {
-    for (auto [text, out] : {std::pair{&poll_interval, &daemon_options.poll_interval},
-                             std::pair{&renewal_poll_interval, &daemon_options.renewal_poll_interval},
-                             std::pair{&danger_window, &daemon_options.danger_window}}) {
+    for (auto [text, out] :
+         {std::pair{&poll_interval, &daemon_options.poll_interval},
+          std::pair{&renewal_poll_interval, &daemon_options.renewal_poll_interval},
+          std::pair{&danger_window, &daemon_options.danger_window}}) {
       if (text->empty()) continue;
       auto d = parse_duration(*text);
       if (!d) return report_error(d.error());

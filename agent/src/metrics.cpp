@@ -1,9 +1,9 @@
 #include "certswap/metrics.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <regex>
-
-#include <fmt/format.h>
 
 namespace certswap {
 namespace {
@@ -36,8 +36,8 @@ void Metrics::step(std::string_view target, std::string_view step, std::string_v
     auto& t = targets_[std::string(target)];
     if (step == "validate-offline" || step == "validate-live") {
       if (status != "skipped") {
-        const std::string outcome = status == "ok" ? (step == "validate-live" ? "accepted" : "valid")
-                                                   : std::string(status);
+        const std::string outcome =
+            status == "ok" ? (step == "validate-live" ? "accepted" : "valid") : std::string(status);
         ++t.validations[{std::string(step), outcome}];
       }
     } else if (step == "acknowledge" && status == "ok") {
@@ -102,13 +102,18 @@ std::string Metrics::render() const {
       out += fmt::format("{}{{target=\"{}\"}} {}\n", name, label(target), t.*field);
     });
   };
-  gauge("certswap_certificate_not_after_seconds", "End of the live certificate (unix seconds).", &PerTarget::not_after);
-  gauge("certswap_last_check_timestamp_seconds", "Last check of the target, successful or not.", &PerTarget::last_check);
-  gauge("certswap_last_success_timestamp_seconds", "Last successful check of the target.", &PerTarget::last_success);
-  gauge("certswap_last_rotation_timestamp_seconds", "Last swap of a new set.", &PerTarget::last_rotation);
+  gauge("certswap_certificate_not_after_seconds", "End of the live certificate (unix seconds).",
+        &PerTarget::not_after);
+  gauge("certswap_last_check_timestamp_seconds", "Last check of the target, successful or not.",
+        &PerTarget::last_check);
+  gauge("certswap_last_success_timestamp_seconds", "Last successful check of the target.",
+        &PerTarget::last_success);
+  gauge("certswap_last_rotation_timestamp_seconds", "Last swap of a new set.",
+        &PerTarget::last_rotation);
   family("certswap_ready", "gauge", "1 when a valid live set is outside the danger window.",
          [&](const std::string& target, const PerTarget& t) {
-           out += fmt::format("certswap_ready{{target=\"{}\"}} {}\n", label(target), t.ready ? 1 : 0);
+           out +=
+               fmt::format("certswap_ready{{target=\"{}\"}} {}\n", label(target), t.ready ? 1 : 0);
          });
   auto counter = [&](const char* name, const char* help, auto field) {
     family(name, "counter", help, [&](const std::string& target, const PerTarget& t) {
@@ -116,13 +121,16 @@ std::string Metrics::render() const {
     });
   };
   counter("certswap_rotations_total", "New sets swapped live.", &PerTarget::rotations);
-  counter("certswap_acknowledgements_total", "Renewals acknowledged upstream.", &PerTarget::acknowledgements);
-  counter("certswap_notification_failures_total", "Notifications that failed.", &PerTarget::notification_failures);
+  counter("certswap_acknowledgements_total", "Renewals acknowledged upstream.",
+          &PerTarget::acknowledgements);
+  counter("certswap_notification_failures_total", "Notifications that failed.",
+          &PerTarget::notification_failures);
   family("certswap_validations_total", "counter", "Validations by stage and outcome.",
          [&](const std::string& target, const PerTarget& t) {
            for (const auto& [key, n] : t.validations) {
-             out += fmt::format("certswap_validations_total{{target=\"{}\",stage=\"{}\",outcome=\"{}\"}} {}\n",
-                                label(target), key.first, key.second, n);
+             out += fmt::format(
+                 "certswap_validations_total{{target=\"{}\",stage=\"{}\",outcome=\"{}\"}} {}\n",
+                 label(target), key.first, key.second, n);
            }
          });
   family("certswap_api_errors_total", "counter", "Aiven API errors by HTTP status.",

@@ -40,8 +40,9 @@ Result<CertInfo> validate_offline(const CredentialSet& set, const OfflinePolicy&
   const std::string cert_name = fmt::format("service.cert (subject \"{}\"){}", info.subject, from);
 
   if (EVP_PKEY_eq(X509_get0_pubkey(leaf), key->get()) != 1) {
-    return fail(ErrorKind::Invalid, "service.key{}: the private key does not match service.cert (subject \"{}\")",
-                from, info.subject);
+    return fail(ErrorKind::Invalid,
+                "service.key{}: the private key does not match service.cert (subject \"{}\")", from,
+                info.subject);
   }
   // Time first, with our own words: OpenSSL's "certificate has expired" says
   // neither when nor by how much.
@@ -71,17 +72,19 @@ Result<CertInfo> validate_offline(const CredentialSet& set, const OfflinePolicy&
   X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
   if (X509_verify_cert(ctx.get()) != 1) {
     const int err = X509_STORE_CTX_get_error(ctx.get());
-    if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
-        err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) {
+    if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+        err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+        err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+        err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) {
       return fail(ErrorKind::Invalid, "{}: issued by \"{}\", not by the project CA ({})", cert_name,
                   info.issuer, ca_subjects(*cas));
     }
-    return fail(ErrorKind::Invalid, "{}: does not verify against the project CA ({}): {}", cert_name,
-                ca_subjects(*cas), X509_verify_cert_error_string(err));
+    return fail(ErrorKind::Invalid, "{}: does not verify against the project CA ({}): {}",
+                cert_name, ca_subjects(*cas), X509_verify_cert_error_string(err));
   }
   if (!allows_client_auth(leaf)) {
-    return fail(ErrorKind::Invalid, "{}: its extended key usage does not allow TLS client authentication",
-                cert_name);
+    return fail(ErrorKind::Invalid,
+                "{}: its extended key usage does not allow TLS client authentication", cert_name);
   }
   return info;
 }

@@ -27,7 +27,8 @@ Result<std::vector<X509Ptr>> parse_certificates(std::string_view pem, std::strin
 
 Result<EvpPkeyPtr> parse_private_key(std::string_view pem, std::string_view what) {
   if (pem.find("ENCRYPTED") != std::string_view::npos) {
-    return fail(ErrorKind::Invalid, "{}: the private key is encrypted; certswap needs an unencrypted key", what);
+    return fail(ErrorKind::Invalid,
+                "{}: the private key is encrypted; certswap needs an unencrypted key", what);
   }
   ERR_clear_error();
   auto bio = memory_bio(pem);

@@ -56,8 +56,12 @@ class Rotation {
  public:
   Rotation(Target& target, StepReporter& report, Clock::time_point now, Journal journal,
            AtomicStore store)
-      : target_(target), cfg_(target.config), report_(report), now_(now),
-        journal_(std::move(journal)), store_(std::move(store)) {}
+      : target_(target),
+        cfg_(target.config),
+        report_(report),
+        now_(now),
+        journal_(std::move(journal)),
+        store_(std::move(store)) {}
 
   static Result<Rotation> open(Target& target, StepReporter& report, Clock::time_point now) {
     StepTimer step(report, target.config.name, "open");
@@ -111,16 +115,19 @@ class Rotation {
         step.ok("nothing new on offer; the live set stays");
         return record_success(Outcome::UpToDate, *live.cert);
       }
-      return record_failure(step.failed({ErrorKind::Invalid,
-                                         fmt::format("no valid live set in {} and nothing to install: {}",
-                                                     cfg_.output_dir.string(),
-                                                     live.problem.empty() ? "empty" : live.problem)})
-                                .error());
+      return record_failure(
+          step.failed({ErrorKind::Invalid,
+                       fmt::format("no valid live set in {} and nothing to install: {}",
+                                   cfg_.output_dir.string(),
+                                   live.problem.empty() ? "empty" : live.problem)})
+              .error());
     }
 
     // 2. compare: the same certificate and CA bundle are live already?
-    const bool same_cert = live.set && live.cert && same_certificate(live.set->cert_pem, fetched->set.cert_pem);
-    const bool same_ca = live.set && sha256_hex(live.set->ca_pem) == sha256_hex(fetched->set.ca_pem);
+    const bool same_cert =
+        live.set && live.cert && same_certificate(live.set->cert_pem, fetched->set.cert_pem);
+    const bool same_ca =
+        live.set && sha256_hex(live.set->ca_pem) == sha256_hex(fetched->set.ca_pem);
     if (same_cert && same_ca && !options.force) {
       StepTimer step(report_, cfg_.name, "compare");
       step.ok(fmt::format("live set is current (sha256 {})", live.cert->sha256_fingerprint));
@@ -143,7 +150,8 @@ class Rotation {
     }
     {
       StepTimer step(report_, cfg_.name, "compare");
-      step.ok(!live.set ? "no live set" : !live.cert ? "live set is not valid: " + live.problem
+      step.ok(!live.set    ? "no live set"
+              : !live.cert ? "live set is not valid: " + live.problem
               : !same_cert ? "a new certificate is available"
               : !same_ca   ? "the CA bundle changed"
                            : "forced");
@@ -252,8 +260,8 @@ class Rotation {
 
   Result<Fetched> fetch(const RotateOptions& options) {
     StepTimer step(report_, cfg_.name, options.reset_credentials ? "reset" : "fetch");
-    auto fetched = options.reset_credentials ? target_.source->reset_credentials()
-                                             : target_.source->fetch();
+    auto fetched =
+        options.reset_credentials ? target_.source->reset_credentials() : target_.source->fetch();
     // No fallback to an older staged set here: the Aiven API serves the
     // current pair again (after a reset too), and a staged set may be one that
     // already failed validation.
@@ -278,10 +286,11 @@ class Rotation {
         step.ok(fmt::format("broker {} accepted the new set: {}", *bootstrap, result.detail));
         return {};
       case LiveVerdict::Rejected:
-        return step.failed({ErrorKind::Rejected,
-                            fmt::format("broker {} refused the new set from {}: {}", *bootstrap,
-                                        set.origin, result.detail)});
-      case LiveVerdict::Inconclusive: break;
+        return step.failed(
+            {ErrorKind::Rejected, fmt::format("broker {} refused the new set from {}: {}",
+                                              *bootstrap, set.origin, result.detail)});
+      case LiveVerdict::Inconclusive:
+        break;
     }
     const auto live_end = live.cert ? live.cert->not_after : now_;
     if (live_end - now_ <= cfg_.emergency_window) {
@@ -307,7 +316,8 @@ class Rotation {
     SwapEvent event{cfg_.name, cfg_.output_dir, generation, cert.sha256_fingerprint,
                     format_time(cert.not_after)};
     if (!had_live_set) {
-      StepTimer(report_, cfg_.name, "notify").skipped("first install: no app reads these files yet");
+      StepTimer(report_, cfg_.name, "notify")
+          .skipped("first install: no app reads these files yet");
     } else if (target_.notifiers.empty()) {
       StepTimer(report_, cfg_.name, "notify").skipped("no notifiers configured");
     }
@@ -383,10 +393,14 @@ class Rotation {
 
 std::string_view to_string(Outcome outcome) {
   switch (outcome) {
-    case Outcome::UpToDate: return "up-to-date";
-    case Outcome::Rotated: return "rotated";
-    case Outcome::Acknowledged: return "acknowledged";
-    case Outcome::Validated: return "validated";
+    case Outcome::UpToDate:
+      return "up-to-date";
+    case Outcome::Rotated:
+      return "rotated";
+    case Outcome::Acknowledged:
+      return "acknowledged";
+    case Outcome::Validated:
+      return "validated";
   }
   return "up-to-date";
 }

@@ -2,7 +2,6 @@
 // project CA is served; a foreign, an expired and a missing one are refused by
 // the broker, and librdkafka's own words say so.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "certswap/live_validator.hpp"
@@ -16,9 +15,13 @@ std::string read(const std::string& path) {
 }
 
 // A user object as the emulator serves it, optionally with an injected credential fault.
-certswap::CredentialSet user_set(const testbed::Testbed& tb, const std::string& user, const std::string& fault) {
+certswap::CredentialSet user_set(const testbed::Testbed& tb, const std::string& user,
+                                 const std::string& fault) {
   if (!fault.empty()) {
-    tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/" + user + "$"}, {"count", 1}, {"fault", {{"kind", fault}}}});
+    tb.add_fault({{"method", "GET"},
+                  {"path_regex", ".*/user/" + user + "$"},
+                  {"count", 1},
+                  {"fault", {{"kind", fault}}}});
   }
   auto r = tb.api("GET", "/v1/project/" + tb.project + "/service/" + tb.service + "/user/" + user);
   REQUIRE(r["status"] == 200);
@@ -30,7 +33,8 @@ certswap::CredentialSet user_set(const testbed::Testbed& tb, const std::string& 
 
 TEST_CASE("a client certificate signed by the project CA gets metadata over mTLS", "[broker]") {
   auto tb = testbed::Testbed::load();
-  certswap::CredentialSet admin{read(tb.project_ca), read(tb.admin_cert), read(tb.admin_key), "admin"};
+  certswap::CredentialSet admin{read(tb.project_ca), read(tb.admin_cert), read(tb.admin_key),
+                                "admin"};
   auto result = certswap::validate_live(admin, tb.bootstrap, std::chrono::seconds(15));
   INFO(result.detail);
   CHECK(result.verdict == certswap::LiveVerdict::Accepted);
@@ -40,8 +44,8 @@ TEST_CASE("a client certificate signed by the project CA gets metadata over mTLS
 TEST_CASE("the broker refuses a client certificate from a foreign CA", "[broker]") {
   auto tb = testbed::Testbed::load();
   tb.create_user("mtls-foreign");
-  auto result = certswap::validate_live(user_set(tb, "mtls-foreign", "foreign_ca_cert"), tb.bootstrap,
-                                        std::chrono::seconds(15));
+  auto result = certswap::validate_live(user_set(tb, "mtls-foreign", "foreign_ca_cert"),
+                                        tb.bootstrap, std::chrono::seconds(15));
   INFO(result.detail);
   CHECK(result.verdict == certswap::LiveVerdict::Rejected);
   // The Java broker answers an untrusted issuer with alert 46 (certificate_unknown).

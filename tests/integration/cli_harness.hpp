@@ -2,12 +2,11 @@
 // Runs the real certswap binary against the test bed, the way a user would,
 // and checks every run's output for secrets.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -73,7 +72,8 @@ struct Cli {
     auto env_vars = env();
     for (auto& [k, v] : extra_env) env_vars[k] = v;
     auto result = testbed::run_process(args, env_vars);
-    UNSCOPED_INFO("certswap " << args[1] << " exited " << result.exit_code << ":\n" << result.output);
+    UNSCOPED_INFO("certswap " << args[1] << " exited " << result.exit_code << ":\n"
+                              << result.output);
     CHECK(result.output.find("PRIVATE KEY") == std::string::npos);
     for (const auto& secret : secrets) CHECK(result.output.find(secret) == std::string::npos);
     return result;

@@ -1,6 +1,7 @@
 // `certswap run` as a sidecar on the test bed: the loop, the endpoint, the
 // repair of a damaged live set, isolation of a failing target, SIGTERM, and
 // each notifier with its failure modes.
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,8 +9,6 @@
 #include <csignal>
 #include <fstream>
 #include <thread>
-
-#include <httplib.h>
 
 #include "cli_harness.hpp"
 
@@ -51,10 +50,18 @@ struct Sidecar {
   std::unique_ptr<testbed::BackgroundProcess> process;
 
   Sidecar(Cli& cli, std::vector<std::string> extra = {}, const std::string& poll = "1s") {
-    std::vector<std::string> argv{CERTSWAP_BIN, "run", "--poll-interval", poll, "--renewal-poll-interval", poll,
-                                  "--listen", "127.0.0.1:" + std::to_string(port)};
+    std::vector<std::string> argv{CERTSWAP_BIN,
+                                  "run",
+                                  "--poll-interval",
+                                  poll,
+                                  "--renewal-poll-interval",
+                                  poll,
+                                  "--listen",
+                                  "127.0.0.1:" + std::to_string(port)};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    process = std::make_unique<testbed::BackgroundProcess>(argv, cli.env(), (cli.out.parent_path() / (cli.out.filename().string() + ".sidecar.log")).string());
+    process = std::make_unique<testbed::BackgroundProcess>(
+        argv, cli.env(),
+        (cli.out.parent_path() / (cli.out.filename().string() + ".sidecar.log")).string());
     REQUIRE(eventually([&] { return get("/healthz").first == 200; }, 10s));
   }
 
@@ -75,19 +82,24 @@ fs::path write_script(const fs::path& dir, const std::string& name, const std::s
 
 }  // namespace
 
-TEST_CASE("the sidecar rotates after a renewal, notifies, acknowledges once and stays ready", "[daemon]") {
+TEST_CASE("the sidecar rotates after a renewal, notifies, acknowledges once and stays ready",
+          "[daemon]") {
   Cli cli("sidecar");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto events = cli.out.parent_path() / (cli.out.filename().string() + ".events");
-  const auto hook = write_script(cli.out.parent_path(), cli.out.filename().string() + ".hook",
-                                 "echo \"$CERTSWAP_FINGERPRINT $CERTSWAP_CERT_FILE\" >> " + events.string());
-  const auto generations_after_init = std::distance(fs::directory_iterator(cli.out), fs::directory_iterator{});
+  const auto hook =
+      write_script(cli.out.parent_path(), cli.out.filename().string() + ".hook",
+                   "echo \"$CERTSWAP_FINGERPRINT $CERTSWAP_CERT_FILE\" >> " + events.string());
+  const auto generations_after_init =
+      std::distance(fs::directory_iterator(cli.out), fs::directory_iterator{});
   Sidecar sidecar(cli, {"--notify-exec", hook.string()});
   REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }));
   // What init installed is not swapped again.
   CHECK_THAT(sidecar.get("/metrics").second,
-             Catch::Contains("certswap_rotations_total{target=\"test-project/kafka-test/" + cli.user + "\"} 0"));
-  CHECK(std::distance(fs::directory_iterator(cli.out), fs::directory_iterator{}) == generations_after_init);
+             Catch::Contains("certswap_rotations_total{target=\"test-project/kafka-test/" +
+                             cli.user + "\"} 0"));
+  CHECK(std::distance(fs::directory_iterator(cli.out), fs::directory_iterator{}) ==
+        generations_after_init);
 
   auto renewed = cli.tb.renew(cli.user, "gen2");
   bool always_ready = true;
@@ -96,12 +108,16 @@ TEST_CASE("the sidecar rotates after a renewal, notifies, acknowledges once and 
     return cli.tb.ack_count(cli.user) == 1;
   }));
   CHECK(always_ready);
-  CHECK_THAT(read(events), Catch::Contains(renewed["fingerprint"].get<std::string>() + " " + (cli.out / "service.cert").string()));
+  CHECK_THAT(read(events), Catch::Contains(renewed["fingerprint"].get<std::string>() + " " +
+                                           (cli.out / "service.cert").string()));
   // The API records the acknowledgement a moment before certswap counts it.
-  const std::string acked = "certswap_acknowledgements_total{target=\"test-project/kafka-test/" + cli.user + "\"} 1";
-  CHECK(eventually([&] { return sidecar.get("/metrics").second.find(acked) != std::string::npos; }, 2s));
+  const std::string acked =
+      "certswap_acknowledgements_total{target=\"test-project/kafka-test/" + cli.user + "\"} 1";
+  CHECK(eventually([&] { return sidecar.get("/metrics").second.find(acked) != std::string::npos; },
+                   2s));
   const auto metrics = sidecar.get("/metrics").second;
-  CHECK_THAT(metrics, Catch::Contains("certswap_rotations_total{target=\"test-project/kafka-test/" + cli.user + "\"} 1"));
+  CHECK_THAT(metrics, Catch::Contains("certswap_rotations_total{target=\"test-project/kafka-test/" +
+                                      cli.user + "\"} 1"));
   CHECK_THAT(metrics, Catch::Contains("outcome=\"accepted\""));
   std::this_thread::sleep_for(2500ms);  // two more polls: nothing more to do
   CHECK(cli.tb.ack_count(cli.user) == 1);
@@ -136,13 +152,19 @@ TEST_CASE("a target failing with API 500s does not hold back another target", "[
   const auto config = good.out.parent_path() / (good.out.filename().string() + ".json");
   nlohmann::json targets = nlohmann::json::array();
   for (Cli* c : {&bad, &good}) {
-    targets.push_back({{"name", c->user}, {"project", c->tb.project}, {"service", c->tb.service},
-                       {"user", c->user}, {"output_dir", c->out.string()}});
+    targets.push_back({{"name", c->user},
+                       {"project", c->tb.project},
+                       {"service", c->tb.service},
+                       {"user", c->user},
+                       {"output_dir", c->out.string()}});
   }
-  std::ofstream(config) << nlohmann::json{{"api", {{"url", good.tb.api_url}, {"ca_file", good.tb.api_ca},
-                                                   {"token_file", good.tb.token_file}}},
-                                          {"targets", targets}}.dump();
-  good.tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/" + bad.user + "$"}, {"count", 100000},
+  std::ofstream(config) << nlohmann::json{
+      {"api",
+       {{"url", good.tb.api_url}, {"ca_file", good.tb.api_ca}, {"token_file", good.tb.token_file}}},
+      {"targets", targets}}.dump();
+  good.tb.add_fault({{"method", "GET"},
+                     {"path_regex", ".*/user/" + bad.user + "$"},
+                     {"count", 100000},
                      {"fault", {{"kind", "status"}, {"status", 500}}}});
   bad.tb.renew(bad.user, "gen2");
   auto renewed = good.tb.renew(good.user, "gen2");
@@ -151,15 +173,19 @@ TEST_CASE("a target failing with API 500s does not hold back another target", "[
   good.tb.clear_faults();
   CHECK(bad.tb.ack_count(bad.user) == 0);
   const auto metrics = sidecar.get("/metrics").second;
-  CHECK_THAT(metrics, Catch::Contains("certswap_api_errors_total{target=\"" + bad.user + "\",status=\"500\"}"));
+  CHECK_THAT(metrics, Catch::Contains("certswap_api_errors_total{target=\"" + bad.user +
+                                      "\",status=\"500\"}"));
   CHECK(sidecar.process->stop(SIGTERM) == 0);
 }
 
-TEST_CASE("SIGTERM during a rotation exits 0 after the work in flight; the next start resumes", "[daemon]") {
+TEST_CASE("SIGTERM during a rotation exits 0 after the work in flight; the next start resumes",
+          "[daemon]") {
   Cli cli("sigterm");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   cli.tb.renew(cli.user, "gen2");
-  cli.tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/" + cli.user + "$"}, {"count", 1},
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/user/" + cli.user + "$"},
+                    {"count", 1},
                     {"fault", {{"kind", "delay"}, {"ms", 1500}}}});
   Sidecar sidecar(cli);
   std::this_thread::sleep_for(500ms);  // the first fetch is now waiting on the API
@@ -170,7 +196,9 @@ TEST_CASE("SIGTERM during a rotation exits 0 after the work in flight; the next 
   CHECK(cli.tb.ack_count(cli.user) == 1);
 }
 
-TEST_CASE("the signal notifier signals the process in the pidfile; a dead process holds back the ack", "[daemon][notifier]") {
+TEST_CASE(
+    "the signal notifier signals the process in the pidfile; a dead process holds back the ack",
+    "[daemon][notifier]") {
   Cli cli("signal");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto base = cli.out.parent_path() / cli.out.filename();
@@ -179,13 +207,19 @@ TEST_CASE("the signal notifier signals the process in the pidfile; a dead proces
   std::ofstream(pidfile) << "999999\n";  // a process that does not exist
   Sidecar sidecar(cli, {"--notify-signal", "SIGHUP", "--notify-pid-file", pidfile});
   cli.tb.renew(cli.user, "gen2");
-  REQUIRE(eventually([&] { return sidecar.get("/metrics").second.find("certswap_notification_failures_total{target=\"test-project/kafka-test/" + cli.user + "\"} 0") == std::string::npos; }));
+  REQUIRE(eventually([&] {
+    return sidecar.get("/metrics")
+               .second.find(
+                   "certswap_notification_failures_total{target=\"test-project/kafka-test/" +
+                   cli.user + "\"} 0") == std::string::npos;
+  }));
   CHECK(cli.tb.ack_count(cli.user) == 0);
   CHECK_THAT(sidecar.process->output(), Catch::Contains("the process is gone"));
 
   // The app comes up and writes its pidfile; the next retry reaches it.
-  const auto app = write_script(cli.out.parent_path(), cli.out.filename().string() + ".app",
-                                "trap 'echo hup >> " + got + "' HUP\necho $$ > " + pidfile + "\nwhile :; do sleep 0.1; done");
+  const auto app = write_script(
+      cli.out.parent_path(), cli.out.filename().string() + ".app",
+      "trap 'echo hup >> " + got + "' HUP\necho $$ > " + pidfile + "\nwhile :; do sleep 0.1; done");
   testbed::BackgroundProcess app_process({app.string()}, {}, base.string() + ".app.log");
   CHECK(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 60s));
   // The shell runs its trap once the current `sleep 0.1` returns.
@@ -201,13 +235,22 @@ TEST_CASE("the exec notifier fails on a non-zero exit and a timeout", "[daemon][
   CHECK(failing.exit_code == 6);
   CHECK_THAT(failing.output, Catch::Contains("exited with status 1"));
   CHECK(cli.tb.ack_count(cli.user) == 0);
-  const auto slow = write_script(cli.out.parent_path(), cli.out.filename().string() + ".slow", "sleep 30");
+  const auto slow =
+      write_script(cli.out.parent_path(), cli.out.filename().string() + ".slow", "sleep 30");
   auto config = cli.out.parent_path() / (cli.out.filename().string() + ".json");
   std::ofstream(config) << nlohmann::json{
-      {"api", {{"url", cli.tb.api_url}, {"ca_file", cli.tb.api_ca}, {"token_file", cli.tb.token_file}}},
-      {"targets", {{{"project", cli.tb.project}, {"service", cli.tb.service}, {"user", cli.user},
-                    {"output_dir", cli.out.string()},
-                    {"notify", {{{"type", "exec"}, {"command", {slow.string()}}, {"timeout", "1s"}}}}}}}}.dump();
+      {"api",
+       {{"url", cli.tb.api_url}, {"ca_file", cli.tb.api_ca}, {"token_file", cli.tb.token_file}}},
+      {"targets",
+       {{{"project", cli.tb.project},
+         {"service", cli.tb.service},
+         {"user", cli.user},
+         {"output_dir", cli.out.string()},
+         {"notify",
+          {{{"type", "exec"},
+            {"command", {slow.string()}},
+            {"timeout",
+             "1s"}}}}}}}}.dump();
   auto timed_out = cli.run({"rotate", "--config", config.string()});
   CHECK(timed_out.exit_code == 6);
   CHECK_THAT(timed_out.output, Catch::Contains("did not finish within 1000 ms"));
@@ -217,7 +260,8 @@ TEST_CASE("the exec notifier fails on a non-zero exit and a timeout", "[daemon][
   CHECK(cli.tb.ack_count(cli.user) == 1);
 }
 
-TEST_CASE("the http notifier POSTs the event and a 500 holds back the acknowledgement", "[daemon][notifier]") {
+TEST_CASE("the http notifier POSTs the event and a 500 holds back the acknowledgement",
+          "[daemon][notifier]") {
   Cli cli("http-notify");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   httplib::Server server;

@@ -1,14 +1,13 @@
 // The emulator speaks the Aiven API as shared/aiven-api.md documents it:
 // paths, field names and types, auth scheme, error shape, renewal model, faults.
-#include <catch2/catch.hpp>
-
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
-#include <random>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "certswap/cert_info.hpp"
@@ -87,7 +86,8 @@ TEST_CASE("the emulator answers each endpoint with the documented shape", "[emul
   }
 }
 
-TEST_CASE("the emulator refuses bad tokens and unknown names with the API's error shape", "[emulator]") {
+TEST_CASE("the emulator refuses bad tokens and unknown names with the API's error shape",
+          "[emulator]") {
   auto tb = testbed::Testbed::load();
   check_error_shape(tb.api("GET", user_path(tb, "app"), "", ""), 401);
   check_error_shape(tb.api("GET", user_path(tb, "app"), "", "aivenv1 wrong-token"), 403);
@@ -113,12 +113,16 @@ TEST_CASE("a renewal serves a new pair and stays pending until acknowledged", "[
   CHECK(info->sha256_fingerprint == renewed["fingerprint"]);
   CHECK(tb.ack_count(renewal) == 0);
 
-  CHECK(tb.api("PUT", user_path(tb, renewal), R"({"operation":"acknowledge-renewal"})")["status"] == 200);
-  CHECK_FALSE(tb.api("GET", user_path(tb, renewal))["body"]["user"].contains("expiring_cert_not_valid_after_time"));
+  CHECK(tb.api("PUT", user_path(tb, renewal), R"({"operation":"acknowledge-renewal"})")["status"] ==
+        200);
+  CHECK_FALSE(tb.api("GET", user_path(tb, renewal))["body"]["user"].contains(
+      "expiring_cert_not_valid_after_time"));
   CHECK(tb.ack_count(renewal) == 1);
   // Idempotent upstream; every call is counted so that tests can prove "exactly once".
-  CHECK(tb.api("PUT", user_path(tb, renewal), R"({"operation":"acknowledge-renewal"})")["status"] == 200);
-  auto acks = tb.control_get("/_testbed/acks?project=" + tb.project + "&service=" + tb.service + "&username=" + renewal);
+  CHECK(tb.api("PUT", user_path(tb, renewal), R"({"operation":"acknowledge-renewal"})")["status"] ==
+        200);
+  auto acks = tb.control_get("/_testbed/acks?project=" + tb.project + "&service=" + tb.service +
+                             "&username=" + renewal);
   CHECK(acks["count"] == 2);
   CHECK(acks["pending"] == false);
   CHECK(acks["fingerprints"][0] == renewed["fingerprint"]);
@@ -142,7 +146,10 @@ TEST_CASE("every injected fault is returned", "[emulator]") {
   tb.create_user(faulty);
   const auto path = user_path(tb, faulty);
   auto inject = [&](json fault) {
-    tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/" + faulty + "$"}, {"count", 1}, {"fault", fault}});
+    tb.add_fault({{"method", "GET"},
+                  {"path_regex", ".*/user/" + faulty + "$"},
+                  {"count", 1},
+                  {"fault", fault}});
   };
   inject({{"kind", "status"}, {"status", 503}, {"message", "maintenance"}});
   auto r = tb.api("GET", path);
@@ -176,26 +183,35 @@ TEST_CASE("every injected fault is returned", "[emulator]") {
   CHECK_FALSE(tb.api("GET", path)["body"]["user"].contains("access_key"));
 
   inject({{"kind", "malformed_pem_cert"}});
-  CHECK_FALSE(certswap::inspect_certificate_pem(tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x"));
+  CHECK_FALSE(certswap::inspect_certificate_pem(
+      tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x"));
 
   inject({{"kind", "foreign_ca_cert"}});
-  auto foreign = certswap::inspect_certificate_pem(tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
+  auto foreign = certswap::inspect_certificate_pem(
+      tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
   REQUIRE(foreign);
   CHECK(foreign->issuer == "CN=Some Other CA");
 
   inject({{"kind", "expired_cert"}});
-  auto expired = certswap::inspect_certificate_pem(tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
+  auto expired = certswap::inspect_certificate_pem(
+      tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
   REQUIRE(expired);
   CHECK(expired->not_after < std::chrono::system_clock::now());
 
   inject({{"kind", "not_yet_valid_cert"}});
-  auto future = certswap::inspect_certificate_pem(tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
+  auto future = certswap::inspect_certificate_pem(
+      tb.api("GET", path)["body"]["user"]["access_cert"].get<std::string>(), "x");
   REQUIRE(future);
   CHECK(future->not_before > std::chrono::system_clock::now());
 
-  tb.add_fault({{"method", "GET"}, {"path_regex", ".*/kms/ca$"}, {"count", 1}, {"fault", {{"kind", "malformed_pem_ca"}}}});
+  tb.add_fault({{"method", "GET"},
+                {"path_regex", ".*/kms/ca$"},
+                {"count", 1},
+                {"fault", {{"kind", "malformed_pem_ca"}}}});
   CHECK_FALSE(certswap::inspect_certificate_pem(
-      tb.api("GET", "/v1/project/" + tb.project + "/kms/ca")["body"]["certificate"].get<std::string>(), "x"));
+      tb.api("GET", "/v1/project/" + tb.project + "/kms/ca")["body"]["certificate"]
+          .get<std::string>(),
+      "x"));
 
   // Faults are one-shot and leave the stored state alone.
   r = tb.api("GET", path);
@@ -205,15 +221,19 @@ TEST_CASE("every injected fault is returned", "[emulator]") {
 
 TEST_CASE("the emulator's state survives a restart", "[emulator]") {
   namespace fs = std::filesystem;
-  const auto dir = fs::temp_directory_path() / ("certswap-emulator-restart-" + std::to_string(::getpid()));
+  const auto dir =
+      fs::temp_directory_path() / ("certswap-emulator-restart-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   auto start = [&] {
     fs::remove(dir / "ready.json");
-    return testbed::run_process({"/bin/sh", "-c", std::string("'") + EMULATOR_BIN + "' --state-dir '" + dir.string() +
-                                                      "' --ready-file '" + dir.string() + "/ready.json' >/dev/null 2>&1 & echo $!"});
+    return testbed::run_process({"/bin/sh", "-c",
+                                 std::string("'") + EMULATOR_BIN + "' --state-dir '" +
+                                     dir.string() + "' --ready-file '" + dir.string() +
+                                     "/ready.json' >/dev/null 2>&1 & echo $!"});
   };
   auto wait_ready = [&] {
-    for (int i = 0; i < 100 && !fs::exists(dir / "ready.json"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 100 && !fs::exists(dir / "ready.json"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     REQUIRE(fs::exists(dir / "ready.json"));
   };
   auto stop = [&](const std::string& pid) { testbed::run_process({"/bin/kill", pid}); };
@@ -242,7 +262,8 @@ TEST_CASE("the emulator's state survives a restart", "[emulator]") {
   auto user = tb.api("GET", "/v1/project/test-project/service/kafka-test/user/app");
   stop(pid);
   REQUIRE(user["status"] == 200);
-  auto info = certswap::inspect_certificate_pem(user["body"]["user"]["access_cert"].get<std::string>(), "x");
+  auto info = certswap::inspect_certificate_pem(
+      user["body"]["user"]["access_cert"].get<std::string>(), "x");
   REQUIRE(info);
   CHECK(info->sha256_fingerprint == renewed["fingerprint"]);
   CHECK(user["body"]["user"].contains("expiring_cert_not_valid_after_time"));

@@ -20,9 +20,13 @@ std::string read(const fs::path& p) {
 // What `avn service user-creds-download` would write for the user, as it is now upstream.
 void drop(const Cli& cli, const fs::path& inbox, const std::string& fault = "") {
   if (!fault.empty()) {
-    cli.tb.add_fault({{"method", "GET"}, {"path_regex", ".*/user/" + cli.user + "$"}, {"count", 1}, {"fault", {{"kind", fault}}}});
+    cli.tb.add_fault({{"method", "GET"},
+                      {"path_regex", ".*/user/" + cli.user + "$"},
+                      {"count", 1},
+                      {"fault", {{"kind", fault}}}});
   }
-  auto user = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/service/" + cli.tb.service + "/user/" + cli.user)["body"]["user"];
+  auto user = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/service/" + cli.tb.service +
+                                    "/user/" + cli.user)["body"]["user"];
   auto ca = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/kms/ca")["body"]["certificate"];
   const auto staging = inbox.parent_path() / (inbox.filename().string() + ".tmp");
   fs::create_directories(staging);
@@ -30,7 +34,8 @@ void drop(const Cli& cli, const fs::path& inbox, const std::string& fault = "") 
   std::ofstream(staging / "service.cert") << user["access_cert"].get<std::string>();
   std::ofstream(staging / "service.key") << user["access_key"].get<std::string>();
   fs::create_directories(inbox);
-  for (auto name : {"ca.pem", "service.cert", "service.key"}) fs::rename(staging / name, inbox / name);
+  for (auto name : {"ca.pem", "service.cert", "service.key"})
+    fs::rename(staging / name, inbox / name);
 }
 
 std::string live_fingerprint(const fs::path& out) {
@@ -40,7 +45,10 @@ std::string live_fingerprint(const fs::path& out) {
 
 }  // namespace
 
-TEST_CASE("a set dropped into the inbox is validated, swapped, acknowledged for the named user and cleared", "[inbox]") {
+TEST_CASE(
+    "a set dropped into the inbox is validated, swapped, acknowledged for the named user and "
+    "cleared",
+    "[inbox]") {
   Cli cli("inbox");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto inbox = cli.out.parent_path() / (cli.out.filename().string() + ".inbox");
@@ -56,7 +64,8 @@ TEST_CASE("a set dropped into the inbox is validated, swapped, acknowledged for 
   CHECK_THAT(again.output, Catch::Contains("nothing new on offer"));
 }
 
-TEST_CASE("a bad set in the inbox is refused, stays in the inbox, and the live set stays", "[inbox]") {
+TEST_CASE("a bad set in the inbox is refused, stays in the inbox, and the live set stays",
+          "[inbox]") {
   Cli cli("inbox-bad");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto before = snapshot_live(cli.out);
@@ -64,19 +73,24 @@ TEST_CASE("a bad set in the inbox is refused, stays in the inbox, and the live s
   drop(cli, inbox, "foreign_ca_cert");
   auto r = cli.run({"rotate", "--source", "inbox", "--inbox-dir", inbox.string()});
   CHECK(r.exit_code == 3);
-  CHECK_THAT(r.output, Catch::Contains("inbox " + inbox.string()) && Catch::Contains("not by the project CA"));
+  CHECK_THAT(r.output, Catch::Contains("inbox " + inbox.string()) &&
+                           Catch::Contains("not by the project CA"));
   CHECK(snapshot_live(cli.out) == before);
   CHECK(fs::exists(inbox / "service.key"));
   CHECK(cli.tb.ack_count(cli.user) == 0);
 }
 
-TEST_CASE("an inbox target without an Aiven user needs no API token and acknowledges nothing", "[inbox]") {
+TEST_CASE("an inbox target without an Aiven user needs no API token and acknowledges nothing",
+          "[inbox]") {
   Cli cli("inbox-offline");
   const auto inbox = cli.out.parent_path() / (cli.out.filename().string() + ".inbox");
   auto renewed = cli.tb.renew(cli.user, "offline");
   drop(cli, inbox);
-  auto r = cli.run({"init", "--source", "inbox", "--inbox-dir", inbox.string(), "--bootstrap", cli.tb.bootstrap},
-                   {{"CERTSWAP_USER", ""}, {"CERTSWAP_TOKEN_FILE", ""}, {"CERTSWAP_API_URL", "https://127.0.0.1:1"}});
+  auto r = cli.run(
+      {"init", "--source", "inbox", "--inbox-dir", inbox.string(), "--bootstrap", cli.tb.bootstrap},
+      {{"CERTSWAP_USER", ""},
+       {"CERTSWAP_TOKEN_FILE", ""},
+       {"CERTSWAP_API_URL", "https://127.0.0.1:1"}});
   REQUIRE(r.exit_code == 0);
   CHECK(live_fingerprint(cli.out) == renewed["fingerprint"].get<std::string>());
   CHECK(cli.tb.ack_count(cli.user) == 0);
@@ -87,14 +101,15 @@ TEST_CASE("the sidecar takes an inbox drop at once, not at the next poll", "[inb
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto inbox = cli.out.parent_path() / (cli.out.filename().string() + ".inbox");
   fs::create_directories(inbox);
-  testbed::BackgroundProcess sidecar({CERTSWAP_BIN, "run", "--poll-interval", "10m", "--listen", "", "--source",
-                                      "inbox", "--inbox-dir", inbox.string()},
+  testbed::BackgroundProcess sidecar({CERTSWAP_BIN, "run", "--poll-interval", "10m", "--listen", "",
+                                      "--source", "inbox", "--inbox-dir", inbox.string()},
                                      cli.env(), cli.out.string() + ".sidecar.log");
   std::this_thread::sleep_for(1500ms);
   auto renewed = cli.tb.renew(cli.user, "dropped-live");
   drop(cli, inbox);
   const auto deadline = std::chrono::steady_clock::now() + 15s;
-  while (live_fingerprint(cli.out) != renewed["fingerprint"].get<std::string>() && std::chrono::steady_clock::now() < deadline) {
+  while (live_fingerprint(cli.out) != renewed["fingerprint"].get<std::string>() &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
   }
   CHECK(live_fingerprint(cli.out) == renewed["fingerprint"].get<std::string>());

@@ -9,8 +9,8 @@ namespace {
 
 std::string keytool_list(const fs::path& store, const std::string& password) {
   // A test password on argv is fine; certswap itself never takes one there.
-  auto r = testbed::run_process({"/usr/bin/keytool", "-list", "-v", "-keystore", store.string(), "-storetype",
-                                 "PKCS12", "-storepass", password});
+  auto r = testbed::run_process({"/usr/bin/keytool", "-list", "-v", "-keystore", store.string(),
+                                 "-storetype", "PKCS12", "-storepass", password});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   return r.output;
@@ -24,7 +24,8 @@ TEST_CASE("pkcs12 stores open in keytool with a password that stays across renew
       Cli cli(legacy ? "p12-legacy" : "p12");
       const auto password_file = cli.out.parent_path() / (cli.out.filename().string() + ".pass");
       std::ofstream(password_file) << "store-pass-123\n";
-      std::vector<std::string> format{"--format", "pkcs12", "--pkcs12-password-file", password_file.string()};
+      std::vector<std::string> format{"--format", "pkcs12", "--pkcs12-password-file",
+                                      password_file.string()};
       if (legacy) format.push_back("--pkcs12-legacy");
       auto with = [&](std::vector<std::string> args) {
         args.insert(args.end(), format.begin(), format.end());
@@ -46,12 +47,14 @@ TEST_CASE("pkcs12 stores open in keytool with a password that stays across renew
   }
 }
 
-TEST_CASE("a missing pkcs12 password file fails the rotation and leaves the live set alone", "[pkcs12]") {
+TEST_CASE("a missing pkcs12 password file fails the rotation and leaves the live set alone",
+          "[pkcs12]") {
   Cli cli("p12-missing");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto before = snapshot_live(cli.out);
   cli.tb.renew(cli.user, "gen2");
-  auto r = cli.run({"rotate", "--format", "pkcs12", "--pkcs12-password-file", "/nonexistent/p12-password"});
+  auto r = cli.run(
+      {"rotate", "--format", "pkcs12", "--pkcs12-password-file", "/nonexistent/p12-password"});
   CHECK(r.exit_code == 64);
   CHECK_THAT(r.output, Catch::Contains("/nonexistent/p12-password"));
   CHECK(snapshot_live(cli.out) == before);

@@ -46,7 +46,8 @@ TEST_CASE("init on an empty directory installs the current credential", "[rotati
   REQUIRE(r.exit_code == 0);
   CHECK(fs::is_symlink(cli.out / "..data"));
   CHECK(fs::is_symlink(cli.out / "service.key"));
-  CHECK((fs::status(cli.out / "service.key").permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK((fs::status(cli.out / "service.key").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
   CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
 }
 
@@ -79,7 +80,8 @@ TEST_CASE("init repairs a directory whose key was corrupted", "[rotation]") {
   CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
 }
 
-TEST_CASE("rotate after a renewal swaps, keeps the old generation, acknowledges once", "[rotation]") {
+TEST_CASE("rotate after a renewal swaps, keeps the old generation, acknowledges once",
+          "[rotation]") {
   Cli cli("rotate");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto old_fp = live_fingerprint(cli.out);
@@ -157,7 +159,8 @@ TEST_CASE("a CA bundle change alone rotates ca.pem and acknowledges nothing", "[
   CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
 }
 
-TEST_CASE("a crash after staging or after the swap converges on the next rotate", "[rotation][crash]") {
+TEST_CASE("a crash after staging or after the swap converges on the next rotate",
+          "[rotation][crash]") {
   for (std::string point : {"after-stage", "after-swap"}) {
     DYNAMIC_SECTION("killed " << point) {
       Cli cli("crash-" + point);

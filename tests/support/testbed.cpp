@@ -1,10 +1,10 @@
 #include "testbed.hpp"
 
+#include <httplib.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
-
-#include <httplib.h>
 
 namespace testbed {
 namespace {
@@ -28,7 +28,8 @@ std::unique_ptr<httplib::SSLClient> make_client(const Testbed& tb) {
 
 nlohmann::json parse_or_throw(const httplib::Result& r, const std::string& what) {
   if (!r) throw std::runtime_error(what + ": no response (" + httplib::to_string(r.error()) + ")");
-  if (r->status >= 300) throw std::runtime_error(what + ": HTTP " + std::to_string(r->status) + " " + r->body);
+  if (r->status >= 300)
+    throw std::runtime_error(what + ": HTTP " + std::to_string(r->status) + " " + r->body);
   return r->body.empty() ? nlohmann::json::object() : nlohmann::json::parse(r->body);
 }
 
@@ -36,16 +37,18 @@ nlohmann::json parse_or_throw(const httplib::Result& r, const std::string& what)
 
 Testbed Testbed::load() {
   const char* dir = std::getenv("CERTSWAP_TESTBED_DIR");
-  if (!dir) throw std::runtime_error("CERTSWAP_TESTBED_DIR is not set: run the tests through ctest");
+  if (!dir)
+    throw std::runtime_error("CERTSWAP_TESTBED_DIR is not set: run the tests through ctest");
   const auto j = nlohmann::json::parse(read_all(std::string(dir) + "/testbed.json"));
   Testbed tb;
   tb.dir = dir;
-  for (auto [key, field] : {std::pair{"api_url", &tb.api_url}, std::pair{"api_ca", &tb.api_ca},
-                            std::pair{"token_file", &tb.token_file}, std::pair{"project", &tb.project},
-                            std::pair{"service", &tb.service}, std::pair{"project_ca", &tb.project_ca},
-                            std::pair{"bootstrap", &tb.bootstrap}, std::pair{"admin_cert", &tb.admin_cert},
-                            std::pair{"admin_key", &tb.admin_key}, std::pair{"emulator_dir", &tb.emulator_dir},
-                            std::pair{"kafka_dir", &tb.kafka_dir}}) {
+  for (auto [key, field] :
+       {std::pair{"api_url", &tb.api_url}, std::pair{"api_ca", &tb.api_ca},
+        std::pair{"token_file", &tb.token_file}, std::pair{"project", &tb.project},
+        std::pair{"service", &tb.service}, std::pair{"project_ca", &tb.project_ca},
+        std::pair{"bootstrap", &tb.bootstrap}, std::pair{"admin_cert", &tb.admin_cert},
+        std::pair{"admin_key", &tb.admin_key}, std::pair{"emulator_dir", &tb.emulator_dir},
+        std::pair{"kafka_dir", &tb.kafka_dir}}) {
     *field = j.at(key).get<std::string>();
   }
   return tb;
@@ -75,40 +78,52 @@ void Testbed::control_delete(const std::string& path) const {
   parse_or_throw(c.Delete(path.c_str()), "DELETE " + path);
 }
 
-nlohmann::json Testbed::api(const std::string& method, const std::string& path, const std::string& body,
-                            const std::string& auth) const {
+nlohmann::json Testbed::api(const std::string& method, const std::string& path,
+                            const std::string& body, const std::string& auth) const {
   auto client = make_client(*this);
   auto& c = *client;
   httplib::Headers headers;
-  if (auth == "token") headers.emplace("authorization", "aivenv1 " + token());
-  else if (!auth.empty()) headers.emplace("authorization", auth);
-  httplib::Result r = method == "GET"      ? c.Get(path.c_str(), headers)
-                      : method == "PUT"    ? c.Put(path.c_str(), headers, body, "application/json")
-                      : method == "POST"   ? c.Post(path.c_str(), headers, body, "application/json")
-                                           : c.Delete(path.c_str(), headers);
+  if (auth == "token")
+    headers.emplace("authorization", "aivenv1 " + token());
+  else if (!auth.empty())
+    headers.emplace("authorization", auth);
+  httplib::Result r = method == "GET"    ? c.Get(path.c_str(), headers)
+                      : method == "PUT"  ? c.Put(path.c_str(), headers, body, "application/json")
+                      : method == "POST" ? c.Post(path.c_str(), headers, body, "application/json")
+                                         : c.Delete(path.c_str(), headers);
   if (!r) return {{"status", 0}, {"error", httplib::to_string(r.error())}};
   nlohmann::json h = nlohmann::json::object();
   for (const auto& [k, v] : r->headers) h[k] = v;
-  return {{"status", r->status}, {"raw", r->body}, {"headers", h},
+  return {{"status", r->status},
+          {"raw", r->body},
+          {"headers", h},
           {"body", nlohmann::json::parse(r->body, nullptr, false)}};
 }
 
 nlohmann::json Testbed::create_user(const std::string& username) const {
-  return control_post("/_testbed/users", {{"project", project}, {"service", service}, {"username", username}});
+  return control_post("/_testbed/users",
+                      {{"project", project}, {"service", service}, {"username", username}});
 }
 
 nlohmann::json Testbed::renew(const std::string& username, const std::string& ou) const {
-  return control_post("/_testbed/renew", {{"project", project}, {"service", service}, {"username", username}, {"ou", ou}});
+  return control_post(
+      "/_testbed/renew",
+      {{"project", project}, {"service", service}, {"username", username}, {"ou", ou}});
 }
 
 int Testbed::ack_count(const std::string& username) const {
-  return control_get("/_testbed/acks?project=" + project + "&service=" + service + "&username=" + username)
+  return control_get("/_testbed/acks?project=" + project + "&service=" + service +
+                     "&username=" + username)
       .at("count")
       .get<int>();
 }
 
-void Testbed::add_fault(const nlohmann::json& fault) const { control_post("/_testbed/faults", fault); }
+void Testbed::add_fault(const nlohmann::json& fault) const {
+  control_post("/_testbed/faults", fault);
+}
 
-void Testbed::clear_faults() const { control_delete("/_testbed/faults"); }
+void Testbed::clear_faults() const {
+  control_delete("/_testbed/faults");
+}
 
 }  // namespace testbed

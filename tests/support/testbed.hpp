@@ -1,9 +1,8 @@
 #pragma once
 // Integration tests' view of the test bed started by tests/testbed/testbed.sh:
 // where things are (testbed.json) and the emulator's control API.
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace testbed {
 

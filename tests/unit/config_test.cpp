@@ -1,9 +1,8 @@
-#include <catch2/catch.hpp>
+#include "certswap/config.hpp"
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-
-#include "certswap/config.hpp"
 
 using namespace certswap;
 using namespace std::chrono_literals;
@@ -69,7 +68,8 @@ TEST_CASE("a config file with a bad value names the file, the target and the key
   auto path = write_temp("bad.json", R"({"targets": [{"user": "u", "min_remaining": "soon"}]})");
   auto config = load_config_file(path);
   REQUIRE_FALSE(config);
-  CHECK_THAT(config.error().message, Catch::Contains("targets[0]") && Catch::Contains("min_remaining"));
+  CHECK_THAT(config.error().message,
+             Catch::Contains("targets[0]") && Catch::Contains("min_remaining"));
   std::filesystem::remove(path);
 }
 

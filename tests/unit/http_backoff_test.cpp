@@ -25,5 +25,6 @@ TEST_CASE("Retry-After from the API wins over the computed backoff, within the c
 TEST_CASE("path segments are percent-encoded") {
   CHECK(url_encode_segment("my-project_1.x~") == "my-project_1.x~");
   CHECK(url_encode_segment("a b/c") == "a%20b%2Fc");
-  CHECK(AivenClient::user_path("p", "kafka 1", "app/x") == "/v1/project/p/service/kafka%201/user/app%2Fx");
+  CHECK(AivenClient::user_path("p", "kafka 1", "app/x") ==
+        "/v1/project/p/service/kafka%201/user/app%2Fx");
 }

@@ -1,14 +1,12 @@
-#include <catch2/catch.hpp>
-
+#include <httplib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include <httplib.h>
 
 #include "notifiers/exec/exec_notifier.hpp"
 #include "notifiers/http/http_notifier.hpp"
@@ -19,7 +17,9 @@ using namespace certswap::plugins;
 using namespace std::chrono_literals;
 
 namespace {
-SwapEvent event() { return {"orders", "/out/orders", "..gen", "abc123", "2029-01-01T00:00:00Z"}; }
+SwapEvent event() {
+  return {"orders", "/out/orders", "..gen", "abc123", "2029-01-01T00:00:00Z"};
+}
 }  // namespace
 
 TEST_CASE("signal names parse with or without SIG, and numbers; unknown names are refused") {
@@ -32,7 +32,8 @@ TEST_CASE("signal names parse with or without SIG, and numbers; unknown names ar
 }
 
 TEST_CASE("the signal notifier re-reads the pidfile at every notification") {
-  const auto pidfile = std::filesystem::temp_directory_path() / ("certswap-notifier-" + std::to_string(getpid()) + ".pid");
+  const auto pidfile = std::filesystem::temp_directory_path() /
+                       ("certswap-notifier-" + std::to_string(getpid()) + ".pid");
   std::ofstream(pidfile) << getpid() << "\n";
   SignalNotifier notifier(0, pidfile, SIGUSR2, "SIGUSR2");
   sigset_t set;
@@ -54,8 +55,12 @@ TEST_CASE("the signal notifier re-reads the pidfile at every notification") {
 }
 
 TEST_CASE("the exec notifier passes the new set in the environment and fails on a non-zero exit") {
-  const auto out = std::filesystem::temp_directory_path() / ("certswap-exec-" + std::to_string(getpid()));
-  ExecNotifier ok({"/bin/sh", "-c", "echo \"$CERTSWAP_TARGET $CERTSWAP_FINGERPRINT $CERTSWAP_KEY_FILE\" > " + out.string()}, 5s);
+  const auto out =
+      std::filesystem::temp_directory_path() / ("certswap-exec-" + std::to_string(getpid()));
+  ExecNotifier ok(
+      {"/bin/sh", "-c",
+       "echo \"$CERTSWAP_TARGET $CERTSWAP_FINGERPRINT $CERTSWAP_KEY_FILE\" > " + out.string()},
+      5s);
   REQUIRE(ok.notify(event()));
   std::ifstream in(out);
   std::string line;

@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
+#include "certswap/offline_validator.hpp"
 
 #include <openssl/x509.h>
 
+#include <catch2/catch.hpp>
+
 #include "certswap/cert_info.hpp"
-#include "certswap/offline_validator.hpp"
 #include "certswap/pem.hpp"
 #include "pki.hpp"
 
@@ -17,7 +18,8 @@ namespace {
 const auto kNow = std::chrono::system_clock::now();
 
 Authority make_ca(const std::string& cn) {
-  auto issued = emulator::issue({cn, "", true, false, false, kNow - 24h, kNow + 3650 * 24h}, nullptr);
+  auto issued =
+      emulator::issue({cn, "", true, false, false, kNow - 24h, kNow + 3650 * 24h}, nullptr);
   return {issued.cert_pem, issued.key_pem};
 }
 
@@ -26,12 +28,17 @@ const Authority& project_ca() {
   return ca;
 }
 
-CredentialSet client_set(const Authority& ca, CertRequest request = {"app", "kafka", false, false, true, kNow - 1h, kNow + 820 * 24h}) {
+CredentialSet client_set(const Authority& ca,
+                         CertRequest request = {"app", "kafka", false, false, true, kNow - 1h,
+                                                kNow + 820 * 24h}) {
   auto issued = emulator::issue(request, &ca);
-  return {project_ca().cert_pem, issued.cert_pem, issued.key_pem, "GET /v1/project/p/service/s/user/app"};
+  return {project_ca().cert_pem, issued.cert_pem, issued.key_pem,
+          "GET /v1/project/p/service/s/user/app"};
 }
 
-OfflinePolicy policy() { return {300s, 24h}; }
+OfflinePolicy policy() {
+  return {300s, 24h};
+}
 
 }  // namespace
 
@@ -67,7 +74,8 @@ TEST_CASE("malformed PEM is refused and the error names the file and the source"
     auto r = validate_offline(set, policy(), kNow);
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == ErrorKind::Invalid);
-    CHECK_THAT(r.error().message, Catch::StartsWith(name) && Catch::Contains("GET /v1/project/p/service/s/user/app"));
+    CHECK_THAT(r.error().message,
+               Catch::StartsWith(name) && Catch::Contains("GET /v1/project/p/service/s/user/app"));
   }
 }
 
@@ -84,35 +92,46 @@ TEST_CASE("a certificate signed by another CA is refused and the error names bot
   auto set = client_set(make_ca("Other CA"));
   auto r = validate_offline(set, policy(), kNow);
   REQUIRE_FALSE(r);
-  CHECK_THAT(r.error().message, Catch::Contains("\"CN=Other CA\"") && Catch::Contains("\"CN=Project CA\""));
+  CHECK_THAT(r.error().message,
+             Catch::Contains("\"CN=Other CA\"") && Catch::Contains("\"CN=Project CA\""));
 }
 
 TEST_CASE("validity: expired, not yet valid, within the skew, and the minimum remaining") {
-  auto expired = client_set(project_ca(), {"app", "", false, false, true, kNow - 30 * 24h, kNow - 1h});
-  CHECK_THAT(validate_offline(expired, policy(), kNow).error().message, Catch::Contains("expired on"));
+  auto expired =
+      client_set(project_ca(), {"app", "", false, false, true, kNow - 30 * 24h, kNow - 1h});
+  CHECK_THAT(validate_offline(expired, policy(), kNow).error().message,
+             Catch::Contains("expired on"));
 
-  auto future = client_set(project_ca(), {"app", "", false, false, true, kNow + 1h, kNow + 800 * 24h});
-  CHECK_THAT(validate_offline(future, policy(), kNow).error().message, Catch::Contains("not valid until"));
+  auto future =
+      client_set(project_ca(), {"app", "", false, false, true, kNow + 1h, kNow + 800 * 24h});
+  CHECK_THAT(validate_offline(future, policy(), kNow).error().message,
+             Catch::Contains("not valid until"));
 
-  auto skewed = client_set(project_ca(), {"app", "", false, false, true, kNow + 2min, kNow + 800 * 24h});
+  auto skewed =
+      client_set(project_ca(), {"app", "", false, false, true, kNow + 2min, kNow + 800 * 24h});
   CHECK(validate_offline(skewed, policy(), kNow));
 
-  auto short_lived = client_set(project_ca(), {"app", "", false, false, true, kNow - 1h, kNow + 2h});
-  CHECK_THAT(validate_offline(short_lived, policy(), kNow).error().message, Catch::Contains("less than the required 24h"));
+  auto short_lived =
+      client_set(project_ca(), {"app", "", false, false, true, kNow - 1h, kNow + 2h});
+  CHECK_THAT(validate_offline(short_lived, policy(), kNow).error().message,
+             Catch::Contains("less than the required 24h"));
   CHECK(validate_offline(short_lived, {300s, 1h}, kNow));
 }
 
 TEST_CASE("an extended key usage without clientAuth is refused; no extension is accepted") {
-  auto server_only = client_set(project_ca(), {"app", "", false, true, false, kNow - 1h, kNow + 800 * 24h});
+  auto server_only =
+      client_set(project_ca(), {"app", "", false, true, false, kNow - 1h, kNow + 800 * 24h});
   CHECK_THAT(validate_offline(server_only, policy(), kNow).error().message,
              Catch::Contains("does not allow TLS client authentication"));
-  auto no_eku = client_set(project_ca(), {"app", "", false, false, false, kNow - 1h, kNow + 800 * 24h});
+  auto no_eku =
+      client_set(project_ca(), {"app", "", false, false, false, kNow - 1h, kNow + 800 * 24h});
   CHECK(validate_offline(no_eku, policy(), kNow));
 }
 
 TEST_CASE("an encrypted private key is refused with a clear reason") {
   auto set = client_set(project_ca());
-  set.key_pem = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+  set.key_pem =
+      "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
   CHECK_THAT(validate_offline(set, policy(), kNow).error().message, Catch::Contains("encrypted"));
 }
 

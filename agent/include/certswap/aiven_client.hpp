@@ -1,9 +1,8 @@
 #pragma once
 // The subset of the Aiven REST API that certswap uses (see shared/aiven-api.md).
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "certswap/error.hpp"
 #include "certswap/http_client.hpp"

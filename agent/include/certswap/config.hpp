@@ -16,8 +16,8 @@ namespace certswap {
 
 struct ApiConfig {
   std::string url = "https://api.aiven.io";
-  std::string ca_file;                // extra CA to trust (e.g. the test bed emulator)
-  std::filesystem::path token_file;   // preferred over the AIVEN_AUTH_TOKEN env var
+  std::string ca_file;               // extra CA to trust (e.g. the test bed emulator)
+  std::filesystem::path token_file;  // preferred over the AIVEN_AUTH_TOKEN env var
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds total_timeout{30'000};
   RetryPolicy retry;
@@ -25,12 +25,12 @@ struct ApiConfig {
 
 // How the apps learn about a new set (plugins/notifiers/*).
 struct NotifierConfig {
-  std::string type;                    // "signal", "exec" or "http"
-  int pid = 0;                         // signal: a fixed PID, or
-  std::filesystem::path pid_file;      // signal: re-read at every notification
-  std::string signal = "SIGHUP";       // signal
-  std::vector<std::string> command;    // exec: argv, no shell
-  std::string url;                     // http: POST target
+  std::string type;                  // "signal", "exec" or "http"
+  int pid = 0;                       // signal: a fixed PID, or
+  std::filesystem::path pid_file;    // signal: re-read at every notification
+  std::string signal = "SIGHUP";     // signal
+  std::vector<std::string> command;  // exec: argv, no shell
+  std::string url;                   // http: POST target
   std::chrono::milliseconds timeout{30'000};
 };
 

@@ -1,11 +1,11 @@
 #pragma once
 // One error type for the whole pipeline. Every fallible step returns
 // Result<T>; the CLI maps ErrorKind to an exit code in one table (exit_codes.hpp).
+#include <fmt/format.h>
+
 #include <expected>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace certswap {
 

@@ -17,14 +17,20 @@ enum ExitCode : int {
 
 inline int exit_code_for(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::Usage: return kExitUsage;
-    case ErrorKind::Api: return kExitApi;
+    case ErrorKind::Usage:
+      return kExitUsage;
+    case ErrorKind::Api:
+      return kExitApi;
     case ErrorKind::Invalid:
-    case ErrorKind::Rejected: return kExitInvalid;
-    case ErrorKind::Inconclusive: return kExitInconclusive;
-    case ErrorKind::Notify: return kExitNotify;
+    case ErrorKind::Rejected:
+      return kExitInvalid;
+    case ErrorKind::Inconclusive:
+      return kExitInconclusive;
+    case ErrorKind::Notify:
+      return kExitNotify;
     case ErrorKind::Io:
-    case ErrorKind::Internal: return kExitFailure;
+    case ErrorKind::Internal:
+      return kExitFailure;
   }
   return kExitFailure;
 }

@@ -17,7 +17,8 @@ class Format {
   // The public names this format publishes (for link repair).
   virtual std::vector<std::string> file_names() const = 0;
   // Recovers the set from live files (for init, status and repair).
-  virtual Result<CredentialSet> read_back(const std::map<std::string, std::string>& files) const = 0;
+  virtual Result<CredentialSet> read_back(
+      const std::map<std::string, std::string>& files) const = 0;
 };
 
 }  // namespace certswap

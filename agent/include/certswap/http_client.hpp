@@ -21,7 +21,7 @@ struct RetryPolicy {
 };
 
 struct HttpOptions {
-  std::string base_url;     // e.g. https://api.aiven.io (no trailing slash)
+  std::string base_url;       // e.g. https://api.aiven.io (no trailing slash)
   std::string extra_ca_file;  // trusted in addition to the system store; empty = system only
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds total_timeout{30'000};

@@ -30,7 +30,7 @@ class Metrics final : public StepReporter {
     std::int64_t not_after = 0, last_check = 0, last_success = 0, last_rotation = 0;
     std::uint64_t rotations = 0, acknowledgements = 0, notification_failures = 0;
     std::map<std::pair<std::string, std::string>, std::uint64_t> validations;  // (stage, outcome)
-    std::map<std::string, std::uint64_t> api_errors;                          // status
+    std::map<std::string, std::uint64_t> api_errors;                           // status
     bool ready = false;
   };
   StepReporter& next_;

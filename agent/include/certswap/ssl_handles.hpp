@@ -14,7 +14,9 @@ namespace certswap {
 template <auto Fn>
 struct OpenSslDeleter {
   template <class T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;

@@ -13,7 +13,9 @@ struct Pkcs12Deleter {
   void operator()(PKCS12* p) const { PKCS12_free(p); }
 };
 struct BagsDeleter {
-  void operator()(STACK_OF(PKCS12_SAFEBAG) * s) const { sk_PKCS12_SAFEBAG_pop_free(s, PKCS12_SAFEBAG_free); }
+  void operator()(STACK_OF(PKCS12_SAFEBAG) * s) const {
+    sk_PKCS12_SAFEBAG_pop_free(s, PKCS12_SAFEBAG_free);
+  }
 };
 struct SafesDeleter {
   void operator()(STACK_OF(PKCS7) * s) const { sk_PKCS7_pop_free(s, PKCS7_free); }
@@ -33,7 +35,9 @@ constexpr int kIterations = 10000;
 
 Result<std::string> to_der(PKCS12* p12, const char* what) {
   const int len = i2d_PKCS12(p12, nullptr);
-  if (len <= 0) return fail(ErrorKind::Internal, "pkcs12 format: cannot encode {}: {}", what, openssl_error_string());
+  if (len <= 0)
+    return fail(ErrorKind::Internal, "pkcs12 format: cannot encode {}: {}", what,
+                openssl_error_string());
   std::string der(static_cast<size_t>(len), '\0');
   auto* out = reinterpret_cast<unsigned char*>(der.data());
   i2d_PKCS12(p12, &out);
@@ -52,7 +56,8 @@ std::vector<std::string> Pkcs12Format::file_names() const {
   return names;
 }
 
-Result<CredentialSet> Pkcs12Format::read_back(const std::map<std::string, std::string>& files) const {
+Result<CredentialSet> Pkcs12Format::read_back(
+    const std::map<std::string, std::string>& files) const {
   return PemFormat().read_back(files);
 }
 
@@ -60,15 +65,20 @@ Result<std::vector<StoredFile>> Pkcs12Format::render(const CredentialSet& set) c
   auto files = PemFormat().render(set);
   if (!files) return files;
   if (password_file_.empty()) {
-    return fail(ErrorKind::Usage, "pkcs12 format: no password file (pkcs12_password_file / --pkcs12-password-file)");
+    return fail(ErrorKind::Usage,
+                "pkcs12 format: no password file (pkcs12_password_file / --pkcs12-password-file)");
   }
   auto password_text = read_file(password_file_);
   if (!password_text) {
-    return fail(ErrorKind::Usage, "pkcs12 format: cannot read the password file: {}", password_text.error().message);
+    return fail(ErrorKind::Usage, "pkcs12 format: cannot read the password file: {}",
+                password_text.error().message);
   }
   std::string password = *password_text;
-  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
-  if (password.empty()) return fail(ErrorKind::Usage, "pkcs12 format: the password file {} is empty", password_file_.string());
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+    password.pop_back();
+  if (password.empty())
+    return fail(ErrorKind::Usage, "pkcs12 format: the password file {} is empty",
+                password_file_.string());
 
   auto chain = parse_certificates(set.cert_pem, "service.cert");
   if (!chain) return std::unexpected(chain.error());
@@ -83,12 +93,14 @@ Result<std::vector<StoredFile>> Pkcs12Format::render(const CredentialSet& set) c
   StackOfX509Ptr extra(sk_X509_new_null());
   for (std::size_t i = 1; i < chain->size(); ++i) sk_X509_push(extra.get(), (*chain)[i].get());
   for (const auto& ca : *cas) sk_X509_push(extra.get(), ca.get());
-  Pkcs12Ptr keystore(PKCS12_create(password.c_str(), "service", key->get(), chain->front().get(), extra.get(), pbe,
-                                   pbe, kIterations, -1, 0));
+  Pkcs12Ptr keystore(PKCS12_create(password.c_str(), "service", key->get(), chain->front().get(),
+                                   extra.get(), pbe, pbe, kIterations, -1, 0));
   // The stack only borrowed the certificates.
   while (sk_X509_num(extra.get()) > 0) sk_X509_pop(extra.get());
-  if (!keystore || PKCS12_set_mac(keystore.get(), password.c_str(), -1, nullptr, 0, kIterations, mac) != 1) {
-    return fail(ErrorKind::Internal, "pkcs12 format: cannot build {}: {}", kKeystore, openssl_error_string());
+  if (!keystore ||
+      PKCS12_set_mac(keystore.get(), password.c_str(), -1, nullptr, 0, kIterations, mac) != 1) {
+    return fail(ErrorKind::Internal, "pkcs12 format: cannot build {}: {}", kKeystore,
+                openssl_error_string());
   }
 
   STACK_OF(PKCS12_SAFEBAG)* raw_bags = nullptr;
@@ -101,19 +113,23 @@ Result<std::vector<StoredFile>> Pkcs12Format::render(const CredentialSet& set) c
         PKCS12_add1_attr_by_txt(bag, kJavaTrustedKeyUsage, V_ASN1_OBJECT,
                                 reinterpret_cast<const unsigned char*>(any_eku.get()), -1) != 1) {
       BagsPtr cleanup(raw_bags);
-      return fail(ErrorKind::Internal, "pkcs12 format: cannot build {}: {}", kTruststore, openssl_error_string());
+      return fail(ErrorKind::Internal, "pkcs12 format: cannot build {}: {}", kTruststore,
+                  openssl_error_string());
     }
   }
   BagsPtr bags(raw_bags);
   STACK_OF(PKCS7)* raw_safes = nullptr;
   if (!PKCS12_add_safe(&raw_safes, bags.get(), pbe, kIterations, password.c_str())) {
     SafesPtr cleanup(raw_safes);
-    return fail(ErrorKind::Internal, "pkcs12 format: cannot build {}: {}", kTruststore, openssl_error_string());
+    return fail(ErrorKind::Internal, "pkcs12 format: cannot build {}: {}", kTruststore,
+                openssl_error_string());
   }
   SafesPtr safes(raw_safes);
   Pkcs12Ptr truststore(PKCS12_add_safes(safes.get(), 0));
-  if (!truststore || PKCS12_set_mac(truststore.get(), password.c_str(), -1, nullptr, 0, kIterations, mac) != 1) {
-    return fail(ErrorKind::Internal, "pkcs12 format: cannot build {}: {}", kTruststore, openssl_error_string());
+  if (!truststore ||
+      PKCS12_set_mac(truststore.get(), password.c_str(), -1, nullptr, 0, kIterations, mac) != 1) {
+    return fail(ErrorKind::Internal, "pkcs12 format: cannot build {}: {}", kTruststore,
+                openssl_error_string());
   }
 
   auto keystore_der = to_der(keystore.get(), kKeystore);

@@ -4,13 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <map>
-
-#include <spdlog/spdlog.h>
 
 #include "certswap/unique_fd.hpp"
 
@@ -21,14 +20,17 @@ namespace certswap::plugins {
 ExecNotifier::ExecNotifier(std::vector<std::string> argv, std::chrono::milliseconds timeout)
     : argv_(std::move(argv)), timeout_(timeout) {}
 
-std::string ExecNotifier::name() const { return "exec " + (argv_.empty() ? "" : argv_.front()); }
+std::string ExecNotifier::name() const {
+  return "exec " + (argv_.empty() ? "" : argv_.front());
+}
 
 Result<void> ExecNotifier::notify(const SwapEvent& event) {
   if (argv_.empty()) return fail(ErrorKind::Usage, "exec notifier: no command");
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string entry(*e);
-    if (auto eq = entry.find('='); eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    if (auto eq = entry.find('='); eq != std::string::npos)
+      env[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
   const auto dir = event.output_dir.string();
   env["CERTSWAP_TARGET"] = event.target;
@@ -49,7 +51,8 @@ Result<void> ExecNotifier::notify(const SwapEvent& event) {
   args.push_back(nullptr);
 
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return fail(ErrorKind::Notify, "exec notifier: pipe: {}", std::strerror(errno));
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return fail(ErrorKind::Notify, "exec notifier: pipe: {}", std::strerror(errno));
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
   posix_spawn_file_actions_t actions;
@@ -61,14 +64,16 @@ Result<void> ExecNotifier::notify(const SwapEvent& event) {
   const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   write_end.reset();
-  if (rc != 0) return fail(ErrorKind::Notify, "exec notifier: cannot run {}: {}", argv_[0], std::strerror(rc));
+  if (rc != 0)
+    return fail(ErrorKind::Notify, "exec notifier: cannot run {}: {}", argv_[0], std::strerror(rc));
 
   std::string output;
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   bool timed_out = false;
   char buffer[4096];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       ::kill(pid, SIGKILL);
@@ -85,7 +90,8 @@ Result<void> ExecNotifier::notify(const SwapEvent& event) {
   while (!output.empty() && output.back() == '\n') output.pop_back();
   if (!output.empty()) spdlog::info("{} said: {}", argv_[0], output);
   if (timed_out) {
-    return fail(ErrorKind::Notify, "exec notifier: {} did not finish within {} ms and was killed", argv_[0], timeout_.count());
+    return fail(ErrorKind::Notify, "exec notifier: {} did not finish within {} ms and was killed",
+                argv_[0], timeout_.count());
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return fail(ErrorKind::Notify, "exec notifier: {} {}", argv_[0],

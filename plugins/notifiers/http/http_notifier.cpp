@@ -17,13 +17,14 @@ HttpNotifier::HttpNotifier(std::string url, std::chrono::milliseconds timeout)
     : url_(url), http_(options_for(std::move(url), timeout)) {}
 
 Result<void> HttpNotifier::notify(const SwapEvent& event) {
-  nlohmann::json body{{"event", "certificate-swapped"}, {"target", event.target},
+  nlohmann::json body{{"event", "certificate-swapped"},          {"target", event.target},
                       {"output_dir", event.output_dir.string()}, {"generation", event.generation},
-                      {"fingerprint", event.fingerprint}, {"not_after", event.not_after}};
+                      {"fingerprint", event.fingerprint},        {"not_after", event.not_after}};
   auto response = http_.request("POST", "", body.dump(), {"content-type: application/json"}, true);
   if (!response) return fail(ErrorKind::Notify, "http notifier: {}", response.error().message);
   if (response->status < 200 || response->status >= 300) {
-    return fail(ErrorKind::Notify, "http notifier: POST {} answered HTTP {}", url_, response->status);
+    return fail(ErrorKind::Notify, "http notifier: POST {} answered HTTP {}", url_,
+                response->status);
   }
   return {};
 }

@@ -14,8 +14,8 @@ Result<Fetched> AivenSource::with_project_ca(ServiceUser user, std::string origi
   fetched.set.cert_pem = std::move(user.access_cert);
   fetched.set.key_pem = std::move(user.access_key);
   fetched.set.ca_pem = std::move(*ca);
-  fetched.set.origin = fmt::format("{} and GET /v1/project/{}/kms/ca", origin,
-                                   url_encode_segment(project_));
+  fetched.set.origin =
+      fmt::format("{} and GET /v1/project/{}/kms/ca", origin, url_encode_segment(project_));
   fetched.renewal_pending = user.renewal_pending();
   return fetched;
 }
@@ -23,15 +23,16 @@ Result<Fetched> AivenSource::with_project_ca(ServiceUser user, std::string origi
 Result<Fetched> AivenSource::fetch() {
   auto user = api_.get_user(project_, service_, user_);
   if (!user) return std::unexpected(user.error());
-  return with_project_ca(std::move(*user), "GET " + AivenClient::user_path(project_, service_, user_));
+  return with_project_ca(std::move(*user),
+                         "GET " + AivenClient::user_path(project_, service_, user_));
 }
 
 Result<Fetched> AivenSource::reset_credentials() {
   auto user = api_.reset_credentials(project_, service_, user_);
   if (!user) return std::unexpected(user.error());
-  return with_project_ca(std::move(*user),
-                         "PUT " + AivenClient::user_path(project_, service_, user_) +
-                             " (reset-credentials)");
+  return with_project_ca(
+      std::move(*user),
+      "PUT " + AivenClient::user_path(project_, service_, user_) + " (reset-credentials)");
 }
 
 Result<std::string> AivenSource::bootstrap() {
@@ -43,6 +44,8 @@ Result<std::string> AivenSource::bootstrap() {
   return *bootstrap_;
 }
 
-Result<void> AivenSource::acknowledge() { return api_.acknowledge_renewal(project_, service_, user_); }
+Result<void> AivenSource::acknowledge() {
+  return api_.acknowledge_renewal(project_, service_, user_);
+}
 
 }  // namespace certswap::plugins

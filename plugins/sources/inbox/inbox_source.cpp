@@ -9,8 +9,12 @@ constexpr const char* kNames[] = {"ca.pem", "service.cert", "service.key"};
 }
 
 InboxSource::InboxSource(std::filesystem::path inbox, AivenClient* api, const TargetConfig& target)
-    : inbox_(std::move(inbox)), api_(api), project_(target.project), service_(target.service),
-      user_(target.user), bootstrap_(target.bootstrap) {}
+    : inbox_(std::move(inbox)),
+      api_(api),
+      project_(target.project),
+      service_(target.service),
+      user_(target.user),
+      bootstrap_(target.bootstrap) {}
 
 Result<Fetched> InboxSource::fetch() {
   took_ = false;
@@ -23,12 +27,14 @@ Result<Fetched> InboxSource::fetch() {
   }
   if (present < 3) {
     // A drop in progress (or an incomplete one): wait for the whole set.
-    return fail(ErrorKind::Invalid, "inbox {}: incomplete set (need ca.pem, service.cert and service.key)",
+    return fail(ErrorKind::Invalid,
+                "inbox {}: incomplete set (need ca.pem, service.cert and service.key)",
                 inbox_.string());
   }
   Fetched fetched;
-  for (auto [name, field] : {std::pair{"ca.pem", &fetched.set.ca_pem}, std::pair{"service.cert", &fetched.set.cert_pem},
-                             std::pair{"service.key", &fetched.set.key_pem}}) {
+  for (auto [name, field] :
+       {std::pair{"ca.pem", &fetched.set.ca_pem}, std::pair{"service.cert", &fetched.set.cert_pem},
+        std::pair{"service.key", &fetched.set.key_pem}}) {
     auto text = read_file(inbox_ / name);
     if (!text) return fail(ErrorKind::Io, "inbox: {}", text.error().message);
     *field = std::move(*text);
@@ -58,11 +64,13 @@ Result<std::string> InboxSource::bootstrap() {
     bootstrap_ = address->bootstrap;
     return bootstrap_;
   }
-  return fail(ErrorKind::Usage, "the inbox source needs --bootstrap (or an Aiven project/service to ask)");
+  return fail(ErrorKind::Usage,
+              "the inbox source needs --bootstrap (or an Aiven project/service to ask)");
 }
 
 Result<void> InboxSource::acknowledge() {
-  if (!api_) return fail(ErrorKind::Usage, "the inbox target names no Aiven user to acknowledge for");
+  if (!api_)
+    return fail(ErrorKind::Usage, "the inbox target names no Aiven user to acknowledge for");
   return api_->acknowledge_renewal(project_, service_, user_);
 }
 
@@ -71,7 +79,9 @@ Result<void> InboxSource::consumed() {
   for (const char* name : kNames) {
     std::error_code ec;
     std::filesystem::remove(inbox_ / name, ec);
-    if (ec) return fail(ErrorKind::Io, "inbox: cannot remove {}: {}", (inbox_ / name).string(), ec.message());
+    if (ec)
+      return fail(ErrorKind::Io, "inbox: cannot remove {}: {}", (inbox_ / name).string(),
+                  ec.message());
   }
   took_ = false;
   return {};

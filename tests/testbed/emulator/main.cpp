@@ -1,6 +1,8 @@
 // aiven-emulator: an HTTPS server speaking the subset of the Aiven REST API
 // that certswap uses (shared/aiven-api.md), owning a real project CA, with a
 // control API under /_testbed/ for tests (renewals, faults, request log).
+#include <fmt/format.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <atomic>
@@ -9,13 +11,10 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <thread>
-
-#include <fmt/format.h>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "pki.hpp"
 #include "state.hpp"
@@ -35,7 +34,8 @@ std::string read_text(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-void write_text(const fs::path& p, const std::string& text, fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
+void write_text(const fs::path& p, const std::string& text,
+                fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
   const auto tmp = p.string() + ".tmp";
   { std::ofstream(tmp, std::ios::binary | std::ios::trunc) << text; }
   fs::permissions(tmp, perms);
@@ -50,7 +50,8 @@ std::string random_token(int bytes) {
   return out;
 }
 
-const auto kPublic = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
+const auto kPublic =
+    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
 
 struct Fault {
   std::string method;  // GET, PUT, * ...
@@ -78,16 +79,23 @@ class Emulator {
 
   void routes(httplib::Server& server) {
     const std::string p = "/v1/project/([^/]+)";
-    server.Get(p + "/service/([^/]+)/user/([^/]+)", aiven([this](const httplib::Request& r) { return get_user(r); }));
-    server.Put(p + "/service/([^/]+)/user/([^/]+)", aiven([this](const httplib::Request& r) { return modify_user(r); }));
-    server.Delete(p + "/service/([^/]+)/user/([^/]+)", aiven([this](const httplib::Request& r) { return delete_user(r); }));
-    server.Get(p + "/service/([^/]+)/user", aiven([this](const httplib::Request& r) { return list_users(r); }));
-    server.Post(p + "/service/([^/]+)/user", aiven([this](const httplib::Request& r) { return create_user(r); }));
-    server.Get(p + "/service/([^/]+)", aiven([this](const httplib::Request& r) { return get_service(r); }));
+    server.Get(p + "/service/([^/]+)/user/([^/]+)",
+               aiven([this](const httplib::Request& r) { return get_user(r); }));
+    server.Put(p + "/service/([^/]+)/user/([^/]+)",
+               aiven([this](const httplib::Request& r) { return modify_user(r); }));
+    server.Delete(p + "/service/([^/]+)/user/([^/]+)",
+                  aiven([this](const httplib::Request& r) { return delete_user(r); }));
+    server.Get(p + "/service/([^/]+)/user",
+               aiven([this](const httplib::Request& r) { return list_users(r); }));
+    server.Post(p + "/service/([^/]+)/user",
+                aiven([this](const httplib::Request& r) { return create_user(r); }));
+    server.Get(p + "/service/([^/]+)",
+               aiven([this](const httplib::Request& r) { return get_service(r); }));
     server.Get(p + "/kms/ca", aiven([this](const httplib::Request& r) { return get_ca(r); }));
 
     server.Post("/_testbed/service", control([this](const json& b) { return set_service(b); }));
-    server.Post("/_testbed/users", control([this](const json& b) { return control_create_user(b); }));
+    server.Post("/_testbed/users",
+                control([this](const json& b) { return control_create_user(b); }));
     server.Post("/_testbed/renew", control([this](const json& b) { return renew(b); }));
     server.Post("/_testbed/ca-bundle", control([this](const json& b) { return ca_bundle(b); }));
     server.Post("/_testbed/faults", control([this](const json& b) { return add_fault(b); }));
@@ -98,20 +106,25 @@ class Emulator {
     });
     server.Get("/_testbed/acks", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
-      const User* u = find_user(req.get_param_value("project"), req.get_param_value("service"), req.get_param_value("username"));
+      const User* u = find_user(req.get_param_value("project"), req.get_param_value("service"),
+                                req.get_param_value("username"));
       if (!u) {
         res.status = 404;
         res.set_content(R"({"message":"no such user"})", "application/json");
         return;
       }
-      res.set_content(json{{"count", u->ack_count}, {"fingerprints", u->ack_fingerprints},
-                           {"pending", u->expiring_cert_not_valid_after_time.has_value()}}.dump(),
+      res.set_content(json{{"count", u->ack_count},
+                           {"fingerprints", u->ack_fingerprints},
+                           {"pending", u->expiring_cert_not_valid_after_time.has_value()}}
+                          .dump(),
                       "application/json");
     });
     server.Get("/_testbed/requests", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       json list = json::array();
-      for (const auto& r : requests_) list.push_back({{"method", r.method}, {"path", r.path}, {"status", r.status}, {"time", r.time}});
+      for (const auto& r : requests_)
+        list.push_back(
+            {{"method", r.method}, {"path", r.path}, {"status", r.status}, {"time", r.time}});
       res.set_content(list.dump(), "application/json");
     });
     server.Delete("/_testbed/requests", [this](const httplib::Request&, httplib::Response& res) {
@@ -129,7 +142,8 @@ class Emulator {
   using AivenHandler = std::function<Answer(const httplib::Request&)>;
 
   static json error_body(const std::string& message, int status) {
-    return {{"message", message}, {"errors", json::array({{{"message", message}, {"status", status}}})}};
+    return {{"message", message},
+            {"errors", json::array({{{"message", message}, {"status", status}}})}};
   }
 
   // Authentication, faults, request log and JSON for every Aiven path.
@@ -151,7 +165,8 @@ class Emulator {
           // Headers promise a body that never comes: the client sees the
           // connection close mid-response.
           log(req, 200);
-          res.set_content_provider(4096, "application/json", [](size_t, size_t, httplib::DataSink&) { return false; });
+          res.set_content_provider(4096, "application/json",
+                                   [](size_t, size_t, httplib::DataSink&) { return false; });
           return;
         }
       }
@@ -163,7 +178,8 @@ class Emulator {
       if (fault && answer.status < 300) apply_body_fault(*fault, answer.body);
       std::string text = answer.body.dump();
       const std::string kind = fault ? fault->value("kind", "") : "";
-      if (kind == "malformed_json" && answer.status < 300) text = "{\"user\": {\"username\": \"oops\", <html>";
+      if (kind == "malformed_json" && answer.status < 300)
+        text = "{\"user\": {\"username\": \"oops\", <html>";
       res.status = answer.status;
       log(req, answer.status);
       if (kind == "truncated_body" && answer.status < 300) {
@@ -226,27 +242,37 @@ class Emulator {
     const std::string kind = fault.value("kind", "");
     const auto now = std::chrono::system_clock::now();
     if (kind == "malformed_pem_ca" && body.contains("certificate")) {
-      body["certificate"] = "-----BEGIN CERTIFICATE-----\nthis is not base64 @@@\n-----END CERTIFICATE-----\n";
+      body["certificate"] =
+          "-----BEGIN CERTIFICATE-----\nthis is not base64 @@@\n-----END CERTIFICATE-----\n";
     }
     if (!body.contains("user")) return;
     json& u = body["user"];
     if (kind == "malformed_pem_cert") {
-      u["access_cert"] = "-----BEGIN CERTIFICATE-----\nMIIB!!!not base64\n-----END CERTIFICATE-----\n";
+      u["access_cert"] =
+          "-----BEGIN CERTIFICATE-----\nMIIB!!!not base64\n-----END CERTIFICATE-----\n";
     } else if (kind == "malformed_pem_key") {
-      u["access_key"] = "-----BEGIN PRIVATE KEY-----\nMIIB!!!not base64\n-----END PRIVATE KEY-----\n";
+      u["access_key"] =
+          "-----BEGIN PRIVATE KEY-----\nMIIB!!!not base64\n-----END PRIVATE KEY-----\n";
     } else if (kind == "mismatched_key") {
       u["access_key"] = new_key_pem();
     } else if (kind == "foreign_ca_cert") {
-      const Authority foreign{read_text(dir_ / "foreign-ca.pem"), read_text(dir_ / "foreign-ca.key")};
-      auto issued = issue({u.value("username", "x"), "foreign", false, false, true, now - 1h, now + 800 * 24h}, &foreign);
+      const Authority foreign{read_text(dir_ / "foreign-ca.pem"),
+                              read_text(dir_ / "foreign-ca.key")};
+      auto issued = issue(
+          {u.value("username", "x"), "foreign", false, false, true, now - 1h, now + 800 * 24h},
+          &foreign);
       u["access_cert"] = issued.cert_pem;
       u["access_key"] = issued.key_pem;
     } else if (kind == "expired_cert") {
-      auto issued = issue({u.value("username", "x"), "expired", false, false, true, now - 30 * 24h, now - 24h}, &project_ca_);
+      auto issued = issue(
+          {u.value("username", "x"), "expired", false, false, true, now - 30 * 24h, now - 24h},
+          &project_ca_);
       u["access_cert"] = issued.cert_pem;
       u["access_key"] = issued.key_pem;
     } else if (kind == "not_yet_valid_cert") {
-      auto issued = issue({u.value("username", "x"), "future", false, false, true, now + 10 * 24h, now + 800 * 24h}, &project_ca_);
+      auto issued = issue(
+          {u.value("username", "x"), "future", false, false, true, now + 10 * 24h, now + 800 * 24h},
+          &project_ca_);
       u["access_cert"] = issued.cert_pem;
       u["access_key"] = issued.key_pem;
     } else if (kind == "missing_field") {
@@ -277,17 +303,18 @@ class Emulator {
     return s == p->second.services.end() ? nullptr : &s->second;
   }
 
-  void issue_credentials(User& u, const std::string& ou, int days, std::chrono::seconds not_before_offset,
-                         const Authority& signer) {
+  void issue_credentials(User& u, const std::string& ou, int days,
+                         std::chrono::seconds not_before_offset, const Authority& signer) {
     const auto now = std::chrono::system_clock::now() + not_before_offset;
-    auto issued = issue({u.username, ou.empty() ? "certswap-testbed" : ou, false, false, true, now - 1h,
-                         now + days * 24h},
+    auto issued = issue({u.username, ou.empty() ? "certswap-testbed" : ou, false, false, true,
+                         now - 1h, now + days * 24h},
                         &signer);
     u.access_cert = issued.cert_pem;
     u.access_key = issued.key_pem;
   }
 
-  User make_user(const std::string& name, const std::string& type, const std::string& ou, int days) {
+  User make_user(const std::string& name, const std::string& type, const std::string& ou,
+                 int days) {
     User u;
     u.username = name;
     u.type = type;
@@ -297,7 +324,9 @@ class Emulator {
     return u;
   }
 
-  Answer not_found(const std::string& what) { return {404, error_body(what + " does not exist", 404)}; }
+  Answer not_found(const std::string& what) {
+    return {404, error_body(what + " does not exist", 404)};
+  }
 
   Answer get_user(const httplib::Request& r) {
     User* u = find_user(r.matches[1], r.matches[2], r.matches[3]);
@@ -317,7 +346,8 @@ class Emulator {
     Service* s = find_service(r.matches[1], r.matches[2]);
     if (!s) return not_found("Service");
     json body = json::parse(r.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("username")) return {400, error_body("username is required", 400)};
+    if (body.is_discarded() || !body.contains("username"))
+      return {400, error_body("username is required", 400)};
     const std::string name = body["username"];
     if (s->users.contains(name)) return {409, error_body("Service user already exists", 409)};
     s->users[name] = make_user(name, "normal", "", 820);
@@ -328,7 +358,8 @@ class Emulator {
     Service* s = find_service(r.matches[1], r.matches[2]);
     User* u = find_user(r.matches[1], r.matches[2], r.matches[3]);
     if (!s || !u) return not_found("Service user");
-    if (u->type == "primary") return {400, error_body("The primary service user cannot be deleted", 400)};
+    if (u->type == "primary")
+      return {400, error_body("The primary service user cannot be deleted", 400)};
     s->users.erase(u->username);
     return {200, json::object()};
   }
@@ -363,11 +394,21 @@ class Emulator {
     std::string uri;
     if (s->port > 0) {
       uri = fmt::format("{}:{}", s->host, s->port);
-      components.push_back({{"component", "kafka"}, {"host", s->host}, {"port", s->port}, {"route", "dynamic"},
-                            {"usage", "primary"}, {"kafka_authentication_method", "certificate"}});
+      components.push_back({{"component", "kafka"},
+                            {"host", s->host},
+                            {"port", s->port},
+                            {"route", "dynamic"},
+                            {"usage", "primary"},
+                            {"kafka_authentication_method", "certificate"}});
     }
-    return {200, {{"service", {{"service_name", r.matches[2]}, {"service_type", "kafka"}, {"state", "RUNNING"},
-                               {"service_uri", uri}, {"users", users}, {"components", components}}}}};
+    return {200,
+            {{"service",
+              {{"service_name", r.matches[2]},
+               {"service_type", "kafka"},
+               {"state", "RUNNING"},
+               {"service_uri", uri},
+               {"users", users},
+               {"components", components}}}}};
   }
 
   Answer get_ca(const httplib::Request& r) {
@@ -390,14 +431,18 @@ class Emulator {
     Service* s = find_service(b.value("project", kProject), b.value("service", kService));
     if (!s) return not_found("Service");
     const std::string name = b.at("username");
-    if (!s->users.contains(name)) s->users[name] = make_user(name, "normal", b.value("ou", ""), b.value("days", 820));
-    return {200, {{"user", s->users[name].to_api()}, {"fingerprint", fingerprint_sha256(s->users[name].access_cert)}}};
+    if (!s->users.contains(name))
+      s->users[name] = make_user(name, "normal", b.value("ou", ""), b.value("days", 820));
+    return {200,
+            {{"user", s->users[name].to_api()},
+             {"fingerprint", fingerprint_sha256(s->users[name].access_cert)}}};
   }
 
   // Aiven's renewal: a new key and certificate; the old one stays valid and
   // its end is reported until the renewal is acknowledged.
   Answer renew(const json& b) {
-    User* u = find_user(b.value("project", kProject), b.value("service", kService), b.at("username"));
+    User* u =
+        find_user(b.value("project", kProject), b.value("service", kService), b.at("username"));
     if (!u) return not_found("Service user");
     if (!u->expiring_cert_not_valid_after_time) {
       u->expiring_cert_not_valid_after_time = iso8601(not_after_of(u->access_cert));
@@ -416,7 +461,8 @@ class Emulator {
   }
 
   Answer add_fault(const json& b) {
-    faults_.push_back({b.value("method", "*"), std::regex(b.value("path_regex", ".*")), b.value("count", 1), b.at("fault")});
+    faults_.push_back({b.value("method", "*"), std::regex(b.value("path_regex", ".*")),
+                       b.value("count", 1), b.at("fault")});
     return {200, json::object()};
   }
 
@@ -442,11 +488,15 @@ class Emulator {
       if (fs::exists(dir_ / (std::string(name) + ".pem"))) return;
       auto issued = issue(req, &ca);
       write_text(dir_ / (std::string(name) + ".key"), issued.key_pem);
-      write_text(dir_ / (std::string(name) + ".pem"), issued.cert_pem + (chain ? ca.cert_pem : ""), kPublic);
+      write_text(dir_ / (std::string(name) + ".pem"), issued.cert_pem + (chain ? ca.cert_pem : ""),
+                 kPublic);
     };
-    leaf("api-server", {"localhost", "", false, true, false, now - 1h, now + 3650 * 24h}, api_ca_, false);
-    leaf("broker", {"kafka-broker", "", false, true, true, now - 1h, now + 3650 * 24h}, project_ca_, true);
-    leaf("admin", {"testbed-admin", "", false, false, true, now - 1h, now + 3650 * 24h}, project_ca_, false);
+    leaf("api-server", {"localhost", "", false, true, false, now - 1h, now + 3650 * 24h}, api_ca_,
+         false);
+    leaf("broker", {"kafka-broker", "", false, true, true, now - 1h, now + 3650 * 24h}, project_ca_,
+         true);
+    leaf("admin", {"testbed-admin", "", false, false, true, now - 1h, now + 3650 * 24h},
+         project_ca_, false);
     if (!fs::exists(dir_ / "token")) write_text(dir_ / "token", random_token(24) + "\n");
     token_ = read_text(dir_ / "token");
     while (!token_.empty() && token_.back() == '\n') token_.pop_back();
@@ -476,17 +526,22 @@ int main(int argc, char** argv) {
   int port = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--state-dir") state_dir = argv[i + 1];
-    else if (flag == "--listen") listen = argv[i + 1];
-    else if (flag == "--port") port = std::stoi(argv[i + 1]);
-    else if (flag == "--ready-file") ready_file = argv[i + 1];
+    if (flag == "--state-dir")
+      state_dir = argv[i + 1];
+    else if (flag == "--listen")
+      listen = argv[i + 1];
+    else if (flag == "--port")
+      port = std::stoi(argv[i + 1]);
+    else if (flag == "--ready-file")
+      ready_file = argv[i + 1];
     else {
       std::cerr << "unknown flag " << flag << "\n";
       return 64;
     }
   }
   if (state_dir.empty()) {
-    std::cerr << "usage: aiven-emulator --state-dir DIR [--listen 127.0.0.1] [--port 0] [--ready-file FILE]\n";
+    std::cerr << "usage: aiven-emulator --state-dir DIR [--listen 127.0.0.1] [--port 0] "
+                 "[--ready-file FILE]\n";
     return 64;
   }
   sigset_t mask;
@@ -503,18 +558,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   emu.routes(server);
-  const int bound = port == 0 ? server.bind_to_any_port(listen) : (server.bind_to_port(listen, port) ? port : -1);
+  const int bound =
+      port == 0 ? server.bind_to_any_port(listen) : (server.bind_to_port(listen, port) ? port : -1);
   if (bound <= 0) {
     std::cerr << "cannot listen on " << listen << ":" << port << "\n";
     return 1;
   }
   if (!ready_file.empty()) {
-    const nlohmann::json ready{{"port", bound}, {"api_url", fmt::format("https://{}:{}", listen, bound)}};
+    const nlohmann::json ready{{"port", bound},
+                               {"api_url", fmt::format("https://{}:{}", listen, bound)}};
     const auto tmp = ready_file + ".tmp";
     { std::ofstream(tmp) << ready.dump() << "\n"; }
     std::filesystem::rename(tmp, ready_file);
   }
-  std::cerr << "aiven-emulator listening on https://" << listen << ":" << bound << " (state in " << dir << ")\n";
+  std::cerr << "aiven-emulator listening on https://" << listen << ":" << bound << " (state in "
+            << dir << ")\n";
   std::thread stopper([&] {
     int sig = 0;
     sigwait(&mask, &sig);

@@ -69,18 +69,22 @@ Issued issue(const CertRequest& r, const Authority* signer) {
   unsigned char serial_bytes[16];
   RAND_bytes(serial_bytes, sizeof serial_bytes);
   serial_bytes[0] &= 0x7f;
-  std::unique_ptr<BIGNUM, Free<BN_free>> serial(BN_bin2bn(serial_bytes, sizeof serial_bytes, nullptr));
+  std::unique_ptr<BIGNUM, Free<BN_free>> serial(
+      BN_bin2bn(serial_bytes, sizeof serial_bytes, nullptr));
   BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get()));
-  ASN1_TIME_set(X509_getm_notBefore(cert.get()), std::chrono::system_clock::to_time_t(r.not_before));
+  ASN1_TIME_set(X509_getm_notBefore(cert.get()),
+                std::chrono::system_clock::to_time_t(r.not_before));
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), std::chrono::system_clock::to_time_t(r.not_after));
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());
   if (!r.organizational_unit.empty()) {
-    X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(r.organizational_unit.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(
+        name, "OU", MBSTRING_UTF8,
+        reinterpret_cast<const unsigned char*>(r.organizational_unit.c_str()), -1, -1, 0);
   }
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(r.common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(r.common_name.c_str()), -1, -1,
+                             0);
   CertPtr signer_cert;
   KeyPtr signer_key;
   if (signer) {
@@ -101,7 +105,8 @@ Issued issue(const CertRequest& r, const Authority* signer) {
     if (r.server) eku = "serverAuth";
     if (r.client) eku += eku.empty() ? "clientAuth" : ",clientAuth";
     if (!eku.empty()) add_extension(cert.get(), issuer, NID_ext_key_usage, eku.c_str());
-    if (r.server) add_extension(cert.get(), issuer, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+    if (r.server)
+      add_extension(cert.get(), issuer, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
   }
   add_extension(cert.get(), issuer, NID_subject_key_identifier, "hash");
   if (X509_sign(cert.get(), signer ? signer_key.get() : key.get(), EVP_sha256()) == 0) {
@@ -140,6 +145,8 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
   return buffer;
 }
 
-std::string new_key_pem() { return to_pem(generate_key().get()); }
+std::string new_key_pem() {
+  return to_pem(generate_key().get());
+}
 
 }  // namespace emulator

@@ -13,7 +13,9 @@ namespace emulator {
 template <auto Fn>
 struct Free {
   template <class T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 using KeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
 using CertPtr = std::unique_ptr<X509, Free<X509_free>>;

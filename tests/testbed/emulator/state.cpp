@@ -1,12 +1,12 @@
 #include "state.hpp"
 
-#include "pki.hpp"
-
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <stdexcept>
+
+#include "pki.hpp"
 
 namespace emulator {
 
@@ -26,10 +26,16 @@ nlohmann::json User::to_api() const {
 }
 
 void to_json(nlohmann::json& j, const User& u) {
-  j = {{"username", u.username}, {"type", u.type}, {"password", u.password},
-       {"access_cert", u.access_cert}, {"access_key", u.access_key},
-       {"expiring", u.expiring_cert_not_valid_after_time ? nlohmann::json(*u.expiring_cert_not_valid_after_time) : nlohmann::json(nullptr)},
-       {"password_updated_time", u.password_updated_time}, {"ack_count", u.ack_count},
+  j = {{"username", u.username},
+       {"type", u.type},
+       {"password", u.password},
+       {"access_cert", u.access_cert},
+       {"access_key", u.access_key},
+       {"expiring", u.expiring_cert_not_valid_after_time
+                        ? nlohmann::json(*u.expiring_cert_not_valid_after_time)
+                        : nlohmann::json(nullptr)},
+       {"password_updated_time", u.password_updated_time},
+       {"ack_count", u.ack_count},
        {"ack_fingerprints", u.ack_fingerprints}};
 }
 
@@ -39,7 +45,8 @@ void from_json(const nlohmann::json& j, User& u) {
   u.password = j.at("password");
   u.access_cert = j.at("access_cert");
   u.access_key = j.at("access_key");
-  if (j.contains("expiring") && j["expiring"].is_string()) u.expiring_cert_not_valid_after_time = j["expiring"];
+  if (j.contains("expiring") && j["expiring"].is_string())
+    u.expiring_cert_not_valid_after_time = j["expiring"];
   u.password_updated_time = j.value("password_updated_time", "");
   u.ack_count = j.value("ack_count", 0);
   u.ack_fingerprints = j.value("ack_fingerprints", std::vector<std::string>{});
@@ -77,9 +84,11 @@ void State::save(const std::filesystem::path& file) const {
   const std::string text = j.dump(1);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error("cannot write " + tmp);
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), file.c_str()) != 0) throw std::runtime_error("cannot save " + file.string());
+  if (!ok || std::rename(tmp.c_str(), file.c_str()) != 0)
+    throw std::runtime_error("cannot save " + file.string());
 }
 
 }  // namespace emulator
