@@ -7,6 +7,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 bash deploy/install-deps.sh
+# The code keeps to .clang-format; a drifted file fails here, before the build.
+git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTSWAP_WERROR=ON > /dev/null
 ninja -C build
 
