@@ -14,18 +14,25 @@ extern char** environ;
 
 namespace testbed {
 
-ProcessResult run_process(const std::vector<std::string>& argv,
-                          const std::map<std::string, std::string>& env,
-                          std::chrono::seconds timeout) {
+// The current environment with `env` added or replaced, as KEY=VALUE strings.
+static std::vector<std::string> merged_environment(const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> merged;
   for (char** e = environ; *e; ++e) {
     std::string entry(*e);
-    auto eq = entry.find('=');
-    if (eq != std::string::npos) merged[entry.substr(0, eq)] = entry.substr(eq + 1);
+    if (auto eq = entry.find('='); eq != std::string::npos) {
+      merged[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
   }
   for (const auto& [k, v] : env) merged[k] = v;
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+  std::vector<std::string> strings;
+  for (const auto& [k, v] : merged) strings.push_back(k + "=" + v);
+  return strings;
+}
+
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env,
+                          std::chrono::seconds timeout) {
+  std::vector<std::string> env_strings = merged_environment(env);
   std::vector<char*> envp, args;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -84,15 +91,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
                                      const std::map<std::string, std::string>& env,
                                      const std::string& log_file)
     : log_file_(log_file) {
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; *e; ++e) {
-    std::string entry(*e);
-    if (auto eq = entry.find('='); eq != std::string::npos)
-      merged[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
-  for (const auto& [k, v] : env) merged[k] = v;
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+  std::vector<std::string> env_strings = merged_environment(env);
   std::vector<char*> envp, args;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

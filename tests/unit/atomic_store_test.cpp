@@ -8,25 +8,14 @@
 #include <random>
 
 #include "certswap/durable_file.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace certswap;
+using certswap_test::mode_of;
+using certswap_test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("certswap-store-" + std::to_string(std::random_device{}()));
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  ::lstat(p.c_str(), &st);
-  return st.st_mode & 07777;
-}
 
 std::vector<StoredFile> set(const std::string& tag) {
   return {{"ca.pem", "ca-" + tag, false},

@@ -7,31 +7,15 @@
 #include <fstream>
 #include <random>
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace certswap;
-
-namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path =
-        fs::temp_directory_path() / ("certswap-durable-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  ::lstat(p.c_str(), &st);
-  return st.st_mode & 07777;
-}
-
-}  // namespace
+using certswap_test::mode_of;
+using certswap_test::TempDir;
 
 TEST_CASE("write_file_durably applies the mode whatever the umask and leaves no temp file") {
-  TempDir tmp;
+  TempDir tmp("certswap-durable", true);
   const mode_t old = ::umask(0);
   auto r = write_file_durably(tmp.path / "service.key", "secret", 0600);
   ::umask(old);
@@ -42,7 +26,7 @@ TEST_CASE("write_file_durably applies the mode whatever the umask and leaves no 
 }
 
 TEST_CASE("write_file_durably replaces existing content and a symlink without following it") {
-  TempDir tmp;
+  TempDir tmp("certswap-durable", true);
   std::ofstream(tmp.path / "victim") << "untouched";
   fs::create_symlink(tmp.path / "victim", tmp.path / "state.json");
   REQUIRE(write_file_durably(tmp.path / "state.json", "v1", 0644));
@@ -54,7 +38,7 @@ TEST_CASE("write_file_durably replaces existing content and a symlink without fo
 }
 
 TEST_CASE("write_file_durably names the path when the directory is missing") {
-  TempDir tmp;
+  TempDir tmp("certswap-durable", true);
   auto r = write_file_durably(tmp.path / "missing" / "f", "x", 0600);
   REQUIRE(!r);
   CHECK(r.error().kind == ErrorKind::Io);
@@ -62,7 +46,7 @@ TEST_CASE("write_file_durably names the path when the directory is missing") {
 }
 
 TEST_CASE("read_file refuses a symlink and names the path") {
-  TempDir tmp;
+  TempDir tmp("certswap-durable", true);
   std::ofstream(tmp.path / "real") << "x";
   fs::create_symlink(tmp.path / "real", tmp.path / "link");
   auto r = read_file(tmp.path / "link");

@@ -7,27 +7,12 @@
 #include <fstream>
 #include <random>
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace certswap;
-
-namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path =
-        fs::temp_directory_path() / ("certswap-journal-" + std::to_string(std::random_device{}()));
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  ::lstat(p.c_str(), &st);
-  return st.st_mode & 07777;
-}
-
-}  // namespace
+using certswap_test::mode_of;
+using certswap_test::TempDir;
 
 TEST_CASE("journal state survives a reopen and keeps the last 10 acknowledgements") {
   TempDir tmp;
