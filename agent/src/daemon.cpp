@@ -20,6 +20,7 @@
 #include "certswap/atomic_store.hpp"
 #include "certswap/cert_info.hpp"
 #include "certswap/exit_codes.hpp"
+#include "certswap/journal.hpp"
 #include "certswap/metrics.hpp"
 #include "certswap/unique_fd.hpp"
 
@@ -197,7 +198,19 @@ class Daemon {
       spdlog::warn("{}: check failed ({} in a row); next attempt in {} s", target.config.name,
                    state.failures, std::chrono::duration_cast<seconds>(state.due - now).count());
     }
+    record_next_check(target, state.due - now);
     watch(i);
+  }
+
+  // For `certswap status` and for whoever reads the journal next.
+  void record_next_check(const Target& target, std::chrono::steady_clock::duration in) {
+    auto journal = Journal::open(target.config.state_dir);
+    if (!journal) return;
+    JournalState s = journal->state();
+    s.next_check = unix_now() + std::chrono::duration_cast<seconds>(in).count();
+    if (auto saved = journal->save(std::move(s)); !saved) {
+      spdlog::warn("{}: {}", target.config.name, saved.error().message);
+    }
   }
 
   void update_readiness_from_disk(const Target& target) {

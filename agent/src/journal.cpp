@@ -8,6 +8,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "certswap/cert_info.hpp"
 #include "certswap/durable_file.hpp"
 
 namespace certswap {
@@ -137,7 +138,13 @@ Result<void> Journal::stage(const CredentialSet& set) {
   if (auto r = remove_tree(tmp); !r) return r;
   auto dfd = open_directory(dir_);
   if (!dfd) return std::unexpected(dfd.error());
-  return fsync_fd(dfd->get(), dir_);
+  if (auto r = fsync_fd(dfd->get(), dir_); !r) return r;
+  // A set that does not parse is staged all the same (it may be all there is);
+  // its fingerprint is then that of the text.
+  auto info = inspect_certificate_pem(set.cert_pem, "staged service.cert");
+  JournalState s = state_;
+  s.staged_fingerprint = info ? info->sha256_fingerprint : sha256_hex(set.cert_pem);
+  return save(std::move(s));
 }
 
 Result<std::optional<CredentialSet>> Journal::staged() const {
@@ -158,7 +165,10 @@ Result<void> Journal::clear_staged() {
   if (auto r = remove_tree(dir_ / kStaging); !r) return r;
   auto dfd = open_directory(dir_);
   if (!dfd) return std::unexpected(dfd.error());
-  return fsync_fd(dfd->get(), dir_);
+  if (auto r = fsync_fd(dfd->get(), dir_); !r) return r;
+  JournalState s = state_;
+  s.staged_fingerprint.clear();
+  return save(std::move(s));
 }
 
 }  // namespace certswap

@@ -332,7 +332,8 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
       const auto& st = journal->state();
       s["journal"] = {{"last_result", st.last_result},   {"last_error", st.last_error},
                       {"last_check", st.last_check},     {"last_rotation", st.last_rotation},
-                      {"staged", st.staged_fingerprint}, {"acknowledged", st.acknowledged}};
+                      {"staged", st.staged_fingerprint}, {"next_check", st.next_check},
+                      {"acknowledged", st.acknowledged}};
     }
     if (api) {
       auto user = api->get_user(t.project, t.service, t.user);

@@ -178,7 +178,7 @@ TEST_CASE("a target failing with API 500s does not hold back another target", "[
   CHECK(sidecar.process->stop(SIGTERM) == 0);
 }
 
-TEST_CASE("SIGTERM during a rotation exits 0 after the work in flight; the next start resumes",
+TEST_CASE("SIGTERM during a rotation exits 0 after the work in flight and the next start resumes",
           "[daemon]") {
   Cli cli("sigterm");
   REQUIRE(cli.run({"init"}).exit_code == 0);
@@ -197,7 +197,7 @@ TEST_CASE("SIGTERM during a rotation exits 0 after the work in flight; the next 
 }
 
 TEST_CASE(
-    "the signal notifier signals the process in the pidfile; a dead process holds back the ack",
+    "the signal notifier signals the process in the pidfile and a dead process holds back the ack",
     "[daemon][notifier]") {
   Cli cli("signal");
   REQUIRE(cli.run({"init"}).exit_code == 0);

@@ -117,6 +117,8 @@ TEST_CASE("rotate after a renewal swaps, keeps the old generation, acknowledges 
     CHECK(j[0]["live"]["sha256"] == renewed["fingerprint"]);
     CHECK(j[0]["upstream"]["newer_than_live"] == false);
     CHECK(j[0]["upstream"]["renewal_pending"] == false);
+    CHECK(j[0]["journal"]["staged"] == "");
+    CHECK(j[0]["journal"]["last_result"] == "rotated");
   }
 }
 
@@ -169,6 +171,9 @@ TEST_CASE("a crash after staging or after the swap converges on the next rotate"
       auto killed = cli.run({"rotate"}, {{"CERTSWAP_FAILPOINT", point}});
       REQUIRE(killed.exit_code == 128 + SIGKILL);
       CHECK(cli.tb.ack_count(cli.user) == 0);
+      // The journal knows what was staged before the crash.
+      auto journal = nlohmann::json::parse(read(cli.out / ".certswap" / "state.json"));
+      CHECK(journal["staged_fingerprint"] == renewed["fingerprint"]);
       auto r = cli.run({"rotate"});
       REQUIRE(r.exit_code == 0);
       CHECK(live_fingerprint(cli.out) == renewed["fingerprint"].get<std::string>());

@@ -22,7 +22,7 @@ SwapEvent event() {
 }
 }  // namespace
 
-TEST_CASE("signal names parse with or without SIG, and numbers; unknown names are refused") {
+TEST_CASE("signal names parse with or without SIG, and numbers and refuse unknown names") {
   CHECK(parse_signal("SIGHUP").value() == SIGHUP);
   CHECK(parse_signal("USR1").value() == SIGUSR1);
   CHECK(parse_signal("15").value() == SIGTERM);

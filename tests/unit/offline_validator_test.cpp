@@ -118,7 +118,7 @@ TEST_CASE("validity: expired, not yet valid, within the skew, and the minimum re
   CHECK(validate_offline(short_lived, {300s, 1h}, kNow));
 }
 
-TEST_CASE("an extended key usage without clientAuth is refused; no extension is accepted") {
+TEST_CASE("an extended key usage without clientAuth is refused but no extension is accepted") {
   auto server_only =
       client_set(project_ca(), {"app", "", false, true, false, kNow - 1h, kNow + 800 * 24h});
   CHECK_THAT(validate_offline(server_only, policy(), kNow).error().message,
