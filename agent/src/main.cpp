@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -394,11 +395,11 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
   return code;
 }
 
+// Paths a person typed: links are followed (the live layout is all links).
 Result<std::string> read_text(const std::string& path, const char* what) {
-  auto text = read_file(path);
-  if (!text)
-    return fail(ErrorKind::Usage, "cannot read {} {}: {}", what, path, text.error().message);
-  return text;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(ErrorKind::Usage, "cannot read {} {}", what, path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 int run_validate(const std::string& cert, const std::string& key, const std::string& ca,

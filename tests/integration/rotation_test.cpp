@@ -184,3 +184,22 @@ TEST_CASE("a crash after staging or after the swap converges on the next rotate"
     }
   }
 }
+
+TEST_CASE("validate reads the live links and bundle.pem serves as certificate and key",
+          "[rotation]") {
+  Cli cli("validate-bundle");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto bundle = (cli.out / "bundle.pem").string();
+  auto r = cli.run({"validate", "--cert", bundle, "--key", bundle, "--ca",
+                    (cli.out / "ca.pem").string(), "--bootstrap", cli.tb.bootstrap});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("validate-live") && Catch::Contains("accepted"));
+  CHECK((fs::status(cli.out / "bundle.pem").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+
+  auto foreign = cli.run({"validate", "--cert", (cli.out / "service.cert").string(), "--key",
+                          (cli.out / "service.key").string(), "--ca",
+                          (fs::path(cli.tb.emulator_dir) / "foreign-ca.pem").string()});
+  CHECK(foreign.exit_code == 3);
+  CHECK_THAT(foreign.output, Catch::Contains("not by the project CA"));
+}
