@@ -2,6 +2,8 @@
 // the Aiven API emulator over HTTPS and the mTLS Kafka broker.
 #include <csignal>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "certswap/cert_info.hpp"
 #include "certswap/live_validator.hpp"
@@ -202,4 +204,32 @@ TEST_CASE("validate reads the live links and bundle.pem serves as certificate an
                           (fs::path(cli.tb.emulator_dir) / "foreign-ca.pem").string()});
   CHECK(foreign.exit_code == 3);
   CHECK_THAT(foreign.output, Catch::Contains("not by the project CA"));
+}
+
+TEST_CASE("the json log format prints one JSON object per step and per log line", "[rotation]") {
+  Cli cli("json-log");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  cli.tb.renew(cli.user, "gen2");
+  auto r = cli.run({"rotate", "--log-format", "json"});
+  REQUIRE(r.exit_code == 0);
+  std::istringstream lines(r.output);
+  std::set<std::string> steps;
+  int parsed = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line);  // throws, failing the test, on any non-JSON line
+    ++parsed;
+    if (j.contains("step")) {
+      CHECK(j["ms"].is_number_integer());
+      CHECK(j["status"].is_string());
+      steps.insert(j["step"].get<std::string>());
+    } else {
+      CHECK(j["level"].is_string());
+      CHECK(j["msg"].is_string());
+    }
+  }
+  CHECK(parsed > 5);
+  for (auto step : {"fetch", "validate-offline", "validate-live", "swap", "acknowledge"}) {
+    CHECK(steps.contains(step));
+  }
 }
