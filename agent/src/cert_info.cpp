@@ -4,7 +4,7 @@
 #include <openssl/bn.h>
 #include <openssl/pem.h>
 
-#include <charconv>
+#include <cstdint>
 #include <ctime>
 
 #include "certswap/pem.hpp"
@@ -15,15 +15,21 @@ namespace {
 
 std::string name_string(const X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio) return {};
+  // Without ESC_MSB, UTF-8 names stay readable instead of becoming \C3\A9.
   X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
+  if (len <= 0 || !data) return {};
   return std::string(data, static_cast<size_t>(len));
 }
 
-std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {
+// A time OpenSSL cannot read becomes `unreadable`, chosen by the caller so
+// that the validity window fails closed.
+std::chrono::system_clock::time_point to_time_point(
+    const ASN1_TIME* t, std::chrono::system_clock::time_point unreadable) {
   std::tm tm{};
-  ASN1_TIME_to_tm(t, &tm);
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return unreadable;
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
@@ -38,9 +44,56 @@ std::string hex(const unsigned char* data, size_t len) {
   return out;
 }
 
+// A cursor over an ISO 8601 text that reads fixed-width fields, so that
+// "2026-1-5" or a five-digit year are refused rather than guessed at.
+class Iso8601Reader {
+ public:
+  explicit Iso8601Reader(std::string_view text) : rest_(text) {}
+
+  bool literal(std::string_view expected) {
+    if (!rest_.starts_with(expected)) return false;
+    rest_.remove_prefix(expected.size());
+    return true;
+  }
+
+  bool digits(std::size_t width, int& out) {
+    if (rest_.size() < width) return false;
+    int value = 0;
+    for (std::size_t i = 0; i < width; ++i) {
+      if (!is_digit(rest_[i])) return false;
+      value = value * 10 + (rest_[i] - '0');
+    }
+    out = value;
+    rest_.remove_prefix(width);
+    return true;
+  }
+
+  // Any number of digits; precision beyond nanoseconds is dropped.
+  std::size_t fraction(std::chrono::nanoseconds& out) {
+    std::size_t count = 0;
+    std::int64_t nanos = 0;
+    while (!rest_.empty() && is_digit(rest_.front())) {
+      if (count < 9) nanos = nanos * 10 + (rest_.front() - '0');
+      ++count;
+      rest_.remove_prefix(1);
+    }
+    for (std::size_t i = count; i < 9; ++i) nanos *= 10;
+    out = std::chrono::nanoseconds(nanos);
+    return count;
+  }
+
+  bool at_end() const { return rest_.empty(); }
+
+ private:
+  static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+  std::string_view rest_;
+};
+
 }  // namespace
 
 CertInfo describe(const X509& const_cert) {
+  using time_point = std::chrono::system_clock::time_point;
   X509* cert = const_cast<X509*>(&const_cert);  // OpenSSL 3 getters are const-incorrect here
   CertInfo info;
   info.subject = name_string(X509_get_subject_name(cert));
@@ -57,8 +110,8 @@ CertInfo describe(const X509& const_cert) {
   unsigned int md_len = 0;
   X509_digest(cert, EVP_sha256(), md, &md_len);
   info.sha256_fingerprint = hex(md, md_len);
-  info.not_before = to_time_point(X509_get0_notBefore(cert));
-  info.not_after = to_time_point(X509_get0_notAfter(cert));
+  info.not_before = to_time_point(X509_get0_notBefore(cert), time_point::max());
+  info.not_after = to_time_point(X509_get0_notAfter(cert), time_point::min());
   return info;
 }
 
@@ -85,48 +138,46 @@ std::string format_time(std::chrono::system_clock::time_point t) {
 }
 
 Result<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text) {
-  std::tm tm{};
-  int fields[6] = {};
-  const char* p = text.data();
-  const char* end = text.data() + text.size();
-  const char separators[] = {'-', '-', 'T', ':', ':', '\0'};
-  for (int i = 0; i < 6; ++i) {
-    auto [next, ec] = std::from_chars(p, end, fields[i]);
-    if (ec != std::errc{}) return fail(ErrorKind::Api, "\"{}\" is not an ISO 8601 time", text);
-    p = next;
-    if (separators[i]) {
-      if (p == end || (*p != separators[i] && !(i == 2 && *p == ' '))) {
-        return fail(ErrorKind::Api, "\"{}\" is not an ISO 8601 time", text);
-      }
-      ++p;
+  using namespace std::chrono;
+  auto bad = [&](std::string_view why) {
+    return fail(ErrorKind::Api, "\"{}\" is not an ISO 8601 time ({})", text, why);
+  };
+  Iso8601Reader in{text};
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!(in.digits(4, y) && in.literal("-") && in.digits(2, mo) && in.literal("-") &&
+        in.digits(2, d))) {
+    return bad("expected YYYY-MM-DD");
+  }
+  if (!(in.literal("T") || in.literal("t") || in.literal(" "))) return bad("expected a time");
+  if (!(in.digits(2, h) && in.literal(":") && in.digits(2, mi) && in.literal(":") &&
+        in.digits(2, s))) {
+    return bad("expected hh:mm:ss");
+  }
+  const year_month_day date{year{y}, month(static_cast<unsigned>(mo)),
+                            day(static_cast<unsigned>(d))};
+  // 60 is a leap second; it lands on the next minute, as POSIX time does.
+  if (!date.ok() || h > 23 || mi > 59 || s > 60) return bad("a field is out of range");
+  nanoseconds fraction{0};
+  if (in.literal(".") || in.literal(",")) {
+    if (in.fraction(fraction) == 0) return bad("empty fraction of a second");
+  }
+  // Without a zone the API's convention holds: UTC.
+  seconds offset{0};
+  const bool east = in.literal("+");
+  if (east || in.literal("-")) {
+    int oh = 0, om = 0;
+    if (!in.digits(2, oh)) return bad("bad UTC offset");
+    if (!in.at_end()) {
+      in.literal(":");  // +hh:mm and +hhmm are both ISO 8601
+      if (!in.digits(2, om)) return bad("bad UTC offset");
     }
+    if (oh > 23 || om > 59) return bad("bad UTC offset");
+    offset = east ? hours(oh) + minutes(om) : -(hours(oh) + minutes(om));
+  } else if (!in.literal("Z")) {
+    in.literal("z");
   }
-  if (p != end && *p == '.') {
-    ++p;
-    while (p != end && std::isdigit(static_cast<unsigned char>(*p))) ++p;
-  }
-  long offset_seconds = 0;
-  if (p != end && (*p == '+' || *p == '-')) {
-    const int sign = *p == '-' ? -1 : 1;
-    int hh = 0, mm = 0;
-    auto [a, e1] = std::from_chars(p + 1, end, hh);
-    if (e1 != std::errc{} || a == end || *a != ':')
-      return fail(ErrorKind::Api, "\"{}\": bad UTC offset", text);
-    auto [b, e2] = std::from_chars(a + 1, end, mm);
-    if (e2 != std::errc{}) return fail(ErrorKind::Api, "\"{}\": bad UTC offset", text);
-    offset_seconds = sign * (hh * 3600L + mm * 60L);
-    p = b;
-  } else if (p != end && (*p == 'Z' || *p == 'z')) {
-    ++p;
-  }
-  if (p != end) return fail(ErrorKind::Api, "\"{}\" is not an ISO 8601 time", text);
-  tm.tm_year = fields[0] - 1900;
-  tm.tm_mon = fields[1] - 1;
-  tm.tm_mday = fields[2];
-  tm.tm_hour = fields[3];
-  tm.tm_min = fields[4];
-  tm.tm_sec = fields[5];
-  return std::chrono::system_clock::from_time_t(timegm(&tm) - offset_seconds);
+  if (!in.at_end()) return bad("trailing text");
+  return sys_days(date) + hours(h) + minutes(mi) + seconds(s) + fraction - offset;
 }
 
 }  // namespace certswap

@@ -1,5 +1,6 @@
 #include "certswap/offline_validator.hpp"
 
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "certswap/pem.hpp"
@@ -14,6 +15,21 @@ std::string ca_subjects(const std::vector<X509Ptr>& cas) {
     out += "\"" + describe(*ca).subject + "\"";
   }
   return out;
+}
+
+// "24h" rather than "86400s": policies are configured in hours or minutes.
+std::string human(std::chrono::seconds d) {
+  const auto n = d.count();
+  if (n != 0 && n % 3600 == 0) return fmt::format("{}h", n / 3600);
+  if (n != 0 && n % 60 == 0) return fmt::format("{}m", n / 60);
+  return fmt::format("{}s", n);
+}
+
+bool names_a_ca(const std::string& issuer, const std::vector<X509Ptr>& cas) {
+  for (const auto& ca : cas) {
+    if (describe(*ca).subject == issuer) return true;
+  }
+  return false;
 }
 
 // Only when the extension is present: a certificate without EKU may be used for anything.
@@ -54,28 +70,46 @@ Result<CertInfo> validate_offline(const CredentialSet& set, const OfflinePolicy&
     return fail(ErrorKind::Invalid, "{}: expired on {}", cert_name, format_time(info.not_after));
   }
   if (info.not_after <= now + policy.min_remaining) {
-    return fail(ErrorKind::Invalid, "{}: expires on {}, less than the required {}h from now",
-                cert_name, format_time(info.not_after),
-                std::chrono::duration_cast<std::chrono::hours>(policy.min_remaining).count());
+    return fail(ErrorKind::Invalid, "{}: expires on {} (less than the minimum remaining {})",
+                cert_name, format_time(info.not_after), human(policy.min_remaining));
   }
 
+  // Every CA of the bundle is an anchor (a bundle carries old and new CA
+  // during a CA rotation); certificates after the leaf only help build the path.
   X509StorePtr store(X509_STORE_new());
-  for (const auto& ca : *cas) X509_STORE_add_cert(store.get(), ca.get());
   StackOfX509Ptr intermediates(sk_X509_new_null());
-  for (std::size_t i = 1; i < chain->size(); ++i) {
-    X509_up_ref((*chain)[i].get());
-    sk_X509_push(intermediates.get(), (*chain)[i].get());
-  }
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(ctx.get(), store.get(), leaf, intermediates.get());
+  if (!store || !intermediates || !ctx) {
+    return fail(ErrorKind::Internal, "{}: out of memory verifying the chain", cert_name);
+  }
+  for (const auto& ca : *cas) X509_STORE_add_cert(store.get(), ca.get());
+  for (std::size_t i = 1; i < chain->size(); ++i) {
+    if (sk_X509_push(intermediates.get(), (*chain)[i].get()) > 0) X509_up_ref((*chain)[i].get());
+  }
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf, intermediates.get()) != 1) {
+    return fail(ErrorKind::Internal, "{}: cannot set up chain verification: {}", cert_name,
+                openssl_error_string());
+  }
+  // Time was checked above, against the injected `now`, with better words.
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
   X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
-  if (X509_verify_cert(ctx.get()) != 1) {
+  const bool verified = X509_verify_cert(ctx.get()) == 1;
+  ERR_clear_error();  // the verify error code below says it all
+  if (!verified) {
     const int err = X509_STORE_CTX_get_error(ctx.get());
-    if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-        err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
-        err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
-        err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) {
+    const bool no_issuer = err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                           err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+                           err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+                           err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN;
+    // OpenSSL reports an impostor with the project CA's name either way,
+    // depending on whether key identifiers let it rule the real CA out first.
+    if ((no_issuer || err == X509_V_ERR_CERT_SIGNATURE_FAILURE) && names_a_ca(info.issuer, *cas)) {
+      return fail(ErrorKind::Invalid,
+                  "{}: names \"{}\" as issuer, but was not signed by that project CA's key "
+                  "(another CA with the same name?)",
+                  cert_name, info.issuer);
+    }
+    if (no_issuer) {
       return fail(ErrorKind::Invalid, "{}: issued by \"{}\", not by the project CA ({})", cert_name,
                   info.issuer, ca_subjects(*cas));
     }

@@ -5,7 +5,10 @@
 namespace certswap {
 
 BioPtr memory_bio(std::string_view data) {
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+  // A default string_view has a null data(), which BIO_new_mem_buf refuses;
+  // an empty input must read as "no PEM here", not as an allocation failure.
+  const char* bytes = data.empty() ? "" : data.data();
+  return BioPtr(BIO_new_mem_buf(bytes, static_cast<int>(data.size())));
 }
 
 std::string openssl_error_string() {

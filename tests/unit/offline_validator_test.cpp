@@ -7,6 +7,7 @@
 #include "certswap/cert_info.hpp"
 #include "certswap/pem.hpp"
 #include "pki.hpp"
+#include "test_pki.hpp"
 
 using namespace certswap;
 using namespace std::chrono_literals;
@@ -114,7 +115,7 @@ TEST_CASE("validity: expired, not yet valid, within the skew, and the minimum re
   auto short_lived =
       client_set(project_ca(), {"app", "", false, false, true, kNow - 1h, kNow + 2h});
   CHECK_THAT(validate_offline(short_lived, policy(), kNow).error().message,
-             Catch::Contains("less than the required 24h"));
+             Catch::Contains("(less than the minimum remaining 24h)"));
   CHECK(validate_offline(short_lived, {300s, 1h}, kNow));
 }
 
@@ -129,19 +130,94 @@ TEST_CASE("an extended key usage without clientAuth is refused but no extension 
 }
 
 TEST_CASE("an encrypted private key is refused with a clear reason") {
+  auto key = test_pki::ec_key();
   auto set = client_set(project_ca());
-  set.key_pem =
-      "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
-  CHECK_THAT(validate_offline(set, policy(), kNow).error().message, Catch::Contains("encrypted"));
+  set.cert_pem =
+      test_pki::sign_client_cert(key.get(), "app", project_ca(), kNow - 1h, kNow + 800 * 24h);
+  set.key_pem = test_pki::encrypted_pkcs8_pem(key.get());
+  auto r = validate_offline(set, policy(), kNow);
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, Catch::StartsWith("service.key from GET ") &&
+                                    Catch::Contains("encrypted keys are not supported"));
 }
 
-TEST_CASE("ISO 8601 times from the API parse with Z, fractions and offsets") {
-  auto base = parse_iso8601("2029-02-21T10:00:00Z");
-  REQUIRE(base);
-  CHECK(format_time(*base) == "2029-02-21T10:00:00Z");
-  CHECK(parse_iso8601("2029-02-21T10:00:00.123456Z").value() == *base);
-  CHECK(parse_iso8601("2029-02-21T12:00:00+02:00").value() == *base);
-  CHECK(parse_iso8601("2029-02-21T10:00:00").value() == *base);
-  CHECK_FALSE(parse_iso8601("yesterday"));
-  CHECK_FALSE(parse_iso8601("2029-02-21"));
+TEST_CASE("an RSA key in PKCS#1 form is accepted") {
+  auto key = test_pki::rsa_key();
+  auto set = client_set(project_ca());
+  set.cert_pem =
+      test_pki::sign_client_cert(key.get(), "app", project_ca(), kNow - 1h, kNow + 800 * 24h);
+  set.key_pem = test_pki::traditional_pem(key.get());
+  REQUIRE_THAT(set.key_pem, Catch::StartsWith("-----BEGIN RSA PRIVATE KEY-----"));
+  auto info = validate_offline(set, policy(), kNow);
+  REQUIRE(info);
+  CHECK(info->subject == "CN=app");
+}
+
+TEST_CASE("an intermediate CA sent after the leaf completes the chain to the project CA") {
+  auto issued = emulator::issue(
+      {"Intermediate CA", "", true, false, false, kNow - 1h, kNow + 900 * 24h}, &project_ca());
+  const Authority intermediate{issued.cert_pem, issued.key_pem};
+  auto set = client_set(intermediate);
+  CHECK_FALSE(validate_offline(set, policy(), kNow));
+  set.cert_pem += intermediate.cert_pem;
+  auto info = validate_offline(set, policy(), kNow);
+  REQUIRE(info);
+  CHECK(info->issuer == "CN=Intermediate CA");
+}
+
+TEST_CASE("a certificate from another CA that bears the project CA's name is refused") {
+  auto set = client_set(make_ca("Project CA"));
+  auto r = validate_offline(set, policy(), kNow);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == ErrorKind::Invalid);
+  CHECK_THAT(r.error().message, Catch::StartsWith("service.cert (subject \"CN=app,OU=kafka\")") &&
+                                    Catch::Contains("another CA with the same name"));
+}
+
+TEST_CASE("time checks use the given now, and messages give the dates") {
+  auto set = client_set(project_ca());
+  auto info = validate_offline(set, policy(), kNow);
+  REQUIRE(info);
+  auto r = validate_offline(set, policy(), info->not_after + 1s);
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, Catch::Contains("expired on " + format_time(info->not_after)));
+  r = validate_offline(set, {300s, 90min}, info->not_after - 1h);
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, Catch::Contains("expires on " + format_time(info->not_after) +
+                                                " (less than the minimum remaining 90m)"));
+  r = validate_offline(set, policy(), info->not_before - 301s);
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message,
+             Catch::Contains("not valid until " + format_time(info->not_before)));
+  CHECK(validate_offline(set, policy(), info->not_before - 299s));
+}
+
+TEST_CASE("no error message quotes the private key") {
+  auto good = client_set(project_ca());
+  std::vector<CredentialSet> bad;
+  auto add = [&](auto change) {
+    auto set = good;
+    change(set);
+    bad.push_back(set);
+  };
+  add([](CredentialSet& s) { s.key_pem = emulator::new_key_pem(); });
+  add([](CredentialSet& s) { s.key_pem.insert(s.key_pem.find('\n') + 5, "!!"); });
+  add([](CredentialSet& s) { s.key_pem = s.key_pem.substr(0, s.key_pem.size() / 2); });
+  add([](CredentialSet& s) { s.cert_pem = s.key_pem; });
+  add([](CredentialSet& s) { s.ca_pem = s.key_pem; });
+  add([](CredentialSet& s) { s.ca_pem = make_ca("Other CA").cert_pem; });
+  for (const auto& set : bad) {
+    auto r = validate_offline(set, policy(), kNow);
+    REQUIRE_FALSE(r);
+    INFO(r.error().message);
+    CHECK_THAT(r.error().message, !Catch::Contains("PRIVATE KEY"));
+    std::size_t start = good.key_pem.find('\n') + 1;
+    while (start < good.key_pem.size()) {
+      const std::size_t end = good.key_pem.find('\n', start);
+      const std::string line = good.key_pem.substr(start, end - start);
+      if (line.find("-----") == std::string::npos)
+        CHECK_THAT(r.error().message, !Catch::Contains(line));
+      start = end + 1;
+    }
+  }
 }

@@ -21,6 +21,8 @@ CertInfo describe(const X509& cert);
 Result<CertInfo> inspect_certificate_pem(std::string_view pem, std::string_view what);
 std::string sha256_hex(std::string_view bytes);
 std::string format_time(std::chrono::system_clock::time_point t);  // 2026-11-24T10:00:00Z
+// YYYY-MM-DDThh:mm:ss, optional fraction, then Z, +hh:mm, +hhmm, +hh or
+// nothing (read as UTC, as the Aiven API means it). Fixed-width fields only.
 Result<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text);
 
 }  // namespace certswap
