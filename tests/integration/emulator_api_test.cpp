@@ -269,3 +269,93 @@ TEST_CASE("the emulator's state survives a restart", "[emulator]") {
   CHECK(user["body"]["user"].contains("expiring_cert_not_valid_after_time"));
   fs::remove_all(dir);
 }
+
+namespace {
+
+using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+std::unique_ptr<X509, decltype(&X509_free)> read_cert(const std::string& pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  return {PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free};
+}
+
+std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> read_key(const std::string& pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  return {PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free};
+}
+
+}  // namespace
+
+TEST_CASE("key faults: a key that does not parse, a key that does not match", "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  const auto name = fresh("keyfault");
+  tb.create_user(name);
+  auto inject = [&](const std::string& kind) {
+    tb.add_fault({{"method", "GET"},
+                  {"path_regex", ".*/user/" + name + "$"},
+                  {"count", 1},
+                  {"fault", {{"kind", kind}}}});
+    return tb.api("GET", user_path(tb, name))["body"]["user"];
+  };
+  auto good = tb.api("GET", user_path(tb, name))["body"]["user"];
+  {
+    auto cert = read_cert(good["access_cert"]);
+    auto key = read_key(good["access_key"]);
+    REQUIRE((cert && key));
+    CHECK(X509_check_private_key(cert.get(), key.get()) == 1);
+  }
+  CHECK_FALSE(read_key(inject("malformed_pem_key")["access_key"]));
+  auto mismatched = inject("mismatched_key");
+  auto cert = read_cert(mismatched["access_cert"]);
+  auto key = read_key(mismatched["access_key"]);
+  REQUIRE((cert && key));
+  CHECK(X509_check_private_key(cert.get(), key.get()) != 1);
+}
+
+TEST_CASE("users can be created and deleted through the API, except the primary one",
+          "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  const auto name = fresh("crud");
+  const auto users = "/v1/project/" + tb.project + "/service/" + tb.service + "/user";
+  auto created = tb.api("POST", users, json{{"username", name}}.dump());
+  CHECK(created["status"].get<int>() / 100 == 2);
+  check_user_shape(created["body"]["user"]);
+  CHECK(created["body"]["user"]["type"] == "normal");
+  CHECK(tb.api("DELETE", user_path(tb, name))["status"] == 200);
+  check_error_shape(tb.api("GET", user_path(tb, name)), 404);
+  check_error_shape(tb.api("DELETE", user_path(tb, "avnadmin")), 400);
+}
+
+TEST_CASE("the CA bundle, the request log and the acks of an unknown user", "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  const auto ca_path = "/v1/project/" + tb.project + "/kms/ca";
+  auto count_certs = [&] {
+    const auto pem = tb.api("GET", ca_path)["body"]["certificate"].get<std::string>();
+    int n = 0;
+    for (auto at = pem.find("BEGIN CERTIFICATE"); at != std::string::npos;
+         at = pem.find("BEGIN CERTIFICATE", at + 1))
+      ++n;
+    return n;
+  };
+  CHECK(count_certs() == 1);
+  tb.control_post("/_testbed/ca-bundle", {{"project", tb.project}, {"extra_ca", true}});
+  CHECK(count_certs() == 2);
+  tb.control_post("/_testbed/ca-bundle", {{"project", tb.project}, {"extra_ca", false}});
+  CHECK(count_certs() == 1);
+
+  auto log = tb.control_get("/_testbed/requests");
+  REQUIRE(log.is_array());
+  REQUIRE_FALSE(log.empty());
+  // Search rather than take the last entry: other tests may share the emulator.
+  json last;
+  for (const auto& r : log)
+    if (r["path"] == ca_path) last = r;
+  REQUIRE(last.is_object());
+  CHECK(last["method"] == "GET");
+  CHECK(last["path"] == ca_path);
+  CHECK(last["status"] == 200);
+  CHECK(last["time"].is_string());
+
+  CHECK_THROWS(tb.control_get("/_testbed/acks?project=" + tb.project + "&service=" + tb.service +
+                              "&username=" + fresh("nobody")));
+}

@@ -110,7 +110,7 @@ class Emulator {
                                 req.get_param_value("username"));
       if (!u) {
         res.status = 404;
-        res.set_content(R"({"message":"no such user"})", "application/json");
+        res.set_content(error_body("Service user does not exist", 404).dump(), "application/json");
         return;
       }
       res.set_content(json{{"count", u->ack_count},
@@ -149,9 +149,11 @@ class Emulator {
   // Authentication, faults, request log and JSON for every Aiven path.
   httplib::Server::Handler aiven(AivenHandler handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
-      std::optional<json> fault = take_fault(req.method, req.path);
+      // A rejected request does not use up a fault meant for an authenticated one.
       Answer answer = authenticate(req);
-      if (answer.status == 0 && fault) {
+      std::optional<json> fault;
+      if (answer.status == 0) fault = take_fault(req.method, req.path);
+      if (fault) {
         const std::string kind = fault->value("kind", "");
         if (kind == "status") {
           const int status = fault->value("status", 500);
@@ -164,7 +166,7 @@ class Emulator {
         } else if (kind == "drop") {
           // Headers promise a body that never comes: the client sees the
           // connection close mid-response.
-          log(req, 200);
+          log(req, 0);  // 0: the client never gets a complete status
           res.set_content_provider(4096, "application/json",
                                    [](size_t, size_t, httplib::DataSink&) { return false; });
           return;
@@ -212,6 +214,9 @@ class Emulator {
       }
       res.status = answer.status;
       res.set_content(answer.body.dump(), "application/json");
+      // Stderr only: the request log served to tests is for Aiven calls.
+      std::cerr << iso8601(std::chrono::system_clock::now()) << " " << req.method << " " << req.path
+                << " " << answer.status << std::endl;
     };
   }
 
