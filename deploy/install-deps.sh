@@ -10,7 +10,8 @@ packages=(
   librdkafka-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev catch2
   libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libsystemd-dev
   clang-format openssl ca-certificates curl python3 procps
-  openjdk-17-jre-headless maven
+  openjdk-17-jdk-headless maven python3-venv
+  clang-16 libclang-rt-16-dev systemd
 )
 
 missing=()

@@ -30,7 +30,15 @@ std::chrono::system_clock::time_point to_time_point(
     const ASN1_TIME* t, std::chrono::system_clock::time_point unreadable) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(t, &tm) != 1) return unreadable;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  // system_clock counts nanoseconds in 64 bits (years 1678 to 2261); RFC 5280's
+  // "no expiry" 9999-12-31 is beyond it and means the end of time.
+  using namespace std::chrono;
+  const auto s = seconds(timegm(&tm));
+  if (s > duration_cast<seconds>(system_clock::duration::max()))
+    return system_clock::time_point::max();
+  if (s < duration_cast<seconds>(system_clock::duration::min()))
+    return system_clock::time_point::min();
+  return system_clock::time_point(duration_cast<system_clock::duration>(s));
 }
 
 std::string hex(const unsigned char* data, size_t len) {
@@ -157,6 +165,8 @@ Result<std::chrono::system_clock::time_point> parse_iso8601(std::string_view tex
                             day(static_cast<unsigned>(d))};
   // 60 is a leap second; it lands on the next minute, as POSIX time does.
   if (!date.ok() || h > 23 || mi > 59 || s > 60) return bad("a field is out of range");
+  // What system_clock's 64-bit nanoseconds can hold.
+  if (y < 1678 || y > 2261) return bad("the year is out of range (1678 to 2261)");
   nanoseconds fraction{0};
   if (in.literal(".") || in.literal(",")) {
     if (in.fraction(fraction) == 0) return bad("empty fraction of a second");

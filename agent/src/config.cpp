@@ -1,10 +1,12 @@
 #include "certswap/config.hpp"
 
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 namespace certswap {
 
@@ -18,6 +20,17 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   }
   const std::string_view unit(ptr, text.data() + text.size() - ptr);
   using namespace std::chrono;
+  // A century is longer than any setting needs, and keeps every conversion in range.
+  constexpr long long kCenturyMs = 100LL * 366 * 24 * 3600 * 1000;
+  const long long per_unit = unit == "ms"                  ? 1
+                             : unit.empty() || unit == "s" ? 1000
+                             : unit == "m"                 ? 60'000
+                             : unit == "h"                 ? 3'600'000
+                             : unit == "d"                 ? 86'400'000
+                                                           : 0;
+  if (per_unit != 0 && value > kCenturyMs / per_unit) {
+    return fail(ErrorKind::Usage, "\"{}\" is longer than a century", text);
+  }
   if (unit == "ms") return milliseconds(value);
   if (unit.empty() || unit == "s") return duration_cast<milliseconds>(seconds(value));
   if (unit == "m") return duration_cast<milliseconds>(minutes(value));
@@ -37,6 +50,23 @@ Result<mode_t> parse_mode(std::string_view text) {
 }
 
 namespace {
+
+// JSON numbers may be floats or out of range: converting those is undefined
+// behaviour, so only an integer that fits is taken.
+template <typename T>
+Result<void> read_integer(const json& j, const char* key, T& out, const std::string& where) {
+  if (!j.contains(key)) return {};
+  const json& v = j[key];
+  if (v.is_number_unsigned() && std::in_range<T>(v.get<std::uint64_t>())) {
+    out = static_cast<T>(v.get<std::uint64_t>());
+  } else if (v.is_number_integer() && std::in_range<T>(v.get<std::int64_t>())) {
+    out = static_cast<T>(v.get<std::int64_t>());
+  } else {
+    return fail(ErrorKind::Usage, "{}: \"{}\" must be a whole number in range, not {}", where, key,
+                v.dump());
+  }
+  return {};
+}
 
 Result<void> read_duration(const json& j, const char* key, std::chrono::milliseconds& out,
                            const std::string& where) {
@@ -64,7 +94,7 @@ Result<NotifierConfig> parse_notifier(const json& j, const std::string& where) {
   }
   NotifierConfig n;
   n.type = j["type"].get<std::string>();
-  n.pid = j.value("pid", 0);
+  if (auto r = read_integer(j, "pid", n.pid, where); !r) return std::unexpected(r.error());
   n.pid_file = j.value("pid_file", "");
   n.signal = j.value("signal", n.signal);
   n.url = j.value("url", "");
@@ -106,8 +136,14 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
     if (!mode) return fail(ErrorKind::Usage, "{}: {}: {}", where, key, mode.error().message);
     *out = *mode;
   }
-  if (j.contains("uid")) t.uid = j["uid"].get<uid_t>();
-  if (j.contains("gid")) t.gid = j["gid"].get<gid_t>();
+  uid_t uid = 0;
+  gid_t gid = 0;
+  for (auto r : {read_integer(j, "uid", uid, where), read_integer(j, "gid", gid, where),
+                 read_integer(j, "keep_generations", t.keep_generations, where)}) {
+    if (!r) return std::unexpected(r.error());
+  }
+  if (j.contains("uid")) t.uid = uid;
+  if (j.contains("gid")) t.gid = gid;
   if (auto it = j.find("notify"); it != j.end()) {
     if (!it->is_array()) return fail(ErrorKind::Usage, "{}: \"notify\" must be a list", where);
     for (std::size_t i = 0; i < it->size(); ++i) {
@@ -116,7 +152,6 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
       t.notifiers.push_back(std::move(*n));
     }
   }
-  if (j.contains("keep_generations")) t.keep_generations = j["keep_generations"].get<int>();
   for (auto r : {read_seconds(j, "clock_skew", t.clock_skew, where),
                  read_seconds(j, "min_remaining", t.min_remaining, where),
                  read_duration(j, "live_timeout", t.live_timeout, where),

@@ -1,11 +1,13 @@
 #include "certswap/cert_info.hpp"
 
 #include <openssl/bn.h>
+#include <openssl/x509.h>
 
 #include <catch2/catch.hpp>
 
 #include "certswap/pem.hpp"
 #include "pki.hpp"
+#include "test_pki.hpp"
 
 using namespace certswap;
 using namespace std::chrono_literals;
@@ -97,10 +99,30 @@ TEST_CASE("text that is not a complete, in-range ISO 8601 time is refused, quoti
         "2029-2-21T10:00:00Z", "2029-13-01T00:00:00Z", "2029-02-29T00:00:00Z",
         "2029-02-21T24:00:00Z", "2029-02-21T10:60:00Z", "2029-02-21T10:00:00.Z",
         "2029-02-21T10:00:00+2:00", "2029-02-21T10:00:00+02:", "2029-02-21T10:00:00+24:00",
-        "2029-02-21T10:00:00Zjunk", "2029-02-21T10:00:00 Z", "-029-02-21T10:00:00Z"}) {
+        "2029-02-21T10:00:00Zjunk", "2029-02-21T10:00:00 Z", "-029-02-21T10:00:00Z",
+        "1014-02-23T09:55:12Z", "9999-12-31T23:59:59Z"}) {
     INFO(text);
     auto r = parse_iso8601(text);
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error().message, Catch::Contains(fmt::format("\"{}\"", text)));
   }
+}
+
+TEST_CASE("a certificate that never expires (notAfter in 9999, RFC 5280) ends at the end of time") {
+  auto key = test_pki::ec_key();
+  X509Ptr cert(X509_new());
+  REQUIRE(cert);
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("forever"), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+  REQUIRE(ASN1_TIME_set_string(X509_getm_notAfter(cert.get()), "99991231235959Z") == 1);
+  X509_set_pubkey(cert.get(), key.get());
+  REQUIRE(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0);
+
+  const CertInfo info = describe(*cert);
+  CHECK(info.not_after == system_clock::time_point::max());
+  CHECK(info.not_before <= system_clock::now());
 }

@@ -17,7 +17,8 @@ TEST_CASE("durations accept ms, s, m, h and d suffixes and a bare number means s
 }
 
 TEST_CASE("a malformed duration is a usage error that quotes the text") {
-  for (auto bad : {"", "abc", "10 years", "-5s", "5w"}) {
+  for (auto bad : {"", "abc", "10 years", "-5s", "5w", "99999999999999d", "9223372036854775807ms",
+                   "36600000d"}) {
     auto d = parse_duration(bad);
     REQUIRE_FALSE(d);
     CHECK(d.error().kind == ErrorKind::Usage);
@@ -92,4 +93,20 @@ TEST_CASE("the token is read from a file and never required on the command line"
   REQUIRE_FALSE(missing);
   CHECK_THAT(missing.error().message, Catch::Contains("/nonexistent/token"));
   std::filesystem::remove(path);
+}
+
+TEST_CASE("numbers in a config file must be whole and in range, not floats that would wrap") {
+  for (const std::string field :
+       {R"("uid": 1e300)", R"("gid": -1)", R"("keep_generations": 2.5)",
+        R"("keep_generations": 99999999999)", R"("notify": [{"type": "signal", "pid": 1e300}])"}) {
+    INFO(field);
+    auto path =
+        write_temp("numbers.json", R"({"targets": [{"project": "p", "service": "s", "user": "u",
+        "output_dir": "/tmp/out", )" + field +
+                                       "}]}");
+    auto config = load_config_file(path);
+    REQUIRE_FALSE(config);
+    CHECK(config.error().kind == ErrorKind::Usage);
+    CHECK_THAT(config.error().message, Catch::Contains("whole number in range"));
+  }
 }

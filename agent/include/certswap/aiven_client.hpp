@@ -1,28 +1,12 @@
 #pragma once
 // The subset of the Aiven REST API that certswap uses (see shared/aiven-api.md).
-#include <nlohmann/json_fwd.hpp>
-#include <optional>
 #include <string>
 
+#include "certswap/aiven_response.hpp"
 #include "certswap/error.hpp"
 #include "certswap/http_client.hpp"
 
 namespace certswap {
-
-struct ServiceUser {
-  std::string username;
-  std::string access_cert;  // PEM; describes the newest pair while a renewal is pending
-  std::string access_key;   // PEM; never logged
-  std::string access_cert_not_valid_after_time;
-  // Set only while a renewal waits for acknowledgement: the end of the old certificate.
-  std::optional<std::string> expiring_cert_not_valid_after_time;
-
-  bool renewal_pending() const { return expiring_cert_not_valid_after_time.has_value(); }
-};
-
-struct ServiceAddress {
-  std::string bootstrap;  // host:port of the Kafka SSL listener
-};
 
 class AivenClient {
  public:
@@ -43,8 +27,9 @@ class AivenClient {
                                const std::string& user);
 
  private:
-  Result<nlohmann::json> call(const std::string& method, const std::string& path,
-                              const std::string& body, bool retry);
+  // The body of a checked 2xx answer (see check_response).
+  Result<std::string> call(const std::string& method, const std::string& path,
+                           const std::string& body, bool retry);
   HttpClient http_;
   std::string auth_header_;
 };
