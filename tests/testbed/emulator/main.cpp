@@ -424,9 +424,12 @@ class Emulator {
     return {200, {{"certificate", bundle}}};
   }
 
+  // Points a service at a broker; a service of the project that does not exist
+  // yet is created, so a test can bring a broker of its own.
   Answer set_service(const json& b) {
-    Service* s = find_service(b.value("project", kProject), b.value("service", kService));
-    if (!s) return not_found("Service");
+    auto p = state_.projects.find(b.value("project", kProject));
+    if (p == state_.projects.end()) return not_found("Project");
+    Service* s = &p->second.services[b.value("service", kService)];
     s->host = b.value("host", "127.0.0.1");
     s->port = b.value("port", 0);
     return {200, json::object()};

@@ -58,15 +58,17 @@ start() {
   # A PEM keystore file holds the key followed by the certificate chain.
   (umask 077; cat "$key" "$cert" > "$dir/keystore.pem")
 
-  # Inter-broker traffic uses the SSL listener too: the broker's certificate
-  # carries clientAuth and is signed by the same project CA.
+  # Inter-broker and controller traffic use SSL too: the broker's certificate
+  # carries clientAuth and is signed by the same project CA, so with the
+  # authorizer on, the node registers with its controller as User:CN=kafka-broker
+  # (a super user), never as User:ANONYMOUS.
   cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
 listeners=SSL://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=SSL://127.0.0.1:$port
-listener.security.protocol.map=SSL:SSL,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=SSL:SSL,CONTROLLER:SSL
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SSL
 log.dirs=$dir/data

@@ -1,0 +1,174 @@
+// cpp-consumer: reads a topic in a consumer group and moves to a renewed client
+// certificate without reading a message twice, skipping one, or making the
+// group rebalance, and without restarting.
+//
+//   cpp-consumer --credentials DIR --bootstrap HOST:PORT --topic T --group G
+//                --instance-id ID [--no-reload]
+//
+// A consumer cannot change its certificate either, so on a new generation
+// (inotify on DIR/..data, or certswap's SIGHUP) it is replaced:
+//   1. commit what was processed, synchronously;
+//   2. close the consumer. With static membership (group.instance.id) close
+//      sends no LeaveGroup, so the group keeps this member's partitions;
+//   3. a new consumer with the same group.instance.id and the new set joins,
+//      gets the same partitions back without a rebalance, and resumes at the
+//      committed offsets.
+// If the new set does not work, the consumer retries every 2 s with it: the old
+// one is already closed (two members with one instance id would fence each other).
+//
+// Stdout is JSON lines: {"event":"message","partition":P,"offset":O,"value":V}
+// per message, {"event":"reloaded",...}, and {"event":"summary",...} on SIGTERM.
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "certswap_reload.hpp"
+#include "example_args.hpp"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_hup = 0;
+
+struct ConsumerDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using Consumer = std::unique_ptr<rd_kafka_t, ConsumerDeleter>;
+
+struct Options {
+  std::string dir, bootstrap, topic, group, instance_id;
+};
+
+Consumer make_consumer(const Options& o, std::string& error) {
+  auto set = certswap_reload::read_pem_set(o.dir, error);
+  if (!set) return nullptr;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  const std::pair<const char*, const char*> properties[] = {
+      {"bootstrap.servers", o.bootstrap.c_str()},
+      {"group.id", o.group.c_str()},
+      {"group.instance.id", o.instance_id.c_str()},
+      {"enable.auto.commit", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"session.timeout.ms", "45000"},
+      {"reconnect.backoff.ms", "100"},
+  };
+  for (const auto& [name, value] : properties) {
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      error = std::string(name) + ": " + errstr;
+      rd_kafka_conf_destroy(conf);
+      return nullptr;
+    }
+  }
+  if (!certswap_reload::apply_pem_set(conf, *set, error)) {
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
+  Consumer rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    error = errstr;
+    return nullptr;
+  }
+  rd_kafka_poll_set_consumer(rk.get());
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, o.topic.c_str(), RD_KAFKA_PARTITION_UA);
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk.get(), topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (err) {
+    error = std::string("subscribe: ") + rd_kafka_err2str(err);
+    return nullptr;
+  }
+  return rk;
+}
+
+// Commits the positions of everything handed to the app so far.
+void commit(rd_kafka_t* rk) {
+  const rd_kafka_resp_err_t err = rd_kafka_commit(rk, nullptr, 0);
+  if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    std::fprintf(stderr, "cpp-consumer: commit failed: %s\n", rd_kafka_err2str(err));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = example::parse_args(
+      argc, argv, {"credentials", "bootstrap", "topic", "group", "instance-id"}, {"no-reload"});
+  const Options o{args["credentials"], args["bootstrap"], args["topic"], args["group"],
+                  args["instance-id"]};
+  const bool reload = !args.count("no-reload");
+
+  struct sigaction sa {};
+  sa.sa_handler = [](int sig) { (sig == SIGHUP ? g_hup : g_stop) = 1; };
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+
+  certswap_reload::GenerationWatch watch(o.dir);
+  std::string error;
+  Consumer consumer = make_consumer(o, error);
+  if (!consumer) {
+    std::fprintf(stderr, "cpp-consumer: %s\n", error.c_str());
+    return 1;
+  }
+
+  using Clock = std::chrono::steady_clock;
+  size_t consumed = 0, reloads = 0, errors = 0;
+  auto last_commit = Clock::now();
+  while (!g_stop) {
+    if (g_hup) {
+      g_hup = 0;
+      watch.request_check();
+    }
+    if (reload && watch.changed()) {
+      commit(consumer.get());
+      rd_kafka_consumer_close(consumer.get());
+      consumer.reset();
+      while (!consumer && !g_stop) {
+        consumer = make_consumer(o, error);
+        if (!consumer) {
+          std::fprintf(stderr, "cpp-consumer: cannot start with the new set: %s\n", error.c_str());
+          std::this_thread::sleep_for(std::chrono::seconds(2));
+        }
+      }
+      if (!consumer) break;
+      ++reloads;
+      example::emit(R"({"event":"reloaded","generation":")" + watch.current() + R"("})");
+    }
+    rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer.get(), 100);
+    if (msg) {
+      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++consumed;
+        char line[160];
+        std::snprintf(line, sizeof line,
+                      R"({"event":"message","partition":%d,"offset":%lld,"value":"%.*s"})",
+                      msg->partition, static_cast<long long>(msg->offset),
+                      static_cast<int>(msg->len), static_cast<const char*>(msg->payload));
+        example::emit(line);
+      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        ++errors;
+        std::fprintf(stderr, "cpp-consumer: %s\n", rd_kafka_message_errstr(msg));
+      }
+      rd_kafka_message_destroy(msg);
+    }
+    if (Clock::now() - last_commit > std::chrono::milliseconds(500)) {
+      commit(consumer.get());
+      last_commit = Clock::now();
+    }
+  }
+  if (consumer) {
+    commit(consumer.get());
+    rd_kafka_consumer_close(consumer.get());
+  }
+  char line[160];
+  std::snprintf(line, sizeof line,
+                R"({"event":"summary","consumed":%zu,"errors":%zu,"reloads":%zu})", consumed,
+                errors, reloads);
+  example::emit(line);
+  return 0;
+}

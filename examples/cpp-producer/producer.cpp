@@ -1,0 +1,232 @@
+// cpp-producer: sends a numbered stream at a steady rate and moves to a renewed
+// client certificate without losing, duplicating or reordering a message, and
+// without restarting.
+//
+//   cpp-producer --credentials DIR --bootstrap HOST:PORT --topic T
+//                [--rate 200] [--no-reload]
+//
+// When certswap makes a new generation live (inotify on DIR/..data, or the
+// SIGHUP of certswap's signal notifier):
+//   1. build a new producer from the new set and wait until it can describe the
+//      topic, while the old one keeps sending: a set that cannot connect or is
+//      not authorized never stops traffic;
+//   2. stop sending, flush the old producer (every message in flight is
+//      delivered or reported), destroy it;
+//   3. send on the new producer.
+// Each producer is idempotent (its own retries never duplicate), and step 2 ends
+// one stream before the next begins, so per-partition order holds across it.
+//
+// Stdout is JSON lines: {"event":"started"}, {"event":"reloaded",...} and, on
+// SIGTERM/SIGINT, {"event":"summary",...} with produce latency (scheduled send
+// to delivery report) before the change, during it (until 2 s after the
+// switch), after it (the next 3 s) and later.
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "certswap_reload.hpp"
+#include "example_args.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_hup = 0;
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using Producer = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+struct Record {
+  Clock::time_point scheduled;
+  double latency_ms = -1;  // -1: no delivery report yet
+  bool failed = false;
+};
+
+struct Stats {
+  std::vector<Record> records;
+  size_t delivered = 0, failed = 0;
+  bool started = false;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  auto& stats = *static_cast<Stats*>(opaque);
+  const auto seq = reinterpret_cast<std::uintptr_t>(msg->_private);
+  Record& r = stats.records.at(seq);
+  if (msg->err) {
+    r.failed = true;
+    ++stats.failed;
+    std::fprintf(stderr, "delivery failed for %zu: %s\n", static_cast<size_t>(seq),
+                 rd_kafka_err2str(msg->err));
+    return;
+  }
+  r.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - r.scheduled).count();
+  ++stats.delivered;
+  if (!stats.started) {
+    stats.started = true;
+    example::emit(R"({"event":"started"})");
+  }
+}
+
+// A producer built from the generation DIR/..data points at now, ready once it
+// has described the topic over mTLS (so the principal is authorized).
+Producer make_producer(const std::string& dir, const std::string& bootstrap,
+                       const std::string& topic, Stats& stats, std::string& error) {
+  auto set = certswap_reload::read_pem_set(dir, error);
+  if (!set) return nullptr;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  const std::pair<const char*, const char*> properties[] = {
+      {"bootstrap.servers", bootstrap.c_str()},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "5"},
+      {"message.timeout.ms", "30000"},
+      {"reconnect.backoff.ms", "100"},
+  };
+  for (const auto& [name, value] : properties) {
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      error = std::string(name) + ": " + errstr;
+      rd_kafka_conf_destroy(conf);
+      return nullptr;
+    }
+  }
+  if (!certswap_reload::apply_pem_set(conf, *set, error)) {
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_opaque(conf, &stats);
+  // rd_kafka_new takes the conf only when it succeeds.
+  Producer rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    error = errstr;
+    return nullptr;
+  }
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 0, rkt, &md, 10000);
+  if (!err && md->topic_cnt == 1) err = md->topics[0].err;
+  if (md) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  if (err) {
+    error = std::string("generation ") + set->generation + " cannot describe " + topic + ": " +
+            rd_kafka_err2str(err);
+    return nullptr;
+  }
+  return rk;
+}
+
+void produce(rd_kafka_t* rk, const std::string& topic, size_t seq, Stats& stats) {
+  const std::string value = std::to_string(seq);
+  const std::string key = "k" + std::to_string(seq % 4);
+  const rd_kafka_resp_err_t err = rd_kafka_producev(
+      rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq))), RD_KAFKA_V_END);
+  if (err) {
+    stats.records[seq].failed = true;
+    ++stats.failed;
+    std::fprintf(stderr, "delivery failed for %zu: %s\n", seq, rd_kafka_err2str(err));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = example::parse_args(argc, argv, {"credentials", "bootstrap", "topic"}, {"no-reload"});
+  const std::string dir = args["credentials"], bootstrap = args["bootstrap"], topic = args["topic"];
+  const double rate = args.count("rate") ? std::stod(args["rate"]) : 200.0;
+  const bool reload = !args.count("no-reload");
+
+  struct sigaction sa {};
+  sa.sa_handler = [](int sig) { (sig == SIGHUP ? g_hup : g_stop) = 1; };
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+
+  Stats stats;
+  stats.records.reserve(1 << 20);
+  certswap_reload::GenerationWatch watch(dir);
+  std::string error;
+  Producer producer = make_producer(dir, bootstrap, topic, stats, error);
+  if (!producer) {
+    std::fprintf(stderr, "cpp-producer: %s\n", error.c_str());
+    return 1;
+  }
+
+  const auto interval =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
+  const auto start = Clock::now();
+  std::vector<std::pair<Clock::time_point, Clock::time_point>> reloads;  // change seen, switched
+  std::optional<Clock::time_point> pending;  // a change seen but not switched to yet
+  Clock::time_point retry_at{};
+
+  while (!g_stop) {
+    if (g_hup) {
+      g_hup = 0;
+      watch.request_check();
+    }
+    if (reload && watch.changed() && !pending) pending = Clock::now();
+    if (pending && Clock::now() >= retry_at) {
+      Producer fresh = make_producer(dir, bootstrap, topic, stats, error);
+      if (!fresh) {
+        std::fprintf(stderr, "cpp-producer: keeping the current certificate: %s\n", error.c_str());
+        retry_at = Clock::now() + std::chrono::seconds(2);
+      } else {
+        rd_kafka_flush(producer.get(), 30000);
+        producer = std::move(fresh);
+        reloads.emplace_back(*pending, Clock::now());
+        pending.reset();
+        example::emit(R"({"event":"reloaded","generation":")" + watch.current() + R"("})");
+      }
+    }
+    // Catch up on the schedule, so a pause shows up as latency, not as fewer messages.
+    const auto now = Clock::now();
+    while (start + interval * static_cast<long>(stats.records.size()) <= now) {
+      const size_t seq = stats.records.size();
+      stats.records.push_back({start + interval * static_cast<long>(seq)});
+      produce(producer.get(), topic, seq, stats);
+    }
+    rd_kafka_poll(producer.get(), 1);
+  }
+
+  if (rd_kafka_flush(producer.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    std::fprintf(stderr, "cpp-producer: %d messages not delivered within 30 s\n",
+                 rd_kafka_outq_len(producer.get()));
+
+  std::vector<double> before, during, after, later;
+  for (const Record& r : stats.records) {
+    if (r.latency_ms < 0) continue;
+    if (reloads.empty() || r.scheduled < reloads.front().first)
+      before.push_back(r.latency_ms);
+    else if (r.scheduled <= reloads.front().second + std::chrono::seconds(2))
+      during.push_back(r.latency_ms);
+    else if (r.scheduled <= reloads.front().second + std::chrono::seconds(5))
+      after.push_back(r.latency_ms);
+    else
+      later.push_back(r.latency_ms);
+  }
+  char head[256];
+  std::snprintf(head, sizeof head,
+                R"({"event":"summary","sent":%zu,"delivered":%zu,"failed":%zu,"reloads":%zu,)",
+                stats.records.size(), stats.delivered, stats.failed, reloads.size());
+  example::emit(std::string(head) + R"("latency_ms":{"before":)" +
+                example::json(example::percentiles(before)) + R"(,"during":)" +
+                example::json(example::percentiles(during)) + R"(,"after":)" +
+                example::json(example::percentiles(after)) + R"(,"later":)" +
+                example::json(example::percentiles(later)) + "}}");
+  return 0;
+}
