@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "certswap/durable_file.hpp"
+#include "certswap/failpoint.hpp"
 
 namespace certswap {
 namespace fs = std::filesystem;
@@ -240,6 +241,7 @@ Result<void> AtomicStore::point_data_at(const std::string& generation) {
     ::unlinkat(dfd, kDataTmp, 0);
     return err;
   }
+  failpoint("after-data-rename");
   return fsync_fd(dfd, dir_);
 }
 
@@ -323,6 +325,7 @@ Result<std::string> AtomicStore::publish(const std::vector<StoredFile>& files) {
     (void)remove_generation(*gen);
     return std::unexpected(written.error());
   }
+  failpoint("after-generation-written");
   if (auto r = point_data_at(*gen); !r) {
     (void)remove_generation(*gen);
     return std::unexpected(r.error());
@@ -374,11 +377,14 @@ Result<void> AtomicStore::activate(const std::string& generation) {
 Result<void> AtomicStore::prune(int keep) {
   const auto current = current_generation();
   auto gens = generations();
-  std::reverse(gens.begin(), gens.end());  // newest first
+  std::reverse(gens.begin(), gens.end());  // newest first (names sort by time)
   int kept = current ? 1 : 0;
   for (const auto& gen : gens) {
     if (current && gen == *current) continue;
-    if (kept < keep) {
+    // Newer than the live one: written by a run that died before its rename,
+    // never live, nothing to roll back to.
+    const bool never_live = current && gen > *current;
+    if (!never_live && kept < keep) {
       ++kept;
       continue;
     }

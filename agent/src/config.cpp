@@ -178,6 +178,7 @@ Result<Config> load_config_file(const std::filesystem::path& path) {
       config.api.url = api->value("url", config.api.url);
       config.api.ca_file = api->value("ca_file", "");
       config.api.token_file = api->value("token_file", "");
+      config.api.allow_plain_http = api->value("allow_plain_http", false);
       const std::string where = path.string() + " api";
       auto r1 = read_duration(*api, "connect_timeout", config.api.connect_timeout, where);
       if (!r1) return std::unexpected(r1.error());

@@ -113,6 +113,15 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
   CURL* curl = handle_->curl.get();
   if (!curl) return fail(ErrorKind::Internal, "libcurl could not create a handle");
   const std::string url = options_.base_url + path;
+  if (!url.starts_with("https://") && !(options_.allow_plain_http && url.starts_with("http://"))) {
+    return fail(ErrorKind::Usage,
+                "refusing {}: only https:// URLs are allowed, so that the token and the keys "
+                "never travel in clear text{}",
+                url.substr(0, url.find('?')),
+                url.starts_with("http://") ? " (a local test endpoint may be allowed with "
+                                             "--api-allow-plain-http)"
+                                           : "");
+  }
   const int attempts = retry_on_failure ? std::max(1, options_.retry.max_attempts) : 1;
 
   std::string last_failure;
@@ -137,7 +146,8 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     if (!options_.extra_ca_file.empty()) {
       curl_easy_setopt(curl, CURLOPT_CAINFO, options_.extra_ca_file.c_str());
     }
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
+                     options_.allow_plain_http ? "https,http" : "https");
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));

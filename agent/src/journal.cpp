@@ -122,8 +122,10 @@ Result<void> Journal::stage(const CredentialSet& set) {
   if (::mkdir(tmp.c_str(), 0700) != 0)
     return fail(ErrorKind::Io, "mkdir({}) failed: {}", tmp.string(), errno_text());
   for (const auto& [name, content] :
-       {std::pair{"ca.pem", &set.ca_pem}, std::pair{"service.cert", &set.cert_pem},
-        std::pair{"service.key", &set.key_pem}, std::pair{"origin", &set.origin}})
+       {std::pair<const char*, const std::string*>{"ca.pem", &set.ca_pem},
+        {"service.cert", &set.cert_pem},
+        {"service.key", &set.key_pem},
+        {"origin", &set.origin}})
     if (auto r = write_file_durably(tmp / name, *content, kPrivate); !r) return r;
 
   if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, live.c_str(), RENAME_EXCHANGE) != 0) {
@@ -151,13 +153,16 @@ Result<std::optional<CredentialSet>> Journal::staged() const {
   const fs::path live = dir_ / kStaging;
   if (!exists_no_follow(live)) return std::nullopt;
   CredentialSet set;
-  for (const auto& [name, field] :
-       {std::pair{"ca.pem", &set.ca_pem}, std::pair{"service.cert", &set.cert_pem},
-        std::pair{"service.key", &set.key_pem}, std::pair{"origin", &set.origin}}) {
+  for (const auto& [name, field] : {std::pair<const char*, std::string*>{"ca.pem", &set.ca_pem},
+                                    {"service.cert", &set.cert_pem},
+                                    {"origin", &set.origin}}) {
     auto text = read_file(live / name);
     if (!text) return std::unexpected(text.error());
     *field = std::move(*text);
   }
+  auto key = read_file(live / "service.key");
+  if (!key) return std::unexpected(key.error());
+  set.key_pem = std::move(*key);
   return set;
 }
 

@@ -39,6 +39,7 @@ struct Flags {
   std::string min_remaining, live_timeout, emergency_window, clock_skew;
   ApiConfig api;
   std::string api_url, token_file, api_timeout;
+  bool api_allow_plain_http = false;
   std::string notify_signal, notify_pid_file, notify_exec, notify_url;
   int notify_pid = 0;
 };
@@ -132,6 +133,10 @@ void add_target_flags(CLI::App& app, Flags& f) {
   app.add_option("--api-timeout", f.api_timeout, "Bound of one API request (default 30s)")
       ->envname("CERTSWAP_API_TIMEOUT")
       ->group(a);
+  app.add_flag("--api-allow-plain-http", f.api_allow_plain_http,
+               "Allow an http:// API URL (a local emulator only: the token is sent in clear)")
+      ->envname("CERTSWAP_API_ALLOW_PLAIN_HTTP")
+      ->group(a);
   app.add_option("--log-format", f.log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->envname("CERTSWAP_LOG_FORMAT");
@@ -201,6 +206,7 @@ Result<Config> build_config(const Flags& f) {
     config.api = f.api;
   }
   if (!f.api_url.empty()) config.api.url = f.api_url;
+  if (f.api_allow_plain_http) config.api.allow_plain_http = true;
   if (!f.api.ca_file.empty()) config.api.ca_file = f.api.ca_file;
   if (!f.token_file.empty()) config.api.token_file = f.token_file;
   if (auto r = apply_duration(f.api_timeout, config.api.total_timeout); !r)
@@ -229,6 +235,7 @@ Result<Agent> build_agent(const Config& config) {
   HttpOptions http;
   http.base_url = config.api.url;
   http.extra_ca_file = config.api.ca_file;
+  http.allow_plain_http = config.api.allow_plain_http;
   http.connect_timeout = config.api.connect_timeout;
   http.total_timeout = config.api.total_timeout;
   http.retry = config.api.retry;
@@ -406,9 +413,10 @@ int run_validate(const std::string& cert, const std::string& key, const std::str
                  const std::string& bootstrap, const std::string& timeout_text, LogFormat format) {
   PrintingReporter reporter(format);
   CredentialSet set;
-  for (auto [path, field, what] :
-       {std::tuple{&cert, &set.cert_pem, "certificate"}, std::tuple{&key, &set.key_pem, "key"},
-        std::tuple{&ca, &set.ca_pem, "CA"}}) {
+  for (auto [path, field, what] : {std::tuple<const std::string*, std::string*, const char*>{
+                                       &cert, &set.cert_pem, "certificate"},
+                                   {&key, &set.key_pem, "key"},
+                                   {&ca, &set.ca_pem, "CA"}}) {
     auto text = read_text(*path, what);
     if (!text) return report_error(text.error());
     *field = std::move(*text);

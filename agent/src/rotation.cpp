@@ -145,7 +145,10 @@ class Rotation {
         if (!acked) return record_failure(acked.error());
         owed = true;
       }
-      if (auto done = target_.source->consumed(); !done) return record_failure(done.error());
+      // A run killed after its swap left its tail undone: the generation
+      // before the previous one, the staged copy, or a generation that was
+      // written but never made live.
+      if (auto done = finish(); !done) return record_failure(done.error());
       return record_success(owed ? Outcome::Acknowledged : Outcome::UpToDate, *live.cert);
     }
     {
@@ -207,6 +210,7 @@ class Rotation {
     // 7. notify: the apps must know before upstream is told all is well.
     auto notified = notify(candidate, generation, live.set.has_value());
     if (!notified) return record_failure(notified.error());
+    failpoint("after-notify");
 
     // 8. acknowledge: only now, and only for the set that is live.
     if (fetched->renewal_pending && target_.source->can_acknowledge()) {
@@ -217,16 +221,7 @@ class Rotation {
     }
 
     // 9. record: the previous generation has served its rollback purpose.
-    {
-      StepTimer step(report_, cfg_.name, "prune");
-      auto pruned = store_.prune(cfg_.keep_generations);
-      if (!pruned) return record_failure(step.failed(pruned.error()).error());
-      auto cleared = journal_.clear_staged();
-      if (!cleared) return record_failure(step.failed(cleared.error()).error());
-      auto done = target_.source->consumed();
-      if (!done) return record_failure(step.failed(done.error()).error());
-      step.ok(fmt::format("keeping {} generations", cfg_.keep_generations));
-    }
+    if (auto done = finish(); !done) return record_failure(done.error());
     auto report = record_success(Outcome::Rotated, candidate);
     if (report) report->generation = generation;
     return report;
@@ -333,6 +328,20 @@ class Rotation {
     return journal_.save(state);
   }
 
+  // The tail of a rotation whose set is live: keep the live generation and
+  // the one before it, drop the staged copy, let the source forget its input.
+  Result<void> finish() {
+    StepTimer step(report_, cfg_.name, "prune");
+    auto pruned = store_.prune(cfg_.keep_generations);
+    if (!pruned) return step.failed(pruned.error());
+    auto cleared = journal_.clear_staged();
+    if (!cleared) return step.failed(cleared.error());
+    auto done = target_.source->consumed();
+    if (!done) return step.failed(done.error());
+    step.ok(fmt::format("keeping {} generations", cfg_.keep_generations));
+    return {};
+  }
+
   Result<void> acknowledge(const CertInfo& expected) {
     StepTimer step(report_, cfg_.name, "acknowledge");
     // Read back what the apps see: acknowledging a set that isn't live would
@@ -344,8 +353,10 @@ class Rotation {
                                       "certificate (sha256 {})",
                                       cfg_.output_dir.string(), expected.sha256_fingerprint)});
     }
+    failpoint("before-acknowledge");
     auto acked = target_.source->acknowledge();
     if (!acked) return step.failed(acked.error());
+    failpoint("after-acknowledge");
     auto state = journal_.state();
     state.acknowledged.push_back(expected.sha256_fingerprint);
     if (state.acknowledged.size() > 10) state.acknowledged.erase(state.acknowledged.begin());

@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "cli_harness.hpp"
@@ -315,4 +316,72 @@ TEST_CASE("POST /rotate is off by default and, when enabled, checks at once", "[
   CHECK(r->status == 202);
   CHECK(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 10s));
   CHECK(on.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("the API token appears in no argv, metrics page or log of the sidecar",
+          "[daemon][security]") {
+  Cli cli("token-hiding");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  cli.remember_key(read(cli.out / "service.key"));
+  cli.tb.renew(cli.user, "gen2");
+  Sidecar sidecar(cli);
+  REQUIRE(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }));
+  cli.remember_key(read(cli.out / "service.key"));
+  const std::string cmdline = read("/proc/" + std::to_string(sidecar.process->pid()) + "/cmdline");
+  CHECK_THAT(cmdline, Catch::Contains("run"));  // the right process
+  const std::string metrics = sidecar.get("/metrics").second;
+  CHECK_THAT(metrics, Catch::Contains("certswap_rotations_total"));
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+  const std::string log = sidecar.process->output();
+  for (const auto& secret : cli.secrets) {
+    CHECK(cmdline.find(secret) == std::string::npos);
+    CHECK(metrics.find(secret) == std::string::npos);
+    CHECK(log.find(secret) == std::string::npos);
+  }
+  CHECK(log.find("PRIVATE KEY") == std::string::npos);
+}
+
+TEST_CASE(
+    "under permanent 500s, then 429s, the sidecar keeps a bounded request rate and recovers "
+    "when they stop",
+    "[daemon][faults]") {
+  Cli cli("fault-rate");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const std::string user_path = "/user/" + cli.user;
+  auto user_requests = [&] {
+    int n = 0;
+    for (const auto& r : cli.tb.control_get("/_testbed/requests"))
+      if (r.value("path", "").ends_with(user_path)) ++n;
+    return n;
+  };
+  auto permanent = [&](nlohmann::json fault) {
+    cli.tb.clear_faults();
+    cli.tb.add_fault({{"method", "GET"},
+                      {"path_regex", ".*" + user_path + "$"},
+                      {"count", 100000},
+                      {"fault", std::move(fault)}});
+  };
+  // Polling every second with no backoff would make about 4 requests a second.
+  permanent({{"kind", "status"}, {"status", 500}});
+  Sidecar sidecar(cli);
+  int before = user_requests();
+  std::this_thread::sleep_for(12s);
+  const int under_500 = user_requests() - before;
+  permanent({{"kind", "rate_limit"}, {"retry_after", 1}});
+  before = user_requests();
+  std::this_thread::sleep_for(12s);
+  const int under_429 = user_requests() - before;
+  std::cout << "requests in 12 s under permanent 500s: " << under_500
+            << ", under permanent 429s: " << under_429 << "\n";
+  // A check makes at most 4 attempts; failed checks back off 5 s, 10 s, 20 s...
+  CHECK(under_500 >= 4);
+  CHECK(under_500 <= 16);
+  CHECK(under_429 <= 12);
+  CHECK(sidecar.get("/healthz").first == 200);
+
+  cli.tb.clear_faults();
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  CHECK(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 90s));
+  CHECK(sidecar.get("/readyz").first == 200);
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
 }

@@ -244,3 +244,16 @@ TEST_CASE("a directory named like an output file is refused before any change") 
   CHECK_THAT(gen.error().message, Catch::Contains("service.cert"));
   CHECK(store->generations().empty());
 }
+
+TEST_CASE("prune keeps the live generation and the one before it, never one that was never live") {
+  TempDir tmp;
+  auto store = AtomicStore::open(tmp.path, {});
+  REQUIRE(store);
+  store->publish(set("1")).value();
+  const auto previous = store->publish(set("2")).value();
+  const auto live = store->publish(set("3")).value();
+  const std::string never_live = "..2999_01_01_00_00_00.000000000";  // died before its rename
+  fs::create_directory(tmp.path / never_live);
+  REQUIRE(store->prune(2));
+  CHECK(store->generations() == std::vector<std::string>{previous, live});
+}

@@ -28,3 +28,25 @@ TEST_CASE("path segments are percent-encoded") {
   CHECK(AivenClient::user_path("p", "kafka 1", "app/x") ==
         "/v1/project/p/service/kafka%201/user/app%2Fx");
 }
+
+TEST_CASE("the client refuses plain-HTTP and other schemes unless plain HTTP is allowed") {
+  for (const char* url : {"http://127.0.0.1:1", "ftp://127.0.0.1:1", "127.0.0.1:1"}) {
+    INFO(url);
+    HttpOptions options;
+    options.base_url = url;
+    HttpClient client(options);
+    auto r = client.request("GET", "/v1/x", "", {"authorization: aivenv1 secret-token"}, false);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::Usage);
+    CHECK_THAT(r.error().message, Catch::Contains("only https://"));
+    CHECK_THAT(r.error().message, !Catch::Contains("secret-token"));
+  }
+  // Allowed, the request is made (and fails at the transport: nothing listens on port 1).
+  HttpOptions options;
+  options.base_url = "http://127.0.0.1:1";
+  options.allow_plain_http = true;
+  HttpClient allowed(options);
+  auto r = allowed.request("GET", "/v1/x", "", {}, false);
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, !Catch::Contains("only https://"));
+}

@@ -67,11 +67,12 @@ TEST_CASE("a CA bundle is trusted as a whole: a leaf from its second CA passes")
 }
 
 TEST_CASE("malformed PEM is refused and the error names the file and the source") {
-  for (auto [field, name] : {std::pair{&CredentialSet::cert_pem, "service.cert"},
-                             std::pair{&CredentialSet::key_pem, "service.key"},
-                             std::pair{&CredentialSet::ca_pem, "ca.pem"}}) {
+  for (const std::string name : {"service.cert", "service.key", "ca.pem"}) {
     auto set = client_set(project_ca());
-    set.*field = "-----BEGIN CERTIFICATE-----\nnot base64 @@\n-----END CERTIFICATE-----\n";
+    std::string& field = name == "service.cert"  ? set.cert_pem
+                         : name == "service.key" ? static_cast<std::string&>(set.key_pem)
+                                                 : set.ca_pem;
+    field = "-----BEGIN CERTIFICATE-----\nnot base64 @@\n-----END CERTIFICATE-----\n";
     auto r = validate_offline(set, policy(), kNow);
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == ErrorKind::Invalid);

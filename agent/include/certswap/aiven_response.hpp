@@ -7,13 +7,14 @@
 #include <string_view>
 
 #include "certswap/error.hpp"
+#include "certswap/secret_string.hpp"
 
 namespace certswap {
 
 struct ServiceUser {
   std::string username;
   std::string access_cert;  // PEM; describes the newest pair while a renewal is pending
-  std::string access_key;   // PEM; never logged
+  SecretString access_key;  // PEM; never logged, wiped when dropped
   std::string access_cert_not_valid_after_time;
   // Set only while a renewal waits for acknowledgement: the end of the old certificate.
   std::optional<std::string> expiring_cert_not_valid_after_time;

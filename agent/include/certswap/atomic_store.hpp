@@ -20,13 +20,14 @@
 #include <vector>
 
 #include "certswap/error.hpp"
+#include "certswap/secret_string.hpp"
 #include "certswap/unique_fd.hpp"
 
 namespace certswap {
 
 struct StoredFile {
   std::string name;  // plain file name: no '/', not starting with ".."
-  std::string content;
+  SecretString content;  // wiped when dropped: the key is one of these
   bool secret;  // secret → StoreOptions::key_mode, else public_mode
 };
 

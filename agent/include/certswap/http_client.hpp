@@ -23,6 +23,9 @@ struct RetryPolicy {
 struct HttpOptions {
   std::string base_url;       // e.g. https://api.aiven.io (no trailing slash)
   std::string extra_ca_file;  // trusted in addition to the system store; empty = system only
+  // http:// URLs are refused unless this is set: the API token would travel in
+  // clear text. Only a local endpoint (a notifier, a test emulator) needs it.
+  bool allow_plain_http = false;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds total_timeout{30'000};
   RetryPolicy retry;

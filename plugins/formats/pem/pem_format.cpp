@@ -20,8 +20,9 @@ Result<std::vector<StoredFile>> PemFormat::render(const CredentialSet& set) cons
 
 Result<CredentialSet> PemFormat::read_back(const std::map<std::string, std::string>& files) const {
   CredentialSet set;
-  for (auto [name, field] : {std::pair{kCert, &set.cert_pem}, std::pair{kKey, &set.key_pem},
-                             std::pair{kCa, &set.ca_pem}}) {
+  for (auto [name, field] : {std::pair<const char*, std::string*>{kCert, &set.cert_pem},
+                             {kKey, &set.key_pem},
+                             {kCa, &set.ca_pem}}) {
     auto it = files.find(name);
     if (it == files.end()) return fail(ErrorKind::Invalid, "the live set has no {}", name);
     *field = it->second;

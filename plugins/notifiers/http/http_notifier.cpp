@@ -9,6 +9,8 @@ HttpOptions options_for(std::string url, std::chrono::milliseconds timeout) {
   HttpOptions options;
   options.base_url = std::move(url);
   options.total_timeout = timeout;
+  // The app's reload endpoint is usually plain HTTP on loopback; no secret is sent.
+  options.allow_plain_http = true;
   return options;
 }
 }  // namespace

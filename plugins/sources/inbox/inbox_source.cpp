@@ -32,9 +32,9 @@ Result<Fetched> InboxSource::fetch() {
                 inbox_.string());
   }
   Fetched fetched;
-  for (auto [name, field] :
-       {std::pair{"ca.pem", &fetched.set.ca_pem}, std::pair{"service.cert", &fetched.set.cert_pem},
-        std::pair{"service.key", &fetched.set.key_pem}}) {
+  for (auto [name, field] : {std::pair<const char*, std::string*>{"ca.pem", &fetched.set.ca_pem},
+                             {"service.cert", &fetched.set.cert_pem},
+                             {"service.key", &fetched.set.key_pem}}) {
     auto text = read_file(inbox_ / name);
     if (!text) return fail(ErrorKind::Io, "inbox: {}", text.error().message);
     *field = std::move(*text);
