@@ -20,6 +20,7 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -87,6 +88,27 @@ inline bool apply_pem_set(rd_kafka_conf_t* conf, const PemSet& set, std::string&
     }
   }
   return true;
+}
+
+// A configuration with the app's own `properties` and the set's PEMs;
+// nullptr (and `error`) when librdkafka refuses one of them.
+inline rd_kafka_conf_t* make_conf(
+    std::initializer_list<std::pair<const char*, const char*>> properties, const PemSet& set,
+    std::string& error) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  for (const auto& [name, value] : properties) {
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      error = std::string(name) + ": " + errstr;
+      rd_kafka_conf_destroy(conf);
+      return nullptr;
+    }
+  }
+  if (!apply_pem_set(conf, set, error)) {
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
+  return conf;
 }
 
 // Tells when DIR/..data points at a new generation. It watches the directory,

@@ -47,28 +47,16 @@ struct Options {
 Consumer make_consumer(const Options& o, std::string& error) {
   auto set = certswap_reload::read_pem_set(o.dir, error);
   if (!set) return nullptr;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_t* conf = certswap_reload::make_conf({{"bootstrap.servers", o.bootstrap.c_str()},
+                                                      {"group.id", o.group.c_str()},
+                                                      {"group.instance.id", o.instance_id.c_str()},
+                                                      {"enable.auto.commit", "false"},
+                                                      {"auto.offset.reset", "earliest"},
+                                                      {"session.timeout.ms", "45000"},
+                                                      {"reconnect.backoff.ms", "100"}},
+                                                     *set, error);
+  if (!conf) return nullptr;
   char errstr[512];
-  const std::pair<const char*, const char*> properties[] = {
-      {"bootstrap.servers", o.bootstrap.c_str()},
-      {"group.id", o.group.c_str()},
-      {"group.instance.id", o.instance_id.c_str()},
-      {"enable.auto.commit", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"session.timeout.ms", "45000"},
-      {"reconnect.backoff.ms", "100"},
-  };
-  for (const auto& [name, value] : properties) {
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-      error = std::string(name) + ": " + errstr;
-      rd_kafka_conf_destroy(conf);
-      return nullptr;
-    }
-  }
-  if (!certswap_reload::apply_pem_set(conf, *set, error)) {
-    rd_kafka_conf_destroy(conf);
-    return nullptr;
-  }
   Consumer rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr));
   if (!rk) {
     rd_kafka_conf_destroy(conf);

@@ -83,27 +83,15 @@ Producer make_producer(const std::string& dir, const std::string& bootstrap,
                        const std::string& topic, Stats& stats, std::string& error) {
   auto set = certswap_reload::read_pem_set(dir, error);
   if (!set) return nullptr;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_t* conf = certswap_reload::make_conf({{"bootstrap.servers", bootstrap.c_str()},
+                                                      {"enable.idempotence", "true"},
+                                                      {"acks", "all"},
+                                                      {"linger.ms", "5"},
+                                                      {"message.timeout.ms", "30000"},
+                                                      {"reconnect.backoff.ms", "100"}},
+                                                     *set, error);
+  if (!conf) return nullptr;
   char errstr[512];
-  const std::pair<const char*, const char*> properties[] = {
-      {"bootstrap.servers", bootstrap.c_str()},
-      {"enable.idempotence", "true"},
-      {"acks", "all"},
-      {"linger.ms", "5"},
-      {"message.timeout.ms", "30000"},
-      {"reconnect.backoff.ms", "100"},
-  };
-  for (const auto& [name, value] : properties) {
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-      error = std::string(name) + ": " + errstr;
-      rd_kafka_conf_destroy(conf);
-      return nullptr;
-    }
-  }
-  if (!certswap_reload::apply_pem_set(conf, *set, error)) {
-    rd_kafka_conf_destroy(conf);
-    return nullptr;
-  }
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_conf_set_opaque(conf, &stats);
   // rd_kafka_new takes the conf only when it succeeds.

@@ -40,22 +40,8 @@ fuzz_dir="$root/tests/fuzz"
 out="$root/build-fuzz"
 targets=(${FUZZ_TARGETS:-pem aiven config})
 
-# --- what the build needs (Debian 12 packages) -------------------------------
-packages=(clang-16 libclang-rt-16-dev pkg-config libssl-dev libcurl4-openssl-dev
-          nlohmann-json3-dev libfmt-dev libspdlog-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  sudo=""
-  [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  echo "run-fuzz: installing ${missing[*]}" >&2
-  # The lock timeout lets this wait for a concurrent deploy/install-deps.sh.
-  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends "${missing[@]}" >&2
-fi
+# --- what the build needs: clang-16 and libFuzzer come with the project's deps.
+bash "$root/deploy/install-deps.sh" >&2
 
 # --- build --------------------------------------------------------------------
 cxx=clang++-16

@@ -28,6 +28,12 @@ inline fs::path fresh_dir(const std::string& prefix) {
   return dir;
 }
 
+// A whole file; "" when it cannot be read.
+inline std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 // Every file of a directory tree, byte for byte, following the public links,
 // so tests can prove that the live files were left untouched.
 inline std::map<std::string, std::string> snapshot_live(const fs::path& dir) {

@@ -25,11 +25,6 @@ using namespace certswap_test;
 
 namespace {
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The set the apps read through the public names: every file there, the key
 // belongs to the certificate. Returns the certificate's fingerprint.
 std::string check_live_set_whole(const fs::path& out) {

@@ -40,11 +40,6 @@ bool eventually(F&& condition, std::chrono::milliseconds limit = 20s) {
   return condition();
 }
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // A sidecar for one Cli target, with its endpoint on a free port.
 struct Sidecar {
   int port = free_port();

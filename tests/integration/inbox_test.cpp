@@ -12,11 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // What `avn service user-creds-download` would write for the user, as it is now upstream.
 void drop(const Cli& cli, const fs::path& inbox, const std::string& fault = "") {
   if (!fault.empty()) {

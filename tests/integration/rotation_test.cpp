@@ -13,11 +13,6 @@ using namespace certswap_test;
 
 namespace {
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 std::string live_fingerprint(const fs::path& out) {
   auto info = certswap::inspect_certificate_pem(read(out / "service.cert"), "live service.cert");
   REQUIRE(info);

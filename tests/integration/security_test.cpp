@@ -17,11 +17,6 @@ mode_t mode_of(const fs::path& p) {
   return st.st_mode & 07777;
 }
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 }  // namespace
 
 TEST_CASE("keys are 0600, other files 0644, no generation or state is group- or world-writable",
