@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# Builds certswap, starts the test bed and prints the benchmark tables.
+# Builds certswap into build-bench/, installs the baseline's Aiven CLI, starts the
+# test bed and prints the benchmark tables (Markdown) and writes build-bench/bench.json.
+# Arguments go to bench.py (e.g. --rotations 50 --idle-seconds 60 --scale 1,10,100,1000).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-bash deploy/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-ninja -C build certswap aiven-emulator
-run="$root/build/bench-run"
-export CERTSWAP_EMULATOR_BIN="$root/build/tests/testbed/emulator/aiven-emulator"
-trap 'tests/testbed/testbed.sh down "$run"' EXIT
-tests/testbed/testbed.sh up "$run"
-python3 tests/bench/bench.py "$run" "$root/build/agent/certswap" "$@"
+bash deploy/install-deps.sh > /dev/null
+build="$root/build-bench"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+ninja -C "$build" certswap aiven-emulator > /dev/null
+
+# The baseline: avn (PyPI aiven-client) in a venv of its own.
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/certswap/venv-bench"
+if [[ ! -x "$venv/bin/avn" ]]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet aiven-client==4.18.0
+fi
+
+run="$build/bench-run"
+rm -rf "$run"
+export CERTSWAP_EMULATOR_BIN="$build/tests/testbed/emulator/aiven-emulator"
+trap 'tests/testbed/testbed.sh down "$run" > /dev/null' EXIT
+tests/testbed/testbed.sh up "$run" > /dev/null
+python3 tests/bench/bench.py "$run" "$build/agent/certswap" --avn "$venv/bin/avn" \
+  --json "$build/bench.json" "$@"
