@@ -9,7 +9,12 @@ cd "$root"
 bash deploy/install-deps.sh
 # The code keeps to .clang-format; a drifted file fails here, before the build.
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTSWAP_WERROR=ON > /dev/null
+# The suite runs on an AddressSanitizer + UndefinedBehaviorSanitizer build: any
+# report ends the process with a failing exit code, so the test that caused it fails.
+export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTSWAP_WERROR=ON \
+  -DCERTSWAP_SANITIZE=address,undefined > /dev/null
 ninja -C build
 
 status=0
@@ -18,5 +23,8 @@ if [[ $status -ne 0 ]]; then
   for log in build/testbed-run/emulator/emulator.log build/testbed-run/kafka/server.log; do
     [[ -f "$log" ]] && { echo "=== last lines of $log"; tail -n 30 "$log"; }
   done
+  exit $status
 fi
-exit $status
+
+# The ThreadSanitizer job: certswap rebuilt with TSan, the daemon's tests again.
+bash tests/run-sanitizers.sh build

@@ -213,6 +213,9 @@ for soname in "${needed[@]}"; do direct["$soname"]=1; done
 ldd_out="$(ldd "$binary")"
 checked=0
 while read -r soname path; do
+  # The test suite's certswap is a sanitizer build; the image's release build
+  # links no sanitizer runtime.
+  [[ "$soname" =~ ^lib(asan|ubsan|tsan|lsan)\.so ]] && continue
   checked=$((checked + 1))
   if ! pkg="$(package_of "$path")"; then
     fail "$soname ($path) belongs to no Debian package; the image cannot install it"

@@ -2,6 +2,7 @@
 // Runs the real certswap binary against the test bed, the way a user would,
 // and checks every run's output for secrets.
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,6 +17,13 @@
 namespace certswap_test {
 
 namespace fs = std::filesystem;
+
+// The binary under test: CERTSWAP_TEST_BIN when set (the TSan job runs these
+// tests against a ThreadSanitizer build of certswap), else the one built here.
+inline std::string certswap_bin() {
+  const char* other = std::getenv("CERTSWAP_TEST_BIN");
+  return other && *other ? other : CERTSWAP_BIN;
+}
 
 inline std::string unique_name(const std::string& prefix) {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -74,7 +82,7 @@ struct Cli {
 
   testbed::ProcessResult run(std::vector<std::string> args,
                              std::map<std::string, std::string> extra_env = {}) {
-    args.insert(args.begin(), CERTSWAP_BIN);
+    args.insert(args.begin(), certswap_bin());
     auto env_vars = env();
     for (auto& [k, v] : extra_env) env_vars[k] = v;
     auto result = testbed::run_process(args, env_vars);

@@ -60,7 +60,7 @@ std::string staged_fingerprint(const fs::path& out) {
 
 // Starts `certswap rotate` and SIGKILLs it after `delay` (if it is still running).
 int rotate_killed_after(Cli& cli, std::chrono::microseconds delay) {
-  std::vector<std::string> args{CERTSWAP_BIN, "rotate"};
+  std::vector<std::string> args{certswap_bin(), "rotate"};
   const auto env = cli.env();
   const pid_t pid = fork();
   REQUIRE(pid >= 0);

@@ -46,7 +46,7 @@ struct Sidecar {
   std::unique_ptr<testbed::BackgroundProcess> process;
 
   Sidecar(Cli& cli, std::vector<std::string> extra = {}, const std::string& poll = "1s") {
-    std::vector<std::string> argv{CERTSWAP_BIN,
+    std::vector<std::string> argv{certswap_bin(),
                                   "run",
                                   "--poll-interval",
                                   poll,

@@ -96,8 +96,8 @@ TEST_CASE("the sidecar takes an inbox drop at once, not at the next poll", "[inb
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto inbox = cli.out.parent_path() / (cli.out.filename().string() + ".inbox");
   fs::create_directories(inbox);
-  testbed::BackgroundProcess sidecar({CERTSWAP_BIN, "run", "--poll-interval", "10m", "--listen", "",
-                                      "--source", "inbox", "--inbox-dir", inbox.string()},
+  testbed::BackgroundProcess sidecar({certswap_bin(), "run", "--poll-interval", "10m", "--listen",
+                                      "", "--source", "inbox", "--inbox-dir", inbox.string()},
                                      cli.env(), cli.out.string() + ".sidecar.log");
   std::this_thread::sleep_for(1500ms);
   auto renewed = cli.tb.renew(cli.user, "dropped-live");

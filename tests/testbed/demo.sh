@@ -8,11 +8,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
 bash deploy/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-ninja -C build certswap aiven-emulator
+# build-demo/: a plain release build (the test suite's build/ has sanitizers).
+cmake -S . -B build-demo -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+ninja -C build-demo certswap aiven-emulator
 
-run="$root/build/demo-run"
-export CERTSWAP_EMULATOR_BIN="$root/build/tests/testbed/emulator/aiven-emulator"
+run="$root/build-demo/demo-run"
+export CERTSWAP_EMULATOR_BIN="$root/build-demo/tests/testbed/emulator/aiven-emulator"
 trap 'tests/testbed/testbed.sh down "$run"' EXIT
 tests/testbed/testbed.sh up "$run"
 tb() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$run/testbed.json" "$1"; }
@@ -23,7 +24,7 @@ control() { curl -sS --fail --cacert "$emu/api-ca.pem" -X POST "$api/_testbed/$1
 export CERTSWAP_API_URL="$api" CERTSWAP_API_CA_FILE="$emu/api-ca.pem" CERTSWAP_TOKEN_FILE="$emu/token"
 export CERTSWAP_PROJECT=test-project CERTSWAP_SERVICE=kafka-test CERTSWAP_USER=app
 export CERTSWAP_OUTPUT_DIR="$run/creds"
-certswap="$root/build/agent/certswap"
+certswap="$root/build-demo/agent/certswap"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "The broker requires client certificates: one from the project CA connects..."
