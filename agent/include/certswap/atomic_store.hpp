@@ -26,9 +26,9 @@
 namespace certswap {
 
 struct StoredFile {
-  std::string name;  // plain file name: no '/', not starting with ".."
+  std::string name;      // plain file name: no '/', not starting with ".."
   SecretString content;  // wiped when dropped: the key is one of these
-  bool secret;  // secret → StoreOptions::key_mode, else public_mode
+  bool secret;           // secret → StoreOptions::key_mode, else public_mode
 };
 
 struct StoreOptions {
