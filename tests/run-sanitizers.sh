@@ -15,4 +15,4 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTSWAP_W
   -DCERTSWAP_BUILD_EXAMPLES=OFF -DCERTSWAP_SANITIZE=thread > /dev/null
 ninja -C build-tsan certswap
 CERTSWAP_TEST_BIN="$root/build-tsan/agent/certswap" \
-  ctest --test-dir "$main_build" --output-on-failure -R '^integration\..*(sidecar|rotate endpoint|POST /rotate|repaired|SIGTERM|notifier|API 500s)'
+  ctest --test-dir "$main_build" --output-on-failure -R '^integration\..*(sidecar|rotate endpoint|POST /rotate|repaired|SIGTERM|notifier|API 500s|hung broker)'

@@ -1,6 +1,7 @@
 // `certswap run` as a sidecar on the test bed: the loop, the endpoint, the
-// repair of a damaged live set, isolation of a failing target, SIGTERM, and
-// each notifier with its failure modes.
+// repair of a damaged live set, isolation of a failing target, SIGTERM, each
+// notifier with its failure modes, and its request rate under API and broker
+// faults.
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "cli_harness.hpp"
+#include "tcp_gate.hpp"
 
 using namespace certswap_test;
 using namespace std::chrono_literals;
@@ -378,5 +380,47 @@ TEST_CASE(
   auto renewed = cli.tb.renew(cli.user, "gen2");
   CHECK(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 90s));
   CHECK(sidecar.get("/readyz").first == 200);
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE(
+    "a hung broker holds back the swap and the acknowledgement at a bounded rate, and the "
+    "renewal goes live when the broker answers again",
+    "[daemon][faults]") {
+  Cli cli("broker-fault");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const std::string user_path = "/user/" + cli.user;
+  auto user_requests = [&] {
+    int n = 0;
+    for (const auto& r : cli.tb.control_get("/_testbed/requests"))
+      if (r.value("method", "") == "GET" && r.value("path", "").ends_with(user_path)) ++n;
+    return n;
+  };
+  TcpGate gate(cli.tb.bootstrap);  // shut: the broker accepts and never answers
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  const auto live_before = snapshot_live(cli.out);
+  const int before = user_requests();
+  Sidecar sidecar(cli, {"--bootstrap", gate.address(), "--live-timeout", "2s"});
+  std::this_thread::sleep_for(15s);
+  const int checks = user_requests() - before;
+  const int connections = gate.connections();
+  std::cout << "in 15 s with a hung broker: " << checks << " checks, " << connections
+            << " broker connections\n";
+  // Without backoff (1 s polls, 2 s broker timeout) there would be 5 checks;
+  // with it: one at start, one 5-10 s after its failure, the next >= 10 s later.
+  CHECK(checks >= 2);
+  CHECK(checks <= 3);
+  CHECK(connections >= checks);
+  CHECK(connections <= 3 * checks);
+  CHECK(snapshot_live(cli.out) == live_before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK(sidecar.get("/readyz").first == 200);  // the old set is still valid and serving
+  CHECK_THAT(sidecar.process->output(),
+             Catch::Contains(gate.address()) && Catch::Contains("could not be reached"));
+
+  gate.set_open(true);
+  CHECK(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 60s));
+  const auto live_cert = read(cli.out / "service.cert");
+  CHECK(live_cert == renewed["user"]["access_cert"].get<std::string>());
   CHECK(sidecar.process->stop(SIGTERM) == 0);
 }
