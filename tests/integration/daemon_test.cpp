@@ -7,12 +7,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "cli_harness.hpp"
+#include "notify_socket.hpp"
 #include "tcp_gate.hpp"
 
 using namespace certswap_test;
@@ -47,7 +49,8 @@ struct Sidecar {
   int port = free_port();
   std::unique_ptr<testbed::BackgroundProcess> process;
 
-  Sidecar(Cli& cli, std::vector<std::string> extra = {}, const std::string& poll = "1s") {
+  Sidecar(Cli& cli, std::vector<std::string> extra = {}, const std::string& poll = "1s",
+          const std::map<std::string, std::string>& extra_env = {}) {
     std::vector<std::string> argv{certswap_bin(),
                                   "run",
                                   "--poll-interval",
@@ -57,8 +60,10 @@ struct Sidecar {
                                   "--listen",
                                   "127.0.0.1:" + std::to_string(port)};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    auto env = cli.env();
+    env.insert(extra_env.begin(), extra_env.end());
     process = std::make_unique<testbed::BackgroundProcess>(
-        argv, cli.env(),
+        argv, env,
         (cli.out.parent_path() / (cli.out.filename().string() + ".sidecar.log")).string());
     REQUIRE(eventually([&] { return get("/healthz").first == 200; }, 10s));
   }
@@ -423,4 +428,43 @@ TEST_CASE(
   const auto live_cert = read(cli.out / "service.cert");
   CHECK(live_cert == renewed["user"]["access_cert"].get<std::string>());
   CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE(
+    "under systemd (Type=notify, WatchdogSec=) the sidecar says READY=1 after its first check, "
+    "pings the watchdog and says STOPPING=1 on SIGTERM",
+    "[daemon][systemd]") {
+  Cli cli("sd-notify");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  NotifySocket systemd(fs::temp_directory_path() / (cli.user + ".notify"));
+  // The first check is slow, so READY=1 must wait for it.
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/user/" + cli.user + "$"},
+                    {"count", 1},
+                    {"fault", {{"kind", "delay"}, {"ms", 2000}}}});
+  const auto started = std::chrono::steady_clock::now();
+  Sidecar sidecar(cli, {}, "1s",
+                  {{"NOTIFY_SOCKET", systemd.path.string()}, {"WATCHDOG_USEC", "1000000"}});
+  auto messages = systemd.receive_for(4s);
+  REQUIRE(!messages.empty());
+  const auto ready = std::find_if(messages.begin(), messages.end(),
+                                  [](const auto& m) { return m.text == "READY=1"; });
+  REQUIRE(ready != messages.end());
+  CHECK(ready->at - started >= 1900ms);
+  CHECK(std::count_if(messages.begin(), messages.end(),
+                      [](const auto& m) { return m.text == "READY=1"; }) == 1);
+  CHECK(std::any_of(messages.begin(), messages.end(),
+                    [](const auto& m) { return m.text == "STATUS=all targets ready"; }));
+  // WatchdogSec=1s: a ping at least every half of it.
+  const auto later = systemd.receive_for(2500ms);
+  const auto pings = std::count_if(later.begin(), later.end(),
+                                   [](const auto& m) { return m.text == "WATCHDOG=1"; });
+  std::cout << "sd_notify: READY=1 after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(ready->at - started).count()
+            << " ms, then " << pings << " watchdog pings in 2.5 s\n";
+  CHECK(pings >= 4);
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+  messages = systemd.receive_for(500ms);
+  CHECK(std::any_of(messages.begin(), messages.end(),
+                    [](const auto& m) { return m.text == "STOPPING=1"; }));
 }
