@@ -14,5 +14,10 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTSWAP_WERROR=ON \
   -DCERTSWAP_BUILD_EXAMPLES=OFF -DCERTSWAP_SANITIZE=thread > /dev/null
 ninja -C build-tsan certswap
+# The API fault-rate test is left out: it spends 30 s asleep, counting how
+# seldom the sidecar asks, which the threads don't change. The hung-broker one
+# stays: it destroys librdkafka handles whose threads are mid-handshake.
 CERTSWAP_TEST_BIN="$root/build-tsan/agent/certswap" \
-  ctest --test-dir "$main_build" --output-on-failure -R '^integration\..*(sidecar|rotate endpoint|POST /rotate|repaired|SIGTERM|notifier|API 500s|hung broker)'
+  ctest --test-dir "$main_build" --output-on-failure \
+  -R '^integration\..*(sidecar|rotate endpoint|POST /rotate|repaired|SIGTERM|notifier|API 500s|hung broker)' \
+  -E 'bounded request rate'

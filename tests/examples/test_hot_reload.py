@@ -165,11 +165,11 @@ class App:
                 return event
         return None
 
-    def stop(self):
+    def stop(self, timeout=60):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=60)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -467,8 +467,12 @@ def run_consumer_rotation(s, reload):
     finally:
         if not numbers.stop_flag.is_set():
             numbers.stop_flag.set()
-        summary = app.stop()
-    assert summary, "the example printed no summary"
+        # Without a reload the consumer's last commit waits for a coordinator
+        # that refuses it until the 45 s session times out; its summary is not
+        # needed to see the broken stream.
+        summary = app.stop(timeout=60 if reload else 5)
+    if reload:
+        assert summary, "the example printed no summary"
     values = {p: [] for p in range(PARTITIONS)}
     for e in app.all:
         if e["event"] == "message":
