@@ -1,6 +1,7 @@
-// Security properties of the real binary on the test bed: file modes, planted
-// symlinks, the API's TLS, and where the token may never appear.
+// Security properties of the real binary on the test bed: file modes and
+// ownership, planted symlinks, the API's TLS, and where the token may never appear.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <fstream>
@@ -15,6 +16,20 @@ mode_t mode_of(const fs::path& p) {
   struct stat st {};
   REQUIRE(::lstat(p.c_str(), &st) == 0);
   return st.st_mode & 07777;
+}
+
+struct stat stat_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::lstat(p.c_str(), &st) == 0);
+  return st;
+}
+
+// Reads `file` as another user and group (no supplementary groups), as an app
+// running under its own account would.
+testbed::ProcessResult read_as(uid_t uid, gid_t gid, const fs::path& file) {
+  return testbed::run_process({"/usr/bin/setpriv", "--reuid=" + std::to_string(uid),
+                               "--regid=" + std::to_string(gid), "--clear-groups", "cat",
+                               file.string()});
 }
 
 }  // namespace
@@ -105,4 +120,56 @@ TEST_CASE("the API client refuses an untrusted server certificate and a plain-HT
   }
   CHECK(snapshot_live(cli.out) == before);
   CHECK(cli.tb.ack_count(cli.user) == 0);
+}
+
+TEST_CASE(
+    "with key_mode 0640 and a gid, the app's group reads the key through the stable path across "
+    "a rotation and other accounts cannot",
+    "[security]") {
+  if (geteuid() != 0) {
+    WARN("not root: cannot give files to another group or read as another user; not checked");
+    return;
+  }
+  constexpr gid_t app_group = 65534;  // nogroup: exists on every Debian
+  constexpr uid_t app_user = 65534;
+  Cli cli("ownership");
+  const auto config = cli.out.parent_path() / (cli.out.filename().string() + ".json");
+  std::ofstream(config) << nlohmann::json{
+      {"api",
+       {{"url", cli.tb.api_url}, {"ca_file", cli.tb.api_ca}, {"token_file", cli.tb.token_file}}},
+      {"targets",
+       {{{"project", cli.tb.project},
+         {"service", cli.tb.service},
+         {"user", cli.user},
+         {"output_dir", cli.out.string()},
+         {"key_mode", "0640"},
+         {"gid", app_group}}}}}.dump();
+
+  auto check_live = [&](const std::string& when) {
+    INFO(when);
+    const fs::path gen = cli.out / fs::read_symlink(cli.out / "..data");
+    for (const char* name : {"service.key", "bundle.pem", "service.cert", "ca.pem"}) {
+      INFO(name);
+      const auto st = stat_of(gen / name);
+      CHECK(st.st_uid == geteuid());
+      CHECK(st.st_gid == app_group);
+    }
+    CHECK(mode_of(gen / "service.key") == 0640);
+    CHECK(mode_of(gen / "bundle.pem") == 0640);
+    // The key never shows in the test's output, so compare, don't print.
+    const auto as_app = read_as(app_user, app_group, cli.out / "service.key");
+    CHECK(as_app.exit_code == 0);
+    const bool same = as_app.output == read(cli.out / "service.key");
+    CHECK(same);
+    const auto as_other = read_as(app_user, 4242, cli.out / "service.key");
+    CHECK(as_other.exit_code != 0);
+    CHECK_THAT(as_other.output, Catch::Contains("Permission denied"));
+  };
+
+  REQUIRE(cli.run({"init", "--config", config.string()}).exit_code == 0);
+  check_live("after init");
+  cli.tb.renew(cli.user, "gen2");
+  REQUIRE(cli.run({"rotate", "--config", config.string()}).exit_code == 0);
+  REQUIRE(cli.tb.ack_count(cli.user) == 1);
+  check_live("after a rotation");
 }
