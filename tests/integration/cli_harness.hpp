@@ -80,6 +80,21 @@ struct Cli {
     }
   }
 
+  // A --config file for this one target on the test bed; `target_keys` are
+  // added to the target (key_mode, notify, ...).
+  fs::path write_config(const nlohmann::json& target_keys) const {
+    nlohmann::json target = {{"project", tb.project},
+                             {"service", tb.service},
+                             {"user", user},
+                             {"output_dir", out.string()}};
+    target.update(target_keys);
+    const auto path = out.parent_path() / (out.filename().string() + ".json");
+    std::ofstream(path) << nlohmann::json{
+        {"api", {{"url", tb.api_url}, {"ca_file", tb.api_ca}, {"token_file", tb.token_file}}},
+        {"targets", {target}}}.dump();
+    return path;
+  }
+
   testbed::ProcessResult run(std::vector<std::string> args,
                              std::map<std::string, std::string> extra_env = {}) {
     args.insert(args.begin(), certswap_bin());

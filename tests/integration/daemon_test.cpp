@@ -249,20 +249,8 @@ TEST_CASE("the exec notifier fails on a non-zero exit and a timeout", "[daemon][
   CHECK(cli.tb.ack_count(cli.user) == 0);
   const auto slow =
       write_script(cli.out.parent_path(), cli.out.filename().string() + ".slow", "sleep 30");
-  auto config = cli.out.parent_path() / (cli.out.filename().string() + ".json");
-  std::ofstream(config) << nlohmann::json{
-      {"api",
-       {{"url", cli.tb.api_url}, {"ca_file", cli.tb.api_ca}, {"token_file", cli.tb.token_file}}},
-      {"targets",
-       {{{"project", cli.tb.project},
-         {"service", cli.tb.service},
-         {"user", cli.user},
-         {"output_dir", cli.out.string()},
-         {"notify",
-          {{{"type", "exec"},
-            {"command", {slow.string()}},
-            {"timeout",
-             "1s"}}}}}}}}.dump();
+  const auto config = cli.write_config(
+      {{"notify", {{{"type", "exec"}, {"command", {slow.string()}}, {"timeout", "1s"}}}}});
   auto timed_out = cli.run({"rotate", "--config", config.string()});
   CHECK(timed_out.exit_code == 6);
   CHECK_THAT(timed_out.output, Catch::Contains("did not finish within 1000 ms"));

@@ -133,17 +133,7 @@ TEST_CASE(
   constexpr gid_t app_group = 65534;  // nogroup: exists on every Debian
   constexpr uid_t app_user = 65534;
   Cli cli("ownership");
-  const auto config = cli.out.parent_path() / (cli.out.filename().string() + ".json");
-  std::ofstream(config) << nlohmann::json{
-      {"api",
-       {{"url", cli.tb.api_url}, {"ca_file", cli.tb.api_ca}, {"token_file", cli.tb.token_file}}},
-      {"targets",
-       {{{"project", cli.tb.project},
-         {"service", cli.tb.service},
-         {"user", cli.user},
-         {"output_dir", cli.out.string()},
-         {"key_mode", "0640"},
-         {"gid", app_group}}}}}.dump();
+  const auto config = cli.write_config({{"key_mode", "0640"}, {"gid", app_group}});
 
   auto check_live = [&](const std::string& when) {
     INFO(when);
