@@ -21,12 +21,20 @@
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
 
 namespace certswap_reload {
+
+// Owns a producer or consumer handle; a consumer still calls
+// rd_kafka_consumer_close() first, to commit and leave cleanly.
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 
 struct PemSet {
   std::string generation;  // the ..data target, "" for a directory of plain files

@@ -29,16 +29,11 @@
 
 #include "certswap_reload.hpp"
 #include "example_args.hpp"
+#include "example_signals.hpp"
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
-volatile std::sig_atomic_t g_hup = 0;
-
-struct ConsumerDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using Consumer = std::unique_ptr<rd_kafka_t, ConsumerDeleter>;
+using Consumer = certswap_reload::KafkaHandle;
 
 struct Options {
   std::string dir, bootstrap, topic, group, instance_id;
@@ -91,11 +86,7 @@ int main(int argc, char** argv) {
                   args["instance-id"]};
   const bool reload = !args.count("no-reload");
 
-  struct sigaction sa {};
-  sa.sa_handler = [](int sig) { (sig == SIGHUP ? g_hup : g_stop) = 1; };
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
+  example::catch_signals();
 
   certswap_reload::GenerationWatch watch(o.dir);
   std::string error;
@@ -108,16 +99,16 @@ int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;
   size_t consumed = 0, reloads = 0, errors = 0;
   auto last_commit = Clock::now();
-  while (!g_stop) {
-    if (g_hup) {
-      g_hup = 0;
+  while (!example::g_stop) {
+    if (example::g_hup) {
+      example::g_hup = 0;
       watch.request_check();
     }
     if (reload && watch.changed()) {
       commit(consumer.get());
       rd_kafka_consumer_close(consumer.get());
       consumer.reset();
-      while (!consumer && !g_stop) {
+      while (!consumer && !example::g_stop) {
         consumer = make_consumer(o, error);
         if (!consumer) {
           std::fprintf(stderr, "cpp-consumer: cannot start with the new set: %s\n", error.c_str());

@@ -33,18 +33,13 @@
 
 #include "certswap_reload.hpp"
 #include "example_args.hpp"
+#include "example_signals.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-volatile std::sig_atomic_t g_stop = 0;
-volatile std::sig_atomic_t g_hup = 0;
-
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using Producer = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using Producer = certswap_reload::KafkaHandle;
 
 struct Record {
   Clock::time_point scheduled;
@@ -139,11 +134,7 @@ int main(int argc, char** argv) {
   const double rate = args.count("rate") ? std::stod(args["rate"]) : 200.0;
   const bool reload = !args.count("no-reload");
 
-  struct sigaction sa {};
-  sa.sa_handler = [](int sig) { (sig == SIGHUP ? g_hup : g_stop) = 1; };
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
+  example::catch_signals();
 
   Stats stats;
   stats.records.reserve(1 << 20);
@@ -162,9 +153,9 @@ int main(int argc, char** argv) {
   std::optional<Clock::time_point> pending;  // a change seen but not switched to yet
   Clock::time_point retry_at{};
 
-  while (!g_stop) {
-    if (g_hup) {
-      g_hup = 0;
+  while (!example::g_stop) {
+    if (example::g_hup) {
+      example::g_hup = 0;
       watch.request_check();
     }
     if (reload && watch.changed() && !pending) pending = Clock::now();
