@@ -61,7 +61,7 @@ struct Sidecar {
                                   "127.0.0.1:" + std::to_string(port)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto env = cli.env();
-    env.insert(extra_env.begin(), extra_env.end());
+    for (const auto& [name, value] : extra_env) env[name] = value;  // as Cli::run does
     process = std::make_unique<testbed::BackgroundProcess>(
         argv, env,
         (cli.out.parent_path() / (cli.out.filename().string() + ".sidecar.log")).string());

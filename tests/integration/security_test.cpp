@@ -12,16 +12,14 @@ using namespace certswap_test;
 
 namespace {
 
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::lstat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
-
 struct stat stat_of(const fs::path& p) {
   struct stat st {};
   REQUIRE(::lstat(p.c_str(), &st) == 0);
   return st;
+}
+
+mode_t mode_of(const fs::path& p) {
+  return stat_of(p).st_mode & 07777;
 }
 
 // Reads `file` as another user and group (no supplementary groups), as an app
