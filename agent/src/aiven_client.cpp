@@ -28,12 +28,15 @@ AivenClient::AivenClient(HttpOptions http, std::string token)
     : http_(std::move(http)), auth_header_("authorization: aivenv1 " + token) {}
 
 Result<std::string> AivenClient::call(const std::string& method, const std::string& path,
-                                      const std::string& body, bool retry) {
+                                      const std::string& body, bool retry,
+                                      std::string_view forbidden_hint) {
   std::vector<std::string> headers{auth_header_, "accept: application/json"};
   if (!body.empty()) headers.emplace_back("content-type: application/json");
   auto response = http_.request(method, path, body, headers, retry);
   if (!response) return std::unexpected(response.error());
-  if (auto ok = check_response(response->status, response->body, method + " " + path); !ok) {
+  if (auto ok =
+          check_response(response->status, response->body, method + " " + path, forbidden_hint);
+      !ok) {
     return std::unexpected(ok.error());
   }
   return std::move(response->body);
@@ -41,8 +44,11 @@ Result<std::string> AivenClient::call(const std::string& method, const std::stri
 
 Result<ServiceUser> AivenClient::get_user(const std::string& project, const std::string& service,
                                           const std::string& user) {
-  const auto path = user_path(project, service, user);
-  auto body = call("GET", path, "", true);
+  const auto path = user_path(project, service, user) + "?include_secrets=true";
+  auto body = call("GET", path, "", true,
+                   "the token is invalid, or it may not read service secrets, which "
+                   "include_secrets=true asks for: give it service:secrets:read, or the admin, "
+                   "operator or developer role");
   if (!body) return std::unexpected(body.error());
   return decode_user_response(*body, "GET " + path);
 }
@@ -55,12 +61,13 @@ Result<std::string> AivenClient::get_project_ca(const std::string& project) {
 }
 
 Result<ServiceAddress> AivenClient::get_service_address(const std::string& project,
-                                                        const std::string& service) {
+                                                        const std::string& service,
+                                                        std::string_view route) {
   const auto path = fmt::format("/v1/project/{}/service/{}", url_encode_segment(project),
                                 url_encode_segment(service));
   auto body = call("GET", path, "", true);
   if (!body) return std::unexpected(body.error());
-  return decode_service_response(*body, "GET " + path);
+  return decode_service_response(*body, "GET " + path, route);
 }
 
 Result<void> AivenClient::acknowledge_renewal(const std::string& project,
@@ -72,14 +79,14 @@ Result<void> AivenClient::acknowledge_renewal(const std::string& project,
   return {};
 }
 
-Result<ServiceUser> AivenClient::reset_credentials(const std::string& project,
-                                                   const std::string& service,
-                                                   const std::string& user) {
+Result<std::optional<ServiceUser>> AivenClient::reset_credentials(const std::string& project,
+                                                                  const std::string& service,
+                                                                  const std::string& user) {
   const auto path = user_path(project, service, user);
   // Not retried: a second reset would replace the pair the first one made.
   auto body = call("PUT", path, R"({"operation":"reset-credentials"})", false);
   if (!body) return std::unexpected(body.error());
-  return decode_user_response(*body, "PUT " + path + " (reset-credentials)");
+  return decode_modify_response_user(*body, user);
 }
 
 }  // namespace certswap

@@ -18,7 +18,12 @@ std::string api_message(std::string_view body) {
   return body.size() > 200 ? std::string(body.substr(0, 200)) + "..." : std::string(body);
 }
 
-std::string status_hint(long status) {
+// What the API puts in place of a secret it won't show (aiven-docs
+// tools/api/secret-redaction.md).
+constexpr std::string_view kRedacted = "<redacted>";
+
+std::string status_hint(long status, std::string_view forbidden_hint) {
+  if (status == 403 && !forbidden_hint.empty()) return fmt::format(" ({})", forbidden_hint);
   switch (status) {
     case 401:
       return " (the API token is missing or invalid)";
@@ -61,10 +66,11 @@ std::optional<std::string> optional_string(const json& object, const char* field
 
 }  // namespace
 
-Result<void> check_response(long status, std::string_view body, const std::string& where) {
+Result<void> check_response(long status, std::string_view body, const std::string& where,
+                            std::string_view forbidden_hint) {
   if (status < 200 || status >= 300) {
     return fail(ErrorKind::Api, "{} failed with HTTP {}: \"{}\"{}", where, status,
-                api_message(body), status_hint(status));
+                api_message(body), status_hint(status, forbidden_hint));
   }
   auto parsed = parse_object(body, where);
   if (!parsed) return std::unexpected(parsed.error());
@@ -76,14 +82,15 @@ Result<void> check_response(long status, std::string_view body, const std::strin
   return {};
 }
 
-Result<ServiceUser> decode_user_response(std::string_view body, const std::string& where) {
-  auto response = parse_object(body, where);
-  if (!response) return std::unexpected(response.error());
-  auto user_it = response->find("user");
-  if (user_it == response->end() || !user_it->is_object()) {
-    return fail(ErrorKind::Api, "response to {} has no \"user\" object", where);
-  }
-  const json& u = *user_it;
+namespace {
+
+bool looks_like_pem(std::string_view text, std::string_view label_end) {
+  return text.find("-----BEGIN ") != std::string_view::npos &&
+         text.find(label_end) != std::string_view::npos;
+}
+
+// The fields of one user object; `where` names the answer it came from.
+Result<ServiceUser> user_from(const json& u, const std::string& where) {
   auto name = required_string(u, "username", where);
   if (!name) return std::unexpected(name.error());
   auto cert = required_string(u, "access_cert", where);
@@ -101,39 +108,103 @@ Result<ServiceUser> decode_user_response(std::string_view body, const std::strin
   return user;
 }
 
+// A secret the API redacted is not a malformed credential: it means the token
+// may not read it, and only the token's owner can change that.
+Result<void> check_not_redacted(const ServiceUser& user, const std::string& where) {
+  for (auto [field, value, end] :
+       {std::tuple{"access_key", std::string_view(user.access_key), "PRIVATE KEY-----"},
+        std::tuple{"access_cert", std::string_view(user.access_cert), "CERTIFICATE-----"}}) {
+    if (looks_like_pem(value, end)) continue;
+    return fail(ErrorKind::Api,
+                "{} returned the {} of service user \"{}\" {}: the API hides secrets unless the "
+                "request asks with include_secrets=true (certswap does) and the token may read "
+                "them; give the token the permission to read service secrets "
+                "(service:secrets:read, or the admin, operator or developer role)",
+                where, field, user.username,
+                value == kRedacted ? "redacted (\"<redacted>\")"
+                                   : fmt::format("as {} bytes that are not PEM", value.size()));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ServiceUser> decode_user_response(std::string_view body, const std::string& where) {
+  auto response = parse_object(body, where);
+  if (!response) return std::unexpected(response.error());
+  auto user_it = response->find("user");
+  if (user_it == response->end() || !user_it->is_object()) {
+    return fail(ErrorKind::Api, "response to {} has no \"user\" object", where);
+  }
+  auto user = user_from(*user_it, where);
+  if (!user) return user;
+  if (auto shown = check_not_redacted(*user, where); !shown) return std::unexpected(shown.error());
+  return user;
+}
+
+std::optional<ServiceUser> decode_modify_response_user(std::string_view body,
+                                                       const std::string& username) {
+  auto response = parse_object(body, "PUT");
+  if (!response) return std::nullopt;
+  const auto svc = response->find("service");
+  if (svc == response->end() || !svc->is_object()) return std::nullopt;
+  const auto users = svc->find("users");
+  if (users == svc->end() || !users->is_array()) return std::nullopt;
+  for (const auto& u : *users) {
+    if (!u.is_object() || optional_string(u, "username") != username) continue;
+    auto user = user_from(u, "PUT");
+    if (!user || !check_not_redacted(*user, "PUT")) return std::nullopt;
+    return std::move(*user);
+  }
+  return std::nullopt;
+}
+
 Result<std::string> decode_ca_response(std::string_view body, const std::string& where) {
   auto response = parse_object(body, where);
   if (!response) return std::unexpected(response.error());
   return required_string(*response, "certificate", where);
 }
 
-Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where) {
+Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where,
+                                               std::string_view route) {
   auto response = parse_object(body, where);
   if (!response) return std::unexpected(response.error());
   auto svc = response->find("service");
   if (svc == response->end() || !svc->is_object()) {
     return fail(ErrorKind::Api, "response to {} has no \"service\" object", where);
   }
-  // Prefer the kafka component that authenticates with certificates; the
-  // service_uri is what `avn service user-kafka-java-creds` uses otherwise.
-  // Components of another shape are skipped, not trusted.
+  // The spec lists components in no guaranteed order, several per route and
+  // authentication method. Like avn, take route + certificate authentication;
+  // a primary one before a replica. Components of another shape are skipped.
+  std::optional<ServiceAddress> replica;
   if (auto comps = svc->find("components"); comps != svc->end() && comps->is_array()) {
     for (const auto& c : *comps) {
       if (!c.is_object()) continue;
       const auto host = optional_string(c, "host");
       const auto port = c.find("port");
-      const bool by_certificate =
-          !c.contains("kafka_authentication_method") ||
-          optional_string(c, "kafka_authentication_method") == "certificate";
-      if (optional_string(c, "component") == "kafka" && by_certificate && host && !host->empty() &&
-          port != c.end() && port->is_number_integer()) {
-        return ServiceAddress{fmt::format("{}:{}", *host, port->get<long long>())};
+      if (optional_string(c, "component") != "kafka" ||
+          optional_string(c, "kafka_authentication_method") != "certificate" ||
+          optional_string(c, "route") != route || !host || host->empty() || port == c.end() ||
+          !port->is_number_integer()) {
+        continue;
       }
+      ServiceAddress address{
+          fmt::format("{}:{}", *host, port->get<long long>()),
+          fmt::format("kafka component, route {}, certificate authentication", route)};
+      if (optional_string(c, "usage").value_or("primary") == "primary") return address;
+      if (!replica) replica = address;
     }
   }
-  auto uri = required_string(*svc, "service_uri", where);
-  if (!uri) return std::unexpected(uri.error());
-  return ServiceAddress{*uri};
+  if (replica) return *replica;
+  // service_uri is what `avn service user-kafka-java-creds` writes as
+  // bootstrap.servers; it is the default route's address, no other's.
+  const auto uri = optional_string(*svc, "service_uri");
+  if (route == "dynamic" && uri && !uri->empty()) return ServiceAddress{*uri, "service_uri"};
+  return fail(ErrorKind::Api,
+              "no usable Kafka listener in the answer to {}: no kafka component with route "
+              "\"{}\" and certificate authentication{}; choose another --kafka-route or give "
+              "--bootstrap host:port",
+              where, route, route == "dynamic" ? ", and no service_uri" : "");
 }
 
 }  // namespace certswap

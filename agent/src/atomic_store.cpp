@@ -174,6 +174,13 @@ Result<AtomicStore> AtomicStore::open(fs::path dir, StoreOptions opts) {
   return store;
 }
 
+Result<AtomicStore> AtomicStore::open_readonly(fs::path dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd)
+    return fail(ErrorKind::Io, "open({}) as a directory failed: {}", dir.string(), errno_text());
+  return AtomicStore(std::move(dir), StoreOptions{}, std::move(fd));
+}
+
 std::optional<std::string> AtomicStore::current_generation() const {
   auto current = checked_current(dir_fd_.get(), dir_);
   if (!current) return std::nullopt;
@@ -242,7 +249,18 @@ Result<void> AtomicStore::point_data_at(const std::string& generation) {
     return err;
   }
   failpoint("after-data-rename");
-  return fsync_fd(dfd, dir_);
+  // The new set is live from here on, durable or not: a failed fsync is
+  // retried and reported, and the caller must not remove the generation.
+  Result<void> synced;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    synced = failpoint_error("fsync-after-data-rename")
+                 ? fail(ErrorKind::Io, "fsync({}) failed: {}", dir_.string(), std::strerror(EIO))
+                 : fsync_fd(dfd, dir_);
+    if (synced) return synced;
+  }
+  return fail(ErrorKind::Io,
+              "{} now points to {} (the new set is live), but it could not be made durable: {}",
+              (dir_ / kData).string(), generation, synced.error().message);
 }
 
 // Each name becomes `name -> ..data/name` through a temporary link renamed
@@ -297,6 +315,21 @@ Result<std::string> AtomicStore::publish(const std::vector<StoredFile>& files) {
   }
   if (auto cur = checked_current(dfd, dir_); !cur) return std::unexpected(cur.error());
 
+  auto gen = write_generation(files);
+  if (!gen) return gen;
+  failpoint("after-generation-written");
+  if (auto r = point_data_at(*gen); !r) {
+    // Once the rename happened its target is what the apps read: keep it.
+    if (current_generation() != *gen) (void)remove_generation(*gen);
+    return std::unexpected(r.error());
+  }
+  if (auto r = link_names(names); !r) return std::unexpected(r.error());
+  return *gen;
+}
+
+// publish steps 1-3; a failure removes the new generation.
+Result<std::string> AtomicStore::write_generation(const std::vector<StoredFile>& files) {
+  const int dfd = dir_fd_.get();
   auto gen = make_generation_dir();
   if (!gen) return gen;
   const fs::path gen_path = dir_ / *gen;
@@ -325,28 +358,42 @@ Result<std::string> AtomicStore::publish(const std::vector<StoredFile>& files) {
     (void)remove_generation(*gen);
     return std::unexpected(written.error());
   }
-  failpoint("after-generation-written");
-  if (auto r = point_data_at(*gen); !r) {
-    (void)remove_generation(*gen);
-    return std::unexpected(r.error());
-  }
-  if (auto r = link_names(names); !r) return std::unexpected(r.error());
   return *gen;
 }
 
-Result<std::map<std::string, std::string>> AtomicStore::read_live() const {
+std::vector<std::string> AtomicStore::plain_files(const std::vector<std::string>& names) const {
+  std::vector<std::string> plain;
+  for (const auto& name : names) {
+    auto st = lstat_at(dir_fd_.get(), name, dir_);
+    if (st && *st && S_ISREG((*st)->st_mode)) plain.push_back(name);
+  }
+  return plain;
+}
+
+Result<std::map<std::string, std::string>> AtomicStore::read_live(
+    const std::vector<std::string>& plain_names) const {
   const int dfd = dir_fd_.get();
+  std::map<std::string, std::string> out;
+  for (const auto& name : plain_files(plain_names)) {
+    UniqueFd fd(::openat(dfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd)
+      return fail(ErrorKind::Io, "open({}) failed: {}", (dir_ / name).string(), errno_text());
+    auto content = read_all(fd.get(), dir_ / name);
+    if (!content) return std::unexpected(content.error());
+    out.emplace(name, std::move(*content));
+  }
   auto current = checked_current(dfd, dir_);
   if (!current) return std::unexpected(current.error());
-  if (!*current)
+  if (!*current) {
+    if (!out.empty()) return out;
     return fail(ErrorKind::Io, "{} has no {} yet: nothing was published", dir_.string(), kData);
+  }
   // Resolve ..data once so that every file comes from the same generation.
   const fs::path gen_path = dir_ / **current;
   UniqueFd gfd(::openat(dfd, (*current)->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!gfd) return fail(ErrorKind::Io, "open({}) failed: {}", gen_path.string(), errno_text());
   auto names = list_names(dfd, dir_);
   if (!names) return std::unexpected(names.error());
-  std::map<std::string, std::string> out;
   for (const auto& name : *names) {
     if (!is_valid_file_name(name)) continue;
     auto target = readlink_at(dfd, name, dir_);
@@ -391,6 +438,53 @@ Result<void> AtomicStore::prune(int keep) {
     if (auto r = remove_generation(gen); !r) return r;
   }
   return fsync_fd(dir_fd_.get(), dir_);
+}
+
+// adopt_plain_files:
+//   1. read the plain files among `names` (regular files, not followed);
+//   2. unless `..data` already holds exactly those bytes (a run killed after
+//      step 3), write them as a new generation and flip `..data` to it
+//      (publish steps 1-5; nothing a reader opens has changed yet);
+//   3. replace each plain file by its link, one rename each: before and after
+//      every rename the name yields the same bytes, so cert and key match at
+//      every moment and at every crash point.
+Result<void> AtomicStore::adopt_plain_files(const std::vector<std::string>& names) {
+  const auto plain = plain_files(names);
+  if (plain.empty()) return {};
+  auto seen = read_live(plain);
+  if (!seen) return std::unexpected(seen.error());
+  bool staged = false;
+  if (auto current = current_generation()) {
+    staged = std::ranges::all_of(plain, [&](const std::string& name) {
+      UniqueFd fd(::openat(dir_fd_.get(), (*current + "/" + name).c_str(),
+                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) return false;
+      auto content = read_all(fd.get(), dir_ / *current / name);
+      return content && *content == seen->at(name);
+    });
+  }
+  if (!staged) {
+    std::vector<StoredFile> files;
+    for (const auto& name : plain) {
+      // The key's mode is the only one that matters for secrecy; a name is
+      // secret when its bytes say so, as the formats mark them.
+      const bool secret = seen->at(name).find("PRIVATE KEY") != std::string::npos ||
+                          name.ends_with(".p12") || name.ends_with(".key");
+      files.push_back({name, seen->at(name), secret});
+    }
+    auto gen = write_generation(files);
+    if (!gen) return std::unexpected(gen.error());
+    if (auto r = point_data_at(*gen); !r) {
+      if (current_generation() != *gen) (void)remove_generation(*gen);
+      return r;
+    }
+    failpoint("adopt-after-data-rename");
+  }
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    if (auto r = link_names({plain[i]}); !r) return r;
+    if (i == 0) failpoint("adopt-after-first-link");
+  }
+  return {};
 }
 
 Result<void> AtomicStore::repair_links(const std::vector<std::string>& names) {

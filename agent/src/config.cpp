@@ -1,5 +1,6 @@
 #include "certswap/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -7,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
+
+#include "certswap/aiven_response.hpp"
 
 namespace certswap {
 
@@ -114,6 +117,7 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
   str("service", t.service);
   str("user", t.user);
   str("bootstrap", t.bootstrap);
+  str("kafka_route", t.kafka_route);
   str("source", t.source);
   str("format", t.format);
   std::string path;
@@ -155,6 +159,7 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
   for (auto r : {read_seconds(j, "clock_skew", t.clock_skew, where),
                  read_seconds(j, "min_remaining", t.min_remaining, where),
                  read_duration(j, "live_timeout", t.live_timeout, where),
+                 read_duration(j, "lock_timeout", t.lock_timeout, where),
                  read_seconds(j, "emergency_window", t.emergency_window, where)}) {
     if (!r) return std::unexpected(r.error());
   }
@@ -212,6 +217,11 @@ Result<void> finalize_target(TargetConfig& t) {
   if (t.source == "inbox" && t.inbox_dir.empty()) {
     return fail(ErrorKind::Usage,
                 "the inbox source needs an inbox directory (--inbox-dir or \"inbox_dir\")");
+  }
+  if (std::ranges::find(kKafkaRoutes, t.kafka_route) == std::end(kKafkaRoutes)) {
+    return fail(ErrorKind::Usage,
+                "unknown Kafka route \"{}\": use dynamic, public, private or privatelink",
+                t.kafka_route);
   }
   if (t.state_dir.empty()) t.state_dir = t.output_dir / ".certswap";
   if (t.name.empty()) {

@@ -23,6 +23,7 @@
 #include "certswap/journal.hpp"
 #include "certswap/metrics.hpp"
 #include "certswap/unique_fd.hpp"
+#include "certswap/writer_lock.hpp"
 
 namespace certswap {
 namespace {
@@ -203,7 +204,10 @@ class Daemon {
   }
 
   // For `certswap status` and for whoever reads the journal next.
+  // Not worth waiting for: a writer that holds the lock records its own state.
   void record_next_check(const Target& target, std::chrono::steady_clock::duration in) {
+    auto lock = WriterLock::acquire(target.config.state_dir, std::chrono::milliseconds(0));
+    if (!lock) return;
     auto journal = Journal::open(target.config.state_dir);
     if (!journal) return;
     JournalState s = journal->state();
@@ -214,10 +218,10 @@ class Daemon {
   }
 
   void update_readiness_from_disk(const Target& target) {
-    auto store = AtomicStore::open(target.config.output_dir, StoreOptions{});
+    auto store = AtomicStore::open_readonly(target.config.output_dir);
     bool ready = false;
     if (store) {
-      auto files = store->read_live();
+      auto files = store->read_live(target.format->file_names());
       if (files && files->contains("service.cert")) {
         auto info = inspect_certificate_pem(files->at("service.cert"), "live service.cert");
         if (info) {
@@ -233,6 +237,11 @@ class Daemon {
 
   // A deleted link is put back from the live generation without a download.
   void repair_links(const Target& target) {
+    auto lock = WriterLock::acquire(target.config.state_dir, target.config.lock_timeout);
+    if (!lock) {
+      spdlog::warn("{}: {}", target.config.name, lock.error().message);
+      return;
+    }
     StoreOptions options;
     options.key_mode = target.config.key_mode;
     options.public_mode = target.config.public_mode;

@@ -18,6 +18,8 @@ std::string_view to_string(ErrorKind kind) {
       return "io";
     case ErrorKind::Notify:
       return "notify";
+    case ErrorKind::Locked:
+      return "locked";
     case ErrorKind::Internal:
       return "internal";
   }

@@ -12,4 +12,13 @@ void failpoint([[maybe_unused]] std::string_view name) {
 #endif
 }
 
+bool failpoint_error([[maybe_unused]] std::string_view name) {
+#ifdef CERTSWAP_FAILPOINTS
+  const char* wanted = std::getenv("CERTSWAP_FAILPOINT_ERROR");
+  return wanted && name == wanted;
+#else
+  return false;
+#endif
+}
+
 }  // namespace certswap

@@ -36,7 +36,8 @@ nlohmann::json to_json(const JournalState& s) {
           {"last_error", s.last_error},
           {"last_check", s.last_check},
           {"last_rotation", s.last_rotation},
-          {"next_check", s.next_check}};
+          {"next_check", s.next_check},
+          {"reset_requested", s.reset_requested}};
 }
 
 // Missing keys keep their defaults so that an older journal still loads;
@@ -57,6 +58,7 @@ JournalState from_json(const nlohmann::json& j) {
   get("last_check", s.last_check);
   get("last_rotation", s.last_rotation);
   get("next_check", s.next_check);
+  get("reset_requested", s.reset_requested);
   return s;
 }
 
@@ -78,8 +80,15 @@ Result<Journal> Journal::open(fs::path state_dir) {
   if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return fail(ErrorKind::Io, "mkdir({}) failed: {}", state_dir.string(), errno_text());
   Journal journal(std::move(state_dir));
-  const fs::path state_path = journal.dir_ / kStateFile;
-  if (!exists_no_follow(state_path)) return journal;
+  auto state = read(journal.dir_);
+  if (!state) return std::unexpected(state.error());
+  journal.state_ = state->value_or(JournalState{});
+  return journal;
+}
+
+Result<std::optional<JournalState>> Journal::read(const fs::path& state_dir) {
+  const fs::path state_path = state_dir / kStateFile;
+  if (!exists_no_follow(state_path)) return std::nullopt;
   auto text = read_file(state_path);
   if (!text) return std::unexpected(text.error());
   try {
@@ -87,14 +96,13 @@ Result<Journal> Journal::open(fs::path state_dir) {
     if (!j.is_object())
       return fail(ErrorKind::Io, "{} is corrupt (not a JSON object); fix or remove it by hand",
                   state_path.string());
-    journal.state_ = from_json(j);
+    return from_json(j);
   } catch (const nlohmann::json::exception& e) {
     return fail(
         ErrorKind::Io,
         "{} is corrupt ({}); fix or remove it by hand, the agent will not guess its content",
         state_path.string(), e.what());
   }
-  return journal;
 }
 
 Result<void> Journal::save(JournalState s) {

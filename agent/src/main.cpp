@@ -36,7 +36,7 @@ struct Flags {
   TargetConfig target;
   std::string output_dir, state_dir, pkcs12_password_file, inbox_dir;
   std::string key_mode, public_mode;
-  std::string min_remaining, live_timeout, emergency_window, clock_skew;
+  std::string min_remaining, live_timeout, emergency_window, clock_skew, lock_timeout;
   ApiConfig api;
   std::string api_url, token_file, api_timeout;
   bool api_allow_plain_http = false;
@@ -68,6 +68,11 @@ void add_target_flags(CLI::App& app, Flags& f) {
   app.add_option("--bootstrap", f.target.bootstrap,
                  "Kafka SSL listener host:port (default: from the API)")
       ->envname("CERTSWAP_BOOTSTRAP")
+      ->group(g);
+  app.add_option("--kafka-route", f.target.kafka_route,
+                 "Which Kafka listener of the service to validate against: dynamic (default, "
+                 "as avn), public, private or privatelink")
+      ->envname("CERTSWAP_KAFKA_ROUTE")
       ->group(g);
   app.add_option("--source", f.target.source, "aiven (default) or inbox")
       ->envname("CERTSWAP_SOURCE")
@@ -104,6 +109,10 @@ void add_target_flags(CLI::App& app, Flags& f) {
                  "set ends within this (default 7d)")
       ->group(g);
   app.add_option("--clock-skew", f.clock_skew, "Tolerated clock skew (default 5m)")->group(g);
+  app.add_option("--lock-timeout", f.lock_timeout,
+                 "How long to wait for another certswap writing the same target (default 60s)")
+      ->envname("CERTSWAP_LOCK_TIMEOUT")
+      ->group(g);
   auto* n = "Notify the apps after a swap (flags form; the config file takes a \"notify\" list)";
   app.add_option("--notify-signal", f.notify_signal, "Signal to send, e.g. SIGHUP")
       ->envname("CERTSWAP_NOTIFY_SIGNAL")
@@ -178,7 +187,8 @@ Result<Config> build_config(const Flags& f) {
     for (auto r : {apply_duration(f.min_remaining, t.min_remaining),
                    apply_duration(f.live_timeout, t.live_timeout),
                    apply_duration(f.emergency_window, t.emergency_window),
-                   apply_duration(f.clock_skew, t.clock_skew)}) {
+                   apply_duration(f.clock_skew, t.clock_skew),
+                   apply_duration(f.lock_timeout, t.lock_timeout)}) {
       if (!r) return std::unexpected(r.error());
     }
     if (!f.notify_signal.empty() || f.notify_pid > 0 || !f.notify_pid_file.empty()) {
@@ -306,16 +316,16 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
     if (!agent) return report_error(agent.error());
     api = std::move(agent->api);
   }
-  auto format = plugins::make_format(config->targets.front());
   nlohmann::json all = nlohmann::json::array();
   int code = kExitOk;
   for (const auto& t : config->targets) {
     nlohmann::json s{{"target", t.name}, {"output_dir", t.output_dir.string()}};
-    auto store = AtomicStore::open(t.output_dir, StoreOptions{});
+    auto store = AtomicStore::open_readonly(t.output_dir);
     std::optional<CertInfo> live;
     if (store) {
       s["generation"] = store->current_generation().value_or("");
-      auto files = store->read_live();
+      auto format = plugins::make_format(t);
+      auto files = store->read_live(format ? (*format)->file_names() : std::vector<std::string>{});
       if (files && files->contains("service.cert")) {
         auto info = inspect_certificate_pem(files->at("service.cert"),
                                             t.output_dir.string() + "/service.cert");
@@ -336,8 +346,8 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
       s["live"] = nullptr;
       code = kExitInvalid;
     }
-    if (auto journal = Journal::open(t.state_dir)) {
-      const auto& st = journal->state();
+    if (auto journal = Journal::read(t.state_dir); journal && *journal) {
+      const auto& st = **journal;
       s["journal"] = {{"last_result", st.last_result},   {"last_error", st.last_error},
                       {"last_check", st.last_check},     {"last_rotation", st.last_rotation},
                       {"staged", st.staged_fingerprint}, {"next_check", st.next_check},
@@ -467,10 +477,14 @@ int main(int argc, char** argv) {
       app.add_subcommand("rotate", "One full cycle: fetch, validate, swap, notify, acknowledge");
   RotateOptions rotate_options;
   bool detailed = false;
-  rotate_cmd->add_flag("--dry-run", rotate_options.dry_run, "Fetch and validate; change nothing");
+  auto* dry_run_flag = rotate_cmd->add_flag("--dry-run", rotate_options.dry_run,
+                                            "Fetch and validate; change nothing");
   rotate_cmd->add_flag("--force", rotate_options.force, "Swap even if the live set is the same");
-  rotate_cmd->add_flag("--reset-credentials", rotate_options.reset_credentials,
-                       "Ask Aiven for a new certificate and key first, then rotate to them");
+  rotate_cmd
+      ->add_flag("--reset-credentials", rotate_options.reset_credentials,
+                 "Ask Aiven for a new certificate and key first, then rotate to them (not with "
+                 "--dry-run: a reset is never a dry run)")
+      ->excludes(dry_run_flag);
   rotate_cmd->add_flag("--detailed-exitcode", detailed,
                        "Exit 2 when a new set went live, 0 when nothing changed");
 

@@ -9,6 +9,7 @@
 #include "certswap/journal.hpp"
 #include "certswap/live_validator.hpp"
 #include "certswap/offline_validator.hpp"
+#include "certswap/writer_lock.hpp"
 
 namespace certswap {
 namespace {
@@ -54,17 +55,22 @@ struct LiveState {
 
 class Rotation {
  public:
-  Rotation(Target& target, StepReporter& report, Clock::time_point now, Journal journal,
-           AtomicStore store)
+  Rotation(Target& target, StepReporter& report, Clock::time_point now, WriterLock lock,
+           Journal journal, AtomicStore store)
       : target_(target),
         cfg_(target.config),
         report_(report),
         now_(now),
+        lock_(std::move(lock)),
         journal_(std::move(journal)),
         store_(std::move(store)) {}
 
   static Result<Rotation> open(Target& target, StepReporter& report, Clock::time_point now) {
     StepTimer step(report, target.config.name, "open");
+    // Held until the rotation is over: the store's repair below and every
+    // later write assume nobody else writes this target meanwhile.
+    auto lock = WriterLock::acquire(target.config.state_dir, target.config.lock_timeout);
+    if (!lock) return step.failed(lock.error());
     StoreOptions options;
     options.key_mode = target.config.key_mode;
     options.public_mode = target.config.public_mode;
@@ -73,16 +79,17 @@ class Rotation {
     options.keep_generations = target.config.keep_generations;
     auto store = AtomicStore::open(target.config.output_dir, options);
     if (!store) return step.failed(store.error());
-    // After the store: the default state dir lives inside the output dir it creates.
+    // The lock made the state dir, which by default lives inside the output dir.
     auto journal = Journal::open(target.config.state_dir);
     if (!journal) return step.failed(journal.error());
     step.ok(target.config.output_dir.string());
-    return Rotation(target, report, now, std::move(*journal), std::move(*store));
+    return Rotation(target, report, now, std::move(*lock), std::move(*journal), std::move(*store));
   }
 
   LiveState read_live() const {
     LiveState live;
-    auto files = store_.read_live();
+    // Plain files count: what `avn service user-creds-download` left is a live set.
+    auto files = store_.read_live(target_.format->file_names());
     if (!files) {
       live.problem = files.error().message;
       return live;
@@ -104,6 +111,11 @@ class Rotation {
   }
 
   Result<RotationReport> run(const RotateOptions& options) {
+    if (options.dry_run && options.reset_credentials) {
+      return fail(ErrorKind::Usage,
+                  "--dry-run cannot be combined with --reset-credentials: a reset replaces the "
+                  "credential upstream at once, so it is never a dry run");
+    }
     const LiveState live = read_live();
 
     // 1. fetch: what upstream serves now (or a fresh pair, when asked to reset).
@@ -193,6 +205,10 @@ class Rotation {
       StepTimer step(report_, cfg_.name, "swap");
       auto files = target_.format->render(fetched->set);
       if (!files) return record_failure(step.failed(files.error()).error());
+      // Plain files become generation + links first, byte for byte, so that
+      // the swap below is the same single rename as any other.
+      if (auto adopted = store_.adopt_plain_files(target_.format->file_names()); !adopted)
+        return record_failure(step.failed(adopted.error()).error());
       auto published = store_.publish(*files);
       if (!published) return record_failure(step.failed(published.error()).error());
       generation = *published;
@@ -254,21 +270,45 @@ class Rotation {
   }
 
   Result<Fetched> fetch(const RotateOptions& options) {
-    StepTimer step(report_, cfg_.name, options.reset_credentials ? "reset" : "fetch");
-    auto fetched =
-        options.reset_credentials ? target_.source->reset_credentials() : target_.source->fetch();
+    if (options.reset_credentials) {
+      if (auto reset = request_reset(); !reset) return std::unexpected(reset.error());
+    }
+    StepTimer step(report_, cfg_.name, "fetch");
+    auto fetched = target_.source->fetch();
     // No fallback to an older staged set here: the Aiven API serves the
     // current pair again (after a reset too), and a staged set may be one that
     // already failed validation.
     if (!fetched) return step.failed(fetched.error());
-    if (options.reset_credentials && !options.dry_run) {
-      // The reset's answer exists nowhere else yet: persist it before anything.
-      auto staged = journal_.stage(fetched->set);
-      if (!staged) return step.failed(staged.error());
-    }
     step.ok(fmt::format("{}{}", fetched->set.origin,
                         fetched->renewal_pending ? " (renewal pending)" : ""));
     return fetched;
+  }
+
+  // A reset replaces the pair upstream at once, so it happens at most once per
+  // install: the journal remembers it until its pair is live, and a run after
+  // a failed one installs that pair instead of resetting again.
+  Result<void> request_reset() {
+    StepTimer step(report_, cfg_.name, "reset");
+    if (const auto at = journal_.state().reset_requested; at != 0) {
+      step.skipped(fmt::format(
+          "the reset of {} is not installed yet: installing its pair, not resetting again",
+          format_time(Clock::from_time_t(at))));
+      return {};
+    }
+    auto answer = target_.source->reset_credentials();
+    if (!answer) return step.failed(answer.error());
+    failpoint("after-reset");
+    // What the answer holds exists nowhere else yet: keep it before anything.
+    if (!answer->empty) {
+      if (auto staged = journal_.stage(answer->set); !staged) return step.failed(staged.error());
+    }
+    auto state = journal_.state();
+    state.reset_requested = unix_seconds(now_);
+    if (auto saved = journal_.save(state); !saved) return step.failed(saved.error());
+    step.ok(answer->empty ? "new pair requested; its answer holds no unredacted pair, so it is "
+                            "read back with a GET"
+                          : "new pair requested; the pair in its answer is staged");
+    return {};
   }
 
   Result<void> validate_against_broker(const CredentialSet& set, const LiveState& live) {
@@ -372,6 +412,8 @@ class Rotation {
     state.last_result = std::string(to_string(outcome));
     state.last_error.clear();
     if (outcome != Outcome::Validated) {
+      // The live set is what upstream serves: a reset's pair, if one was owed.
+      state.reset_requested = 0;
       state.live_fingerprint = cert.sha256_fingerprint;
       if (auto gen = store_.current_generation()) state.live_generation = *gen;
     }
@@ -396,6 +438,7 @@ class Rotation {
   const TargetConfig& cfg_;
   StepReporter& report_;
   Clock::time_point now_;
+  WriterLock lock_;
   Journal journal_;
   AtomicStore store_;
 };

@@ -28,6 +28,9 @@ std::string user_path(const testbed::Testbed& tb, const std::string& user) {
   return "/v1/project/" + tb.project + "/service/" + tb.service + "/user/" + user;
 }
 
+// Secrets come only to a GET that asks (aiven-docs tools/api/secret-redaction.md).
+const std::string kSecrets = "?include_secrets=true";
+
 void check_error_shape(const json& r, int status) {
   CHECK(r["status"] == status);
   const json& body = r["body"];
@@ -56,12 +59,13 @@ TEST_CASE("the emulator answers each endpoint with the documented shape", "[emul
   const auto shape = fresh("shape");
   tb.create_user(shape);
 
-  auto user = tb.api("GET", user_path(tb, shape));
+  auto user = tb.api("GET", user_path(tb, shape) + kSecrets);
   REQUIRE(user["status"] == 200);
   check_user_shape(user["body"]["user"]);
   CHECK_FALSE(user["body"]["user"].contains("expiring_cert_not_valid_after_time"));
 
-  auto list = tb.api("GET", "/v1/project/" + tb.project + "/service/" + tb.service + "/user");
+  auto list =
+      tb.api("GET", "/v1/project/" + tb.project + "/service/" + tb.service + "/user" + kSecrets);
   REQUIRE(list["status"] == 200);
   REQUIRE(list["body"]["users"].is_array());
   for (const auto& u : list["body"]["users"]) check_user_shape(u);
@@ -72,10 +76,22 @@ TEST_CASE("the emulator answers each endpoint with the documented shape", "[emul
   CHECK(s["service_uri"] == tb.bootstrap);
   CHECK(s["users"].is_array());
   REQUIRE(s["components"].is_array());
-  CHECK(s["components"][0]["component"] == "kafka");
-  CHECK(s["components"][0]["host"].is_string());
-  CHECK(s["components"][0]["port"].is_number_integer());
-  CHECK(s["components"][0]["kafka_authentication_method"] == "certificate");
+  int dynamic_certificate = 0;
+  for (const auto& c : s["components"]) {
+    CHECK(c["component"].is_string());
+    CHECK(c["host"].is_string());
+    CHECK(c["port"].is_number_integer());
+    CHECK(c["route"].is_string());
+    if (c["component"] == "kafka" && c["route"] == "dynamic" &&
+        c["kafka_authentication_method"] == "certificate") {
+      ++dynamic_certificate;
+      CHECK(std::to_string(c["port"].get<int>()) ==
+            tb.bootstrap.substr(tb.bootstrap.rfind(':') + 1));
+    }
+  }
+  CHECK(dynamic_certificate == 1);
+  for (auto field : {"cloud_name", "plan", "state", "create_time", "user_config"})
+    CHECK(s.contains(field));
 
   auto ca = tb.api("GET", "/v1/project/" + tb.project + "/kms/ca");
   REQUIRE(ca["status"] == 200);
@@ -91,7 +107,7 @@ TEST_CASE("the emulator refuses bad tokens and unknown names with the API's erro
   auto tb = testbed::Testbed::load();
   check_error_shape(tb.api("GET", user_path(tb, "app"), "", ""), 401);
   check_error_shape(tb.api("GET", user_path(tb, "app"), "", "aivenv1 wrong-token"), 403);
-  check_error_shape(tb.api("GET", user_path(tb, "nobody")), 404);
+  check_error_shape(tb.api("GET", user_path(tb, "nobody") + kSecrets), 404);
   check_error_shape(tb.api("GET", "/v1/project/nope/kms/ca"), 404);
   check_error_shape(tb.api("GET", "/v1/project/" + tb.project + "/service/nope"), 404);
   check_error_shape(tb.api("PUT", user_path(tb, "app"), R"({"operation":"fly"})"), 400);
@@ -101,9 +117,9 @@ TEST_CASE("a renewal serves a new pair and stays pending until acknowledged", "[
   auto tb = testbed::Testbed::load();
   const auto renewal = fresh("renewal");
   tb.create_user(renewal);
-  const auto before = tb.api("GET", user_path(tb, renewal))["body"]["user"];
+  const auto before = tb.api("GET", user_path(tb, renewal) + kSecrets)["body"]["user"];
   auto renewed = tb.renew(renewal, "second");
-  auto after = tb.api("GET", user_path(tb, renewal))["body"]["user"];
+  auto after = tb.api("GET", user_path(tb, renewal) + kSecrets)["body"]["user"];
   CHECK(after["access_cert"] != before["access_cert"]);
   CHECK(after["access_key"] != before["access_key"]);
   CHECK(after["expiring_cert_not_valid_after_time"] == before["access_cert_not_valid_after_time"]);
@@ -115,7 +131,7 @@ TEST_CASE("a renewal serves a new pair and stays pending until acknowledged", "[
 
   CHECK(tb.api("PUT", user_path(tb, renewal), R"({"operation":"acknowledge-renewal"})")["status"] ==
         200);
-  CHECK_FALSE(tb.api("GET", user_path(tb, renewal))["body"]["user"].contains(
+  CHECK_FALSE(tb.api("GET", user_path(tb, renewal) + kSecrets)["body"]["user"].contains(
       "expiring_cert_not_valid_after_time"));
   CHECK(tb.ack_count(renewal) == 1);
   // Idempotent upstream; every call is counted so that tests can prove "exactly once".
@@ -132,19 +148,84 @@ TEST_CASE("reset-credentials makes a new certificate and key from the project CA
   auto tb = testbed::Testbed::load();
   const auto name = fresh("reset");
   tb.create_user(name);
-  const auto before = tb.api("GET", user_path(tb, name))["body"]["user"];
+  const auto before = tb.api("GET", user_path(tb, name) + kSecrets)["body"]["user"];
   auto reset = tb.api("PUT", user_path(tb, name), R"({"operation":"reset-credentials"})");
   REQUIRE(reset["status"] == 200);
-  check_user_shape(reset["body"]["user"]);
-  CHECK(reset["body"]["user"]["access_cert"] != before["access_cert"]);
-  CHECK(reset["body"]["user"]["password"] != before["password"]);
+  // The answer is the service (spec ServiceUserCredentialsModifyResponse),
+  // its secrets redacted; the new pair is read back with a GET.
+  CHECK_FALSE(reset["body"].contains("user"));
+  REQUIRE(reset["body"]["service"].is_object());
+  for (const auto& u : reset["body"]["service"]["users"]) CHECK(u["access_key"] == "<redacted>");
+  const auto after = tb.api("GET", user_path(tb, name) + kSecrets)["body"]["user"];
+  check_user_shape(after);
+  CHECK(after["access_cert"] != before["access_cert"]);
+  CHECK(after["password"] != before["password"]);
+  auto info = certswap::inspect_certificate_pem(after["access_cert"].get<std::string>(), "reset");
+  REQUIRE(info);
+  CHECK(info->subject == "CN=" + name + ",OU=reset,O=" + tb.service);
+}
+
+TEST_CASE("secrets are redacted unless a GET asks, and only a token that may read them gets them",
+          "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  const auto name = fresh("redact");
+  tb.create_user(name);
+  auto plain = tb.api("GET", user_path(tb, name));
+  REQUIRE(plain["status"] == 200);
+  CHECK(plain["body"]["user"]["access_key"] == "<redacted>");
+  CHECK(plain["body"]["user"]["password"] == "<redacted>");
+  CHECK(plain["body"]["user"]["access_cert"].get<std::string>().starts_with("-----BEGIN"));
+  std::ifstream weak_file(tb.emulator_dir + "/token-no-secrets");
+  std::string weak;
+  std::getline(weak_file, weak);
+  REQUIRE_FALSE(weak.empty());
+  auto denied = tb.api("GET", user_path(tb, name) + kSecrets, "", "aivenv1 " + weak);
+  check_error_shape(denied, 403);
+  CHECK(denied["body"]["errors"][0]["error_code"] == "permission_denied");
+  CHECK(tb.api("GET", user_path(tb, name), "", "AIVENV1 " + weak)["status"] == 200);
+
+  SECTION("before 1 March 2027 nothing is redacted by default") {
+    tb.control_post("/_testbed/settings", {{"redact_by_default", false}});
+    auto old = tb.api("GET", user_path(tb, name));
+    tb.control_post("/_testbed/settings", {{"redact_by_default", true}});
+    CHECK(old["body"]["user"]["access_key"].get<std::string>().starts_with("-----BEGIN"));
+  }
+}
+
+TEST_CASE("user certificates follow Aiven's profile: RSA-3072, SHA384withRSA, no EKU",
+          "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  const auto name = fresh("profile");
+  tb.create_user(name);
+  const auto pem = tb.api("GET", user_path(tb, name) + kSecrets)["body"]["user"]["access_cert"]
+                       .get<std::string>();
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  REQUIRE(cert);
+  CHECK(X509_get_signature_nid(cert.get()) == NID_sha384WithRSAEncryption);
+  EVP_PKEY* key = X509_get0_pubkey(cert.get());
+  CHECK(EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA);
+  CHECK(EVP_PKEY_get_bits(key) == 3072);
+  CHECK(X509_get_ext_by_NID(cert.get(), NID_ext_key_usage, -1) < 0);
+}
+
+TEST_CASE("the request log keeps the query and the headers, the token masked", "[emulator]") {
+  auto tb = testbed::Testbed::load();
+  tb.control_delete("/_testbed/requests");
+  tb.api("GET", user_path(tb, "app") + kSecrets);
+  auto log = tb.control_get("/_testbed/requests");
+  REQUIRE(log.size() == 1);
+  CHECK(log[0]["query"] == "include_secrets=true");
+  CHECK(log[0]["headers"]["authorization"] == "aivenv1 ***");
 }
 
 TEST_CASE("every injected fault is returned", "[emulator]") {
   auto tb = testbed::Testbed::load();
   const auto faulty = fresh("faulty");
   tb.create_user(faulty);
-  const auto path = user_path(tb, faulty);
+  const auto path = user_path(tb, faulty) + kSecrets;
   auto inject = [&](json fault) {
     tb.add_fault({{"method", "GET"},
                   {"path_regex", ".*/user/" + faulty + "$"},
@@ -232,7 +313,7 @@ TEST_CASE("the emulator's state survives a restart", "[emulator]") {
                                      "/ready.json' >/dev/null 2>&1 & echo $!"});
   };
   auto wait_ready = [&] {
-    for (int i = 0; i < 100 && !fs::exists(dir / "ready.json"); ++i)
+    for (int i = 0; i < 600 && !fs::exists(dir / "ready.json"); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     REQUIRE(fs::exists(dir / "ready.json"));
   };
@@ -295,9 +376,9 @@ TEST_CASE("key faults: a key that does not parse, a key that does not match", "[
                   {"path_regex", ".*/user/" + name + "$"},
                   {"count", 1},
                   {"fault", {{"kind", kind}}}});
-    return tb.api("GET", user_path(tb, name))["body"]["user"];
+    return tb.api("GET", user_path(tb, name) + kSecrets)["body"]["user"];
   };
-  auto good = tb.api("GET", user_path(tb, name))["body"]["user"];
+  auto good = tb.api("GET", user_path(tb, name) + kSecrets)["body"]["user"];
   {
     auto cert = read_cert(good["access_cert"]);
     auto key = read_key(good["access_key"]);
@@ -322,7 +403,7 @@ TEST_CASE("users can be created and deleted through the API, except the primary 
   check_user_shape(created["body"]["user"]);
   CHECK(created["body"]["user"]["type"] == "normal");
   CHECK(tb.api("DELETE", user_path(tb, name))["status"] == 200);
-  check_error_shape(tb.api("GET", user_path(tb, name)), 404);
+  check_error_shape(tb.api("GET", user_path(tb, name) + kSecrets), 404);
   check_error_shape(tb.api("DELETE", user_path(tb, "avnadmin")), 400);
 }
 

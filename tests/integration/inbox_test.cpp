@@ -21,7 +21,7 @@ void drop(const Cli& cli, const fs::path& inbox, const std::string& fault = "") 
                       {"fault", {{"kind", fault}}}});
   }
   auto user = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/service/" + cli.tb.service +
-                                    "/user/" + cli.user)["body"]["user"];
+                                    "/user/" + cli.user + "?include_secrets=true")["body"]["user"];
   auto ca = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/kms/ca")["body"]["certificate"];
   const auto staging = inbox.parent_path() / (inbox.filename().string() + ".tmp");
   fs::create_directories(staging);

@@ -4,20 +4,68 @@
 
 using namespace certswap;
 
+namespace {
+const std::string kCert = "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n";
+const std::string kKey = "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n";
+
+std::string user_body(const std::string& cert, const std::string& key) {
+  return R"({"user": {"username": "app", "access_cert": ")" + cert + R"(", "access_key": ")" + key +
+         R"("}})";
+}
+}  // namespace
+
 TEST_CASE("a user response gives the pair and tells whether a renewal is pending") {
   auto user = decode_user_response(
-      R"({"user": {"username": "app", "access_cert": "CERT", "access_key": "KEY",
+      R"({"user": {"username": "app", "access_cert": "-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n",
+          "access_key": "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n",
           "access_cert_not_valid_after_time": "2029-02-21T10:00:00Z",
           "expiring_cert_not_valid_after_time": "2027-01-01T00:00:00Z"}})",
       "GET u");
   REQUIRE(user);
   CHECK(user->username == "app");
-  CHECK(user->access_cert == "CERT");
+  CHECK(user->access_cert.starts_with("-----BEGIN CERTIFICATE-----\n"));
   CHECK(user->renewal_pending());
-  CHECK_FALSE(
-      decode_user_response(
-          R"({"user": {"username": "app", "access_cert": "C", "access_key": "K"}})", "GET u")
-          ->renewal_pending());
+  CHECK_FALSE(decode_user_response(user_body(kCert, kKey), "GET u")->renewal_pending());
+}
+
+TEST_CASE("a redacted secret is its own error that says which permission the token needs") {
+  for (auto [cert, key, field] : {std::tuple{kCert, std::string("<redacted>"), "access_key"},
+                                  std::tuple{kCert, std::string("c2VjcmV0"), "access_key"},
+                                  std::tuple{std::string("<redacted>"), kKey, "access_cert"}}) {
+    INFO(field << " = " << key);
+    auto user = decode_user_response(user_body(cert, key), "GET /v1/u?include_secrets=true");
+    REQUIRE_FALSE(user);
+    CHECK(user.error().kind == ErrorKind::Api);
+    CHECK_THAT(user.error().message, Catch::Contains(field) &&
+                                         Catch::Contains("service:secrets:read") &&
+                                         Catch::Contains("GET /v1/u?include_secrets=true"));
+  }
+  CHECK_THAT(decode_user_response(user_body(kCert, "<redacted>"), "GET u").error().message,
+             Catch::Contains("redacted (\"<redacted>\")"));
+}
+
+TEST_CASE("a 403 gets the hint its request gives, else the generic one") {
+  CHECK_THAT(
+      check_response(403, R"({"message": "Forbidden"})", "GET u", "needs secrets").error().message,
+      Catch::Contains("\"Forbidden\" (needs secrets)"));
+  CHECK_THAT(check_response(403, R"({"message": "Forbidden"})", "GET u").error().message,
+             Catch::Contains("project membership"));
+}
+
+TEST_CASE("the answer of a credentials PUT is the service; its user's pair only when shown") {
+  const std::string shown = R"({"service": {"users": [{"username": "other", "access_cert": ")" +
+                            kCert + R"(", "access_key": ")" + kKey +
+                            R"("}, {"username": "app", "access_cert": ")" + kCert +
+                            R"(", "access_key": ")" + kKey + R"("}]}})";
+  auto user = decode_modify_response_user(shown, "app");
+  REQUIRE(user);
+  CHECK(user->username == "app");
+  const std::string redacted = R"({"service": {"users": [{"username": "app", "access_cert": ")" +
+                               kCert + R"(", "access_key": "<redacted>"}]}})";
+  CHECK_FALSE(decode_modify_response_user(redacted, "app"));
+  CHECK_FALSE(decode_modify_response_user(shown, "nobody"));
+  CHECK_FALSE(decode_modify_response_user(R"({"user": {}})", "app"));
+  CHECK_FALSE(decode_modify_response_user("not json", "app"));
 }
 
 TEST_CASE("a user response without the pair names the missing field and the request") {
@@ -33,15 +81,49 @@ TEST_CASE("a user response without the pair names the missing field and the requ
   }
 }
 
-TEST_CASE("the service address prefers the certificate-authenticated kafka component") {
-  auto address = decode_service_response(
-      R"({"service": {"service_uri": "sasl.example:2",
-          "components": [{"component": "kafka", "host": "sasl.example", "port": 2,
-                          "kafka_authentication_method": "sasl"},
-                         {"component": "kafka", "host": "cert.example", "port": 1}]}})",
-      "GET s");
-  REQUIRE(address);
-  CHECK(address->bootstrap == "cert.example:1");
+namespace {
+// Aiven's mix (spec ComponentOut), in an order that puts every wrong one first.
+const std::string kMixed = R"({"service": {"service_uri": "uri.example:9",
+    "components": [
+      {"component": "kafka", "host": "sasl.example", "port": 2, "route": "dynamic",
+       "usage": "primary", "kafka_authentication_method": "sasl"},
+      {"component": "kafka", "host": "public.example", "port": 3, "route": "public",
+       "usage": "primary", "kafka_authentication_method": "certificate"},
+      {"component": "schema_registry", "host": "sr.example", "port": 4, "route": "dynamic",
+       "usage": "primary", "kafka_authentication_method": "certificate"},
+      {"component": "kafka", "host": "replica.example", "port": 5, "route": "dynamic",
+       "usage": "replica", "kafka_authentication_method": "certificate"},
+      {"component": "kafka", "host": "private.example", "port": 6, "route": "private",
+       "usage": "primary", "kafka_authentication_method": "certificate"},
+      {"component": "kafka", "host": "cert.example", "port": 1, "route": "dynamic",
+       "usage": "primary", "kafka_authentication_method": "certificate"}]}})";
+}  // namespace
+
+TEST_CASE("the listener is the kafka component of the route with certificate authentication") {
+  CHECK(decode_service_response(kMixed, "GET s")->bootstrap == "cert.example:1");
+  CHECK(decode_service_response(kMixed, "GET s", "public")->bootstrap == "public.example:3");
+  CHECK(decode_service_response(kMixed, "GET s", "private")->bootstrap == "private.example:6");
+  auto none = decode_service_response(kMixed, "GET s", "privatelink");
+  REQUIRE_FALSE(none);
+  CHECK(none.error().kind == ErrorKind::Api);
+  CHECK_THAT(none.error().message,
+             Catch::Contains("no usable Kafka listener") && Catch::Contains("\"privatelink\""));
+}
+
+TEST_CASE("a replica listener serves only when the route has no primary one") {
+  const std::string replica_only = R"({"service": {"components": [
+      {"component": "kafka", "host": "replica.example", "port": 5, "route": "dynamic",
+       "usage": "replica", "kafka_authentication_method": "certificate"}]}})";
+  CHECK(decode_service_response(replica_only, "GET s")->bootstrap == "replica.example:5");
+}
+
+TEST_CASE("service_uri stands in for the default route only") {
+  const std::string bare = R"({"service": {"service_uri": "uri.example:9", "components": []}})";
+  CHECK(decode_service_response(bare, "GET s")->bootstrap == "uri.example:9");
+  CHECK_FALSE(decode_service_response(bare, "GET s", "private"));
+  auto nothing = decode_service_response(R"({"service": {"service_uri": ""}})", "GET s");
+  REQUIRE_FALSE(nothing);
+  CHECK_THAT(nothing.error().message, Catch::Contains("no service_uri"));
 }
 
 TEST_CASE("components of another shape are skipped, not trusted or thrown on") {
@@ -49,7 +131,10 @@ TEST_CASE("components of another shape are skipped, not trusted or thrown on") {
        {R"([1])", R"([{"component": 5, "host": "h", "port": 1}])",
         R"([{"component": "kafka", "host": 7, "port": 1}])",
         R"([{"component": "kafka", "host": "h", "port": "1"}])",
-        R"([{"component": "kafka", "host": "h", "port": 1, "kafka_authentication_method": 3}])"}) {
+        R"([{"component": "kafka", "host": "h", "port": 1, "kafka_authentication_method": 3}])",
+        R"([{"component": "kafka", "host": "h", "port": 1, "route": "dynamic"}])",
+        R"([{"component": "kafka", "host": "h", "port": 1, "route": 1,
+             "kafka_authentication_method": "certificate"}])"}) {
     INFO(components);
     auto address = decode_service_response(
         std::string(R"({"service": {"service_uri": "uri.example:3", "components": )") + components +

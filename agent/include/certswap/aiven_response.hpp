@@ -24,19 +24,34 @@ struct ServiceUser {
 
 struct ServiceAddress {
   std::string bootstrap;  // host:port of the Kafka SSL listener
+  std::string origin;     // which listener it is, for the logs
 };
+
+// The Kafka listener routes a service can list (spec ComponentOut.route).
+inline constexpr std::string_view kKafkaRoutes[] = {"dynamic", "public", "private", "privatelink"};
 
 // The checks every answer goes through: a 2xx status, a JSON object body (an
 // empty body is an empty object), no truthy "error" field. Fails with the API's
 // own message. `where` names the request, e.g. "GET /v1/project/p/kms/ca".
-Result<void> check_response(long status, std::string_view body, const std::string& where);
+// `forbidden_hint` replaces the generic advice for a 403.
+Result<void> check_response(long status, std::string_view body, const std::string& where,
+                            std::string_view forbidden_hint = {});
 
-// A 2xx body of GET/PUT .../user/{user}: {"user": {...}}.
+// A 2xx body of GET .../user/{user}?include_secrets=true: {"user": {...}}. A
+// redacted (or otherwise non-PEM) access_key or access_cert is an error of its own.
 Result<ServiceUser> decode_user_response(std::string_view body, const std::string& where);
+// The user `username` in the 2xx body of PUT .../user/{user}, which is the whole
+// service object (spec ServiceUserCredentialsModifyResponse). Empty when the
+// answer carries no usable (unredacted) pair: write answers are redacted.
+std::optional<ServiceUser> decode_modify_response_user(std::string_view body,
+                                                       const std::string& username);
 // A 2xx body of GET /v1/project/{project}/kms/ca: {"certificate": "PEM"}.
 Result<std::string> decode_ca_response(std::string_view body, const std::string& where);
-// A 2xx body of GET /v1/project/{project}/service/{service}: the kafka component
-// that authenticates with certificates, else service_uri.
-Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where);
+// A 2xx body of GET /v1/project/{project}/service/{service}: the Kafka listener
+// on `route` that authenticates with certificates, as `avn` picks it
+// (aiven-client connection_info/kafka.py); for the default route "dynamic",
+// service_uri when the service lists no such component.
+Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where,
+                                               std::string_view route = "dynamic");
 
 }  // namespace certswap

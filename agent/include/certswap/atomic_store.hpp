@@ -10,7 +10,8 @@
 // rename(2) of `..data`. Readers that need a matched cert/key pair should
 // resolve `..data` once and read both files through it.
 //
-// Only one AtomicStore may write a directory at a time; the caller serialises.
+// Only one AtomicStore may write a directory at a time: writers hold the
+// target's WriterLock; readers use open_readonly.
 #include <sys/types.h>
 
 #include <filesystem>
@@ -47,7 +48,11 @@ class AtomicStore {
   // as rollback candidates. Plain files already in `dir` (a set put there by
   // hand) are left alone: apps keep seeing them until the first publish.
   // Refuses a `..data` that is not a symlink to a generation in `dir`.
+  // Writers only, under the target's WriterLock (writer_lock.hpp): the repair
+  // would delete a generation another writer is about to publish.
   static Result<AtomicStore> open(std::filesystem::path dir, StoreOptions opts);
+  // For readers (`status`, readiness): creates, repairs and removes nothing.
+  static Result<AtomicStore> open_readonly(std::filesystem::path dir);
 
   // Writes a new generation and makes it live; returns its name. Refuses,
   // before any change, names that are symlinks pointing anywhere but
@@ -55,8 +60,18 @@ class AtomicStore {
   Result<std::string> publish(const std::vector<StoredFile>& files);
 
   std::optional<std::string> current_generation() const;  // target of ..data
-  // name -> content for each public link, read through one resolution of ..data.
-  Result<std::map<std::string, std::string>> read_live() const;
+  // name -> content for each public link, read through one resolution of
+  // ..data, and for each of `plain_names` that is a regular file (a set put
+  // there by hand, or one whose adoption a crash interrupted).
+  Result<std::map<std::string, std::string>> read_live(
+      const std::vector<std::string>& plain_names = {}) const;
+  // Which of `names` are regular files rather than our links.
+  std::vector<std::string> plain_files(const std::vector<std::string>& names) const;
+  // Turns the plain files among `names` into generation + links without
+  // changing a byte that any reader sees: a generation with their exact
+  // content goes live first, then each name is replaced by its link, one
+  // rename each. Idempotent, so a run killed half-way is finished by the next.
+  Result<void> adopt_plain_files(const std::vector<std::string>& names);
   std::vector<std::string> generations() const;  // oldest first
   Result<void> activate(const std::string& generation);
   // Keeps the `keep` newest generations including the current one (at least
@@ -75,6 +90,7 @@ class AtomicStore {
   Result<void> link_names(const std::vector<std::string>& names);
   Result<void> remove_generation(const std::string& generation);
   Result<std::string> make_generation_dir();
+  Result<std::string> write_generation(const std::vector<StoredFile>& files);
 
   std::filesystem::path dir_;
   StoreOptions opts_;

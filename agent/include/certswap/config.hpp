@@ -41,6 +41,9 @@ struct TargetConfig {
   std::filesystem::path output_dir;
   std::filesystem::path state_dir;  // default: <output_dir>/.certswap
   std::string bootstrap;            // overrides the address the API reports
+  // Which of the service's Kafka listeners to validate against: "dynamic" (as
+  // avn, the default), "public", "private" or "privatelink".
+  std::string kafka_route = "dynamic";
   std::string source = "aiven";
   std::string format = "pem";
   std::vector<NotifierConfig> notifiers;
@@ -55,6 +58,8 @@ struct TargetConfig {
   std::chrono::seconds clock_skew{300};
   std::chrono::seconds min_remaining{std::chrono::hours(24)};
   std::chrono::milliseconds live_timeout{10'000};
+  // How long a writer waits for another one on the same target (writer_lock.hpp).
+  std::chrono::milliseconds lock_timeout{60'000};
   // When the broker can't be reached and the live certificate ends within this
   // window, an offline-valid set is swapped anyway (and said loudly).
   std::chrono::seconds emergency_window{std::chrono::hours(24 * 7)};

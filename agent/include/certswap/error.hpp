@@ -17,6 +17,7 @@ enum class ErrorKind {
   Inconclusive,  // the broker could not be reached; nothing is known about the credential
   Io,            // the local file system failed
   Notify,        // an application could not be told about the new set
+  Locked,        // another certswap is writing the same target (writer_lock.hpp)
   Internal,
 };
 

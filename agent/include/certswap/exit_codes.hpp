@@ -12,6 +12,7 @@ enum ExitCode : int {
   kExitApi = 4,           // the Aiven API failed or answered something unusable
   kExitInconclusive = 5,  // the broker could not be reached; nothing was swapped
   kExitNotify = 6,        // the new set is live but an app could not be told; not acknowledged
+  kExitLocked = 7,        // another certswap held the target's lock past --lock-timeout
   kExitUsage = 64,        // bad flags or configuration (EX_USAGE)
 };
 
@@ -28,6 +29,8 @@ inline int exit_code_for(ErrorKind kind) {
       return kExitInconclusive;
     case ErrorKind::Notify:
       return kExitNotify;
+    case ErrorKind::Locked:
+      return kExitLocked;
     case ErrorKind::Io:
     case ErrorKind::Internal:
       return kExitFailure;

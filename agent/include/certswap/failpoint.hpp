@@ -11,4 +11,9 @@ namespace certswap {
 
 void failpoint(std::string_view name);
 
+// CERTSWAP_FAILPOINT_ERROR=<name>: true where the step of that name should act
+// as if its system call failed (EIO), for the fault paths a SIGKILL can't reach.
+// Points: fsync-after-data-rename.
+bool failpoint_error(std::string_view name);
+
 }  // namespace certswap

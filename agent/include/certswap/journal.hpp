@@ -25,6 +25,9 @@ struct JournalState {
   std::string last_result;                // "rotated", "up-to-date", "rejected", ...
   std::string last_error;
   std::int64_t last_check = 0, last_rotation = 0, next_check = 0;  // unix seconds
+  // When a reset-credentials was answered whose new pair is not live yet: a
+  // later run installs that pair instead of resetting again. 0: none owed.
+  std::int64_t reset_requested = 0;
 };
 
 class Journal {
@@ -34,7 +37,10 @@ class Journal {
   // Creates `state_dir` (0700) if missing and loads state.json if present. A
   // state.json that can't be parsed is an error, not a fresh start: silently
   // forgetting what is staged could lose a credential that can't be fetched again.
+  // Writers only, under the target's WriterLock.
   static Result<Journal> open(std::filesystem::path state_dir);
+  // For readers: creates nothing; nullopt when there is no journal yet.
+  static Result<std::optional<JournalState>> read(const std::filesystem::path& state_dir);
 
   const JournalState& state() const { return state_; }
   // Writes state.json durably (0600); `acknowledged` is trimmed to the last 10.

@@ -20,7 +20,9 @@ class Source {
  public:
   virtual ~Source() = default;
   virtual Result<Fetched> fetch() = 0;
-  // Asks upstream for a brand-new pair (Aiven reset-credentials).
+  // Asks upstream for a brand-new pair (Aiven reset-credentials), once: the
+  // caller then fetch()es it. The answer's own pair, when the source has one
+  // (`empty` otherwise), is for keeping at once in case that fetch fails.
   virtual Result<Fetched> reset_credentials() = 0;
   // Broker address for the live validation.
   virtual Result<std::string> bootstrap() = 0;

@@ -3,7 +3,11 @@
 namespace certswap::plugins {
 
 AivenSource::AivenSource(AivenClient& api, const TargetConfig& target)
-    : api_(api), project_(target.project), service_(target.service), user_(target.user) {
+    : api_(api),
+      project_(target.project),
+      service_(target.service),
+      user_(target.user),
+      route_(target.kafka_route) {
   if (!target.bootstrap.empty()) bootstrap_ = target.bootstrap;
 }
 
@@ -30,14 +34,19 @@ Result<Fetched> AivenSource::fetch() {
 Result<Fetched> AivenSource::reset_credentials() {
   auto user = api_.reset_credentials(project_, service_, user_);
   if (!user) return std::unexpected(user.error());
+  if (!*user) {
+    Fetched nothing;
+    nothing.empty = true;
+    return nothing;
+  }
   return with_project_ca(
-      std::move(*user),
+      std::move(**user),
       "PUT " + AivenClient::user_path(project_, service_, user_) + " (reset-credentials)");
 }
 
 Result<std::string> AivenSource::bootstrap() {
   if (!bootstrap_) {
-    auto address = api_.get_service_address(project_, service_);
+    auto address = api_.get_service_address(project_, service_, route_);
     if (!address) return std::unexpected(address.error());
     bootstrap_ = address->bootstrap;
   }

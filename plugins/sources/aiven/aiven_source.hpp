@@ -20,7 +20,7 @@ class AivenSource final : public Source {
  private:
   Result<Fetched> with_project_ca(ServiceUser user, std::string origin);
   AivenClient& api_;
-  std::string project_, service_, user_;
+  std::string project_, service_, user_, route_;
   std::optional<std::string> bootstrap_;  // asked once; the listener address doesn't move
 };
 

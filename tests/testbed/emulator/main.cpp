@@ -5,8 +5,11 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -61,10 +64,30 @@ struct Fault {
 };
 
 struct RequestRecord {
-  std::string method, path;
+  std::string method, path, query;
+  json headers;  // the authorization value masked
   int status;
   std::string time;
 };
+
+// Switches for behaviour that depends on the date or on what a test wants.
+struct Settings {
+  // Secrets redacted unless a GET asks with include_secrets=true: Aiven's
+  // default from 1 March 2027 (aiven-docs tools/api/secret-redaction.md);
+  // false is the behaviour before that date.
+  bool redact_by_default = true;
+  // The docs name passwords; whether access_key counts is not stated, so it
+  // does here unless a test of the old behaviour turns it off.
+  bool redact_access_key = true;
+  KeyType key_type = KeyType::Rsa3072;
+};
+
+constexpr const char* kRedacted = "<redacted>";
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 class Emulator {
  public:
@@ -94,6 +117,11 @@ class Emulator {
     server.Get(p + "/kms/ca", aiven([this](const httplib::Request& r) { return get_ca(r); }));
 
     server.Post("/_testbed/service", control([this](const json& b) { return set_service(b); }));
+    server.Post("/_testbed/settings", control([this](const json& b) { return set_settings(b); }));
+    server.Get("/_testbed/settings", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      res.set_content(settings_json().dump(), "application/json");
+    });
     server.Post("/_testbed/users",
                 control([this](const json& b) { return control_create_user(b); }));
     server.Post("/_testbed/renew", control([this](const json& b) { return renew(b); }));
@@ -123,8 +151,12 @@ class Emulator {
       std::lock_guard lock(mutex_);
       json list = json::array();
       for (const auto& r : requests_)
-        list.push_back(
-            {{"method", r.method}, {"path", r.path}, {"status", r.status}, {"time", r.time}});
+        list.push_back({{"method", r.method},
+                        {"path", r.path},
+                        {"query", r.query},
+                        {"headers", r.headers},
+                        {"status", r.status},
+                        {"time", r.time}});
       res.set_content(list.dump(), "application/json");
     });
     server.Delete("/_testbed/requests", [this](const httplib::Request&, httplib::Response& res) {
@@ -141,16 +173,27 @@ class Emulator {
   };
   using AivenHandler = std::function<Answer(const httplib::Request&)>;
 
-  static json error_body(const std::string& message, int status) {
-    return {{"message", message},
-            {"errors", json::array({{{"message", message}, {"status", status}}})}};
+  // The spec's error shape: {"message", "errors": [{"error_code", "message", "status"}]}.
+  static json error_body(const std::string& message, int status,
+                         const std::string& error_code = "") {
+    json error{{"message", message}, {"status", status}};
+    if (!error_code.empty()) error["error_code"] = error_code;
+    return {{"message", message}, {"errors", json::array({error})}};
   }
 
   // Authentication, faults, request log and JSON for every Aiven path.
   httplib::Server::Handler aiven(AivenHandler handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
       // A rejected request does not use up a fault meant for an authenticated one.
-      Answer answer = authenticate(req);
+      bool may_read_secrets = false;
+      Answer answer = authenticate(req, may_read_secrets);
+      const bool asks_secrets = req.get_param_value("include_secrets") == "true";
+      if (answer.status == 0 && asks_secrets && !may_read_secrets) {
+        // aiven-docs secret-redaction.md: "calls without the required
+        // permissions receive a 403 Forbidden response".
+        answer = {403, error_body("Permission denied: this token may not read service secrets", 403,
+                                  "permission_denied")};
+      }
       std::optional<json> fault;
       if (answer.status == 0) fault = take_fault(req.method, req.path);
       if (fault) {
@@ -176,6 +219,10 @@ class Emulator {
         std::lock_guard lock(mutex_);
         answer = handler(req);
         if (answer.status < 300) state_.save(dir_ / "state.json");
+        // Only GETs reveal secrets, and only when asked; the POST that makes a
+        // user returns its new credentials (secret-redaction.md).
+        const bool reveal = (req.method == "GET" && asks_secrets) || req.method == "POST";
+        if (answer.status < 300 && settings_.redact_by_default && !reveal) redact(answer.body);
       }
       if (fault && answer.status < 300) apply_body_fault(*fault, answer.body);
       std::string text = answer.body.dump();
@@ -220,15 +267,56 @@ class Emulator {
     };
   }
 
-  Answer authenticate(const httplib::Request& req) {
+  // aiven-client sends "aivenv1 <token>", Aiven's docs show "Bearer <token>";
+  // HTTP auth schemes are case-insensitive (RFC 9110 11.1).
+  Answer authenticate(const httplib::Request& req, bool& may_read_secrets) {
     const std::string header = req.get_header_value("Authorization");
     if (header.empty()) return {401, error_body("Authentication required", 401)};
     std::string presented;
-    for (const char* scheme : {"aivenv1 ", "Bearer "}) {
-      if (header.starts_with(scheme)) presented = header.substr(std::string(scheme).size());
+    for (const char* scheme : {"aivenv1 ", "bearer "}) {
+      if (lower(header.substr(0, std::strlen(scheme))) == scheme)
+        presented = header.substr(std::strlen(scheme));
     }
-    if (presented != token_) return {403, error_body("Invalid token", 403)};
+    if (presented == token_) {
+      may_read_secrets = true;
+    } else if (presented != token_no_secrets_) {
+      return {403, error_body("Invalid token", 403, "authentication_failed")};
+    }
     return {0, {}};
+  }
+
+  void redact_user(json& u) const {
+    if (!u.is_object()) return;
+    if (u.contains("password")) u["password"] = kRedacted;
+    if (settings_.redact_access_key && u.contains("access_key")) u["access_key"] = kRedacted;
+  }
+
+  void redact(json& body) const {
+    if (body.contains("user")) redact_user(body["user"]);
+    for (json* users :
+         {body.contains("users") ? &body["users"] : nullptr,
+          body.contains("service") && body["service"].contains("users") ? &body["service"]["users"]
+                                                                        : nullptr}) {
+      if (users && users->is_array())
+        for (auto& u : *users) redact_user(u);
+    }
+  }
+
+  json settings_json() const {
+    return {{"redact_by_default", settings_.redact_by_default},
+            {"redact_access_key", settings_.redact_access_key},
+            {"key_type", settings_.key_type == KeyType::Rsa3072 ? "rsa" : "ec"}};
+  }
+
+  Answer set_settings(const json& b) {
+    settings_.redact_by_default = b.value("redact_by_default", settings_.redact_by_default);
+    settings_.redact_access_key = b.value("redact_access_key", settings_.redact_access_key);
+    if (b.contains("key_type")) {
+      const std::string type = b["key_type"];
+      if (type != "rsa" && type != "ec") return {400, error_body("key_type: rsa or ec", 400)};
+      settings_.key_type = type == "rsa" ? KeyType::Rsa3072 : KeyType::EcP256;
+    }
+    return {200, settings_json()};
   }
 
   std::optional<json> take_fault(const std::string& method, const std::string& path) {
@@ -243,6 +331,12 @@ class Emulator {
     return std::nullopt;
   }
 
+  CertRequest user_request(const std::string& user, const std::string& ou,
+                           std::chrono::system_clock::time_point not_before,
+                           std::chrono::system_clock::time_point not_after) const {
+    return {user, ou, false, false, false, not_before, not_after, settings_.key_type, kService};
+  }
+
   void apply_body_fault(const json& fault, json& body) {
     const std::string kind = fault.value("kind", "");
     const auto now = std::chrono::system_clock::now();
@@ -252,32 +346,33 @@ class Emulator {
     }
     if (!body.contains("user")) return;
     json& u = body["user"];
-    if (kind == "malformed_pem_cert") {
+    if (kind == "redacted_key") {
+      u["access_key"] = kRedacted;
+    } else if (kind == "malformed_pem_cert") {
       u["access_cert"] =
           "-----BEGIN CERTIFICATE-----\nMIIB!!!not base64\n-----END CERTIFICATE-----\n";
     } else if (kind == "malformed_pem_key") {
       u["access_key"] =
           "-----BEGIN PRIVATE KEY-----\nMIIB!!!not base64\n-----END PRIVATE KEY-----\n";
     } else if (kind == "mismatched_key") {
-      u["access_key"] = new_key_pem();
+      u["access_key"] = new_key_pem(settings_.key_type);
     } else if (kind == "foreign_ca_cert") {
       const Authority foreign{read_text(dir_ / "foreign-ca.pem"),
                               read_text(dir_ / "foreign-ca.key")};
       auto issued = issue(
-          {u.value("username", "x"), "foreign", false, false, true, now - 1h, now + 800 * 24h},
-          &foreign);
+          user_request(u.value("username", "x"), "foreign", now - 1h, now + 800 * 24h), &foreign);
       u["access_cert"] = issued.cert_pem;
       u["access_key"] = issued.key_pem;
     } else if (kind == "expired_cert") {
-      auto issued = issue(
-          {u.value("username", "x"), "expired", false, false, true, now - 30 * 24h, now - 24h},
-          &project_ca_);
+      auto issued =
+          issue(user_request(u.value("username", "x"), "expired", now - 30 * 24h, now - 24h),
+                &project_ca_);
       u["access_cert"] = issued.cert_pem;
       u["access_key"] = issued.key_pem;
     } else if (kind == "not_yet_valid_cert") {
-      auto issued = issue(
-          {u.value("username", "x"), "future", false, false, true, now + 10 * 24h, now + 800 * 24h},
-          &project_ca_);
+      auto issued =
+          issue(user_request(u.value("username", "x"), "future", now + 10 * 24h, now + 800 * 24h),
+                &project_ca_);
       u["access_cert"] = issued.cert_pem;
       u["access_key"] = issued.key_pem;
     } else if (kind == "missing_field") {
@@ -288,8 +383,15 @@ class Emulator {
   void log(const httplib::Request& req, int status) {
     const auto now = iso8601(std::chrono::system_clock::now());
     std::cerr << now << " " << req.method << " " << req.path << " " << status << std::endl;
+    std::string query;
+    for (const auto& [k, v] : req.params) query += (query.empty() ? "" : "&") + k + "=" + v;
+    json headers = json::object();
+    for (const auto& [k, v] : req.headers) {
+      const bool auth = lower(k) == "authorization";
+      headers[lower(k)] = auth ? v.substr(0, v.find(' ')) + " ***" : v;
+    }
     std::lock_guard lock(mutex_);
-    requests_.push_back({req.method, req.path, status, now});
+    requests_.push_back({req.method, req.path, query, headers, status, now});
   }
 
   User* find_user(const std::string& project, const std::string& service, const std::string& user) {
@@ -308,24 +410,27 @@ class Emulator {
     return s == p->second.services.end() ? nullptr : &s->second;
   }
 
-  void issue_credentials(User& u, const std::string& ou, int days,
+  // Aiven's profile: CN=<user>,OU=<id>,O=<service>, no extended key usage,
+  // RSA-3072 by default (shared/aiven-api.md "Certificates").
+  void issue_credentials(User& u, const std::string& service, const std::string& ou, int days,
                          std::chrono::seconds not_before_offset, const Authority& signer) {
     const auto now = std::chrono::system_clock::now() + not_before_offset;
-    auto issued = issue({u.username, ou.empty() ? "certswap-testbed" : ou, false, false, true,
-                         now - 1h, now + days * 24h},
-                        &signer);
+    CertRequest request =
+        user_request(u.username, ou.empty() ? "certswap-testbed" : ou, now - 1h, now + days * 24h);
+    request.organization = service;
+    auto issued = issue(request, &signer);
     u.access_cert = issued.cert_pem;
     u.access_key = issued.key_pem;
   }
 
-  User make_user(const std::string& name, const std::string& type, const std::string& ou,
-                 int days) {
+  User make_user(const std::string& service, const std::string& name, const std::string& type,
+                 const std::string& ou, int days) {
     User u;
     u.username = name;
     u.type = type;
     u.password = random_token(12);
     u.password_updated_time = iso8601(std::chrono::system_clock::now());
-    issue_credentials(u, ou, days, 0s, project_ca_);
+    issue_credentials(u, service, ou, days, 0s, project_ca_);
     return u;
   }
 
@@ -355,7 +460,7 @@ class Emulator {
       return {400, error_body("username is required", 400)};
     const std::string name = body["username"];
     if (s->users.contains(name)) return {409, error_body("Service user already exists", 409)};
-    s->users[name] = make_user(name, "normal", "", 820);
+    s->users[name] = make_user(r.matches[2], name, "normal", "", 820);
     return {201, {{"user", s->users[name].to_api()}}};
   }
 
@@ -369,9 +474,17 @@ class Emulator {
     return {200, json::object()};
   }
 
+  // Every operation answers the whole service (spec ServiceUserCredentialsModify
+  // -> ServiceUserCredentialsModifyResponse {"message", "service"}; go-client-codegen
+  // ServiceUserCredentialsModifyOut), not the user.
   Answer modify_user(const httplib::Request& r) {
     User* u = find_user(r.matches[1], r.matches[2], r.matches[3]);
     if (!u) return not_found("Service user");
+    auto answer = [&](const std::string& message) -> Answer {
+      return {200,
+              {{"message", message},
+               {"service", service_json(r.matches[2], *find_service(r.matches[1], r.matches[2]))}}};
+    };
     json body = json::parse(r.body, nullptr, false);
     const std::string op = body.is_object() ? body.value("operation", "") : "";
     if (op == "acknowledge-renewal") {
@@ -379,41 +492,95 @@ class Emulator {
       u->expiring_cert_not_valid_after_time.reset();
       ++u->ack_count;
       u->ack_fingerprints.push_back(fingerprint_sha256(u->access_cert));
-      return {200, {{"message", "acknowledged"}, {"user", u->to_api()}}};
+      return answer("Renewal acknowledged");
     }
     if (op == "reset-credentials") {
       u->password = body.value("new_password", random_token(12));
       u->password_updated_time = iso8601(std::chrono::system_clock::now());
-      issue_credentials(*u, "reset", 820, 0s, project_ca_);
-      return {200, {{"user", u->to_api()}}};
+      issue_credentials(*u, r.matches[2], "reset", 820, 0s, project_ca_);
+      return answer("Service user credentials reset");
     }
-    return {400, error_body("Unsupported operation \"" + op + "\"", 400)};
+    if (op == "set-access-control") return answer("Service user access control updated");
+    return {400, error_body("Unsupported operation \"" + op + "\"", 400, "invalid_operation")};
+  }
+
+  // A listener nothing answers on, on loopback only: a client that picks it
+  // fails fast without leaving the machine.
+  static Endpoint nowhere(int n) { return {fmt::format("127.0.0.{}", 2 + n), 1}; }
+
+  // The service object with the spec's required fields (ServiceGet ->
+  // ServiceGetResponse.service); `avn service get` reads cloud_name, plan, ...
+  json service_json(const std::string& name, const Service& s) {
+    json users = json::array();
+    for (const auto& [uname, u] : s.users) users.push_back(u.to_api());
+    // Several kafka listeners per service (spec ComponentOut: route,
+    // usage, kafka_authentication_method), in no guaranteed order.
+    json components = json::array();
+    if (s.list_components && s.port > 0) {
+      auto endpoint = [&](const std::string& route, int n) {
+        auto it = s.routes.find(route);
+        return it != s.routes.end() ? it->second : nowhere(n);
+      };
+      auto kafka = [&](const std::string& route, const Endpoint& e, const std::string& auth) {
+        components.push_back({{"component", "kafka"},
+                              {"host", e.host},
+                              {"port", e.port},
+                              {"route", route},
+                              {"usage", "primary"},
+                              {"ssl", true},
+                              {"kafka_authentication_method", auth}});
+      };
+      kafka("dynamic", {s.host, s.port}, "certificate");
+      kafka("dynamic", nowhere(0), "sasl");
+      kafka("public", endpoint("public", 1), "certificate");
+      kafka("private", endpoint("private", 2), "certificate");
+      if (s.routes.contains("privatelink"))
+        kafka("privatelink", s.routes.at("privatelink"), "certificate");
+      for (const char* other : {"schema_registry", "kafka_rest"}) {
+        components.push_back({{"component", other},
+                              {"host", nowhere(3).host},
+                              {"port", 1},
+                              {"route", "dynamic"},
+                              {"usage", "primary"},
+                              {"ssl", true}});
+      }
+      static std::mt19937_64 rng{std::random_device{}()};
+      std::shuffle(components.begin(), components.end(), rng);
+    }
+    const std::string uri =
+        s.service_uri.value_or(s.port > 0 ? fmt::format("{}:{}", s.host, s.port) : "");
+    const std::string created = s.create_time.empty() ? "2024-01-01T00:00:00Z" : s.create_time;
+    return {{"service_name", name},
+            {"service_type", "kafka"},
+            {"service_type_description", "Kafka - High-Throughput Distributed Messaging System"},
+            {"state", "RUNNING"},
+            {"cloud_name", "google-europe-north1"},
+            {"cloud_description", "Europe, Finland - Google Cloud: Finland"},
+            {"plan", "business-4"},
+            {"project_vpc_id", nullptr},
+            {"group_list", json::array({"default"})},
+            {"create_time", created},
+            {"update_time", created},
+            {"node_count", 3},
+            {"node_cpu_count", 2},
+            {"node_memory_mb", 4096.0},
+            {"disk_space_mb", 614400},
+            {"termination_protection", false},
+            {"service_uri", uri},
+            {"service_uri_params", json::object()},
+            {"service_integrations", json::array()},
+            {"user_config", json::object()},
+            {"metadata", json::object()},
+            {"node_states", json::array()},
+            {"backups", json::array()},
+            {"users", users},
+            {"components", components}};
   }
 
   Answer get_service(const httplib::Request& r) {
     Service* s = find_service(r.matches[1], r.matches[2]);
     if (!s) return not_found("Service");
-    json users = json::array();
-    for (const auto& [name, u] : s->users) users.push_back(u.to_api());
-    json components = json::array();
-    std::string uri;
-    if (s->port > 0) {
-      uri = fmt::format("{}:{}", s->host, s->port);
-      components.push_back({{"component", "kafka"},
-                            {"host", s->host},
-                            {"port", s->port},
-                            {"route", "dynamic"},
-                            {"usage", "primary"},
-                            {"kafka_authentication_method", "certificate"}});
-    }
-    return {200,
-            {{"service",
-              {{"service_name", r.matches[2]},
-               {"service_type", "kafka"},
-               {"state", "RUNNING"},
-               {"service_uri", uri},
-               {"users", users},
-               {"components", components}}}}};
+    return {200, {{"service", service_json(r.matches[2], *s)}}};
   }
 
   Answer get_ca(const httplib::Request& r) {
@@ -432,6 +599,14 @@ class Emulator {
     Service* s = &p->second.services[b.value("service", kService)];
     s->host = b.value("host", "127.0.0.1");
     s->port = b.value("port", 0);
+    s->routes.clear();
+    const json routes = b.value("routes", json::object());
+    for (const auto& [route, e] : routes.items())
+      s->routes[route] = {e.value("host", "127.0.0.1"), e.value("port", 0)};
+    s->list_components = b.value("components", true);
+    s->service_uri.reset();
+    if (b.contains("service_uri")) s->service_uri = b["service_uri"].get<std::string>();
+    if (s->create_time.empty()) s->create_time = iso8601(std::chrono::system_clock::now());
     return {200, json::object()};
   }
 
@@ -440,7 +615,8 @@ class Emulator {
     if (!s) return not_found("Service");
     const std::string name = b.at("username");
     if (!s->users.contains(name))
-      s->users[name] = make_user(name, "normal", b.value("ou", ""), b.value("days", 820));
+      s->users[name] = make_user(b.value("service", kService), name, "normal", b.value("ou", ""),
+                                 b.value("days", 820));
     return {200,
             {{"user", s->users[name].to_api()},
              {"fingerprint", fingerprint_sha256(s->users[name].access_cert)}}};
@@ -456,8 +632,9 @@ class Emulator {
       u->expiring_cert_not_valid_after_time = iso8601(not_after_of(u->access_cert));
     }
     const Authority& signer = b.value("signer", "") == "new-ca" ? new_ca_ : project_ca_;
-    issue_credentials(*u, b.value("ou", "renewed"), b.value("days", 820),
-                      std::chrono::seconds(b.value("not_before_offset_s", 0)), signer);
+    issue_credentials(*u, b.value("service", kService), b.value("ou", "renewed"),
+                      b.value("days", 820), std::chrono::seconds(b.value("not_before_offset_s", 0)),
+                      signer);
     return {200, {{"user", u->to_api()}, {"fingerprint", fingerprint_sha256(u->access_cert)}}};
   }
 
@@ -474,12 +651,12 @@ class Emulator {
     return {200, json::object()};
   }
 
-  Authority load_or_create_ca(const std::string& name, const std::string& cn) {
+  Authority load_or_create_ca(const std::string& name, const std::string& cn, KeyType type) {
     const auto cert = dir_ / (name + ".pem");
     const auto key = dir_ / (name + ".key");
     if (!fs::exists(cert)) {
       const auto now = std::chrono::system_clock::now();
-      auto issued = issue({cn, "", true, false, false, now - 1h, now + 3650 * 24h}, nullptr);
+      auto issued = issue({cn, "", true, false, false, now - 1h, now + 3650 * 24h, type}, nullptr);
       write_text(key, issued.key_pem);
       write_text(cert, issued.cert_pem, kPublic);
     }
@@ -487,10 +664,11 @@ class Emulator {
   }
 
   void ensure_pki() {
-    project_ca_ = load_or_create_ca("project-ca", "certswap-testbed Project CA");
-    new_ca_ = load_or_create_ca("new-ca", "certswap-testbed Project CA (next)");
-    load_or_create_ca("foreign-ca", "Some Other CA");
-    api_ca_ = load_or_create_ca("api-ca", "certswap-testbed API CA");
+    // Aiven's project CA is RSA and signs SHA384withRSA, like its user certificates.
+    project_ca_ = load_or_create_ca("project-ca", "certswap-testbed Project CA", KeyType::Rsa3072);
+    new_ca_ = load_or_create_ca("new-ca", "certswap-testbed Project CA (next)", KeyType::Rsa3072);
+    load_or_create_ca("foreign-ca", "Some Other CA", KeyType::Rsa3072);
+    api_ca_ = load_or_create_ca("api-ca", "certswap-testbed API CA", KeyType::EcP256);
     const auto now = std::chrono::system_clock::now();
     auto leaf = [&](const char* name, CertRequest req, const Authority& ca, bool chain) {
       if (fs::exists(dir_ / (std::string(name) + ".pem"))) return;
@@ -505,21 +683,27 @@ class Emulator {
          true);
     leaf("admin", {"testbed-admin", "", false, false, true, now - 1h, now + 3650 * 24h},
          project_ca_, false);
-    if (!fs::exists(dir_ / "token")) write_text(dir_ / "token", random_token(24) + "\n");
-    token_ = read_text(dir_ / "token");
-    while (!token_.empty() && token_.back() == '\n') token_.pop_back();
+    // "token" may read secrets; "token-no-secrets" is a token kind without
+    // that permission (secret-redaction.md).
+    for (auto [file, token] :
+         {std::pair{"token", &token_}, {"token-no-secrets", &token_no_secrets_}}) {
+      if (!fs::exists(dir_ / file)) write_text(dir_ / file, random_token(24) + "\n");
+      *token = read_text(dir_ / file);
+      while (!token->empty() && token->back() == '\n') token->pop_back();
+    }
   }
 
   void seed() {
     Service& s = state_.projects[kProject].services[kService];
-    s.users["avnadmin"] = make_user("avnadmin", "primary", "", 820);
-    s.users["app"] = make_user("app", "normal", "", 820);
+    s.users["avnadmin"] = make_user(kService, "avnadmin", "primary", "", 820);
+    s.users["app"] = make_user(kService, "app", "normal", "", 820);
     state_.save(dir_ / "state.json");
   }
 
   fs::path dir_;
   Authority project_ca_, new_ca_, api_ca_;
-  std::string token_;
+  std::string token_, token_no_secrets_;
+  Settings settings_;
   State state_;
   std::mutex mutex_;
   std::vector<Fault> faults_;

@@ -14,9 +14,9 @@ namespace {
 
 using BioPtr = std::unique_ptr<BIO, Free<BIO_free_all>>;
 
-KeyPtr generate_key() {
-  KeyPtr key(EVP_EC_gen("P-256"));
-  if (!key) throw std::runtime_error("EC key generation failed");
+KeyPtr generate_key(KeyType type) {
+  KeyPtr key(type == KeyType::Rsa3072 ? EVP_RSA_gen(3072) : EVP_EC_gen("P-256"));
+  if (!key) throw std::runtime_error("key generation failed");
   return key;
 }
 
@@ -63,7 +63,7 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
 }  // namespace
 
 Issued issue(const CertRequest& r, const Authority* signer) {
-  KeyPtr key = generate_key();
+  KeyPtr key = generate_key(r.key_type);
   CertPtr cert(X509_new());
   X509_set_version(cert.get(), 2);
   unsigned char serial_bytes[16];
@@ -77,6 +77,12 @@ Issued issue(const CertRequest& r, const Authority* signer) {
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), std::chrono::system_clock::to_time_t(r.not_after));
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());
+  // DER order O, OU, CN: printed (RFC 2253) as CN=..,OU=..,O=.. like Aiven's.
+  if (!r.organization.empty()) {
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(r.organization.c_str()), -1,
+                               -1, 0);
+  }
   if (!r.organizational_unit.empty()) {
     X509_NAME_add_entry_by_txt(
         name, "OU", MBSTRING_UTF8,
@@ -109,7 +115,11 @@ Issued issue(const CertRequest& r, const Authority* signer) {
       add_extension(cert.get(), issuer, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
   }
   add_extension(cert.get(), issuer, NID_subject_key_identifier, "hash");
-  if (X509_sign(cert.get(), signer ? signer_key.get() : key.get(), EVP_sha256()) == 0) {
+  // An RSA signer signs SHA384withRSA, as Aiven's project CA does.
+  EVP_PKEY* signing_key = signer ? signer_key.get() : key.get();
+  const EVP_MD* digest =
+      EVP_PKEY_get_base_id(signing_key) == EVP_PKEY_RSA ? EVP_sha384() : EVP_sha256();
+  if (X509_sign(cert.get(), signing_key, digest) == 0) {
     throw std::runtime_error("signing failed");
   }
   return {to_pem(cert.get()), to_pem(key.get())};
@@ -145,8 +155,8 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
   return buffer;
 }
 
-std::string new_key_pem() {
-  return to_pem(generate_key().get());
+std::string new_key_pem(KeyType type) {
+  return to_pem(generate_key(type).get());
 }
 
 }  // namespace emulator

@@ -25,6 +25,11 @@ struct Issued {
   std::string key_pem;  // PKCS#8
 };
 
+// Aiven's service user certificates are RSA-3072 signed with SHA384withRSA
+// (shared/aiven-api.md "Certificates"); EC P-256 stays for the test bed's own
+// certificates and as a variant.
+enum class KeyType { Rsa3072, EcP256 };
+
 struct CertRequest {
   std::string common_name;
   std::string organizational_unit;
@@ -33,6 +38,8 @@ struct CertRequest {
   bool client = false;  // clientAuth
   std::chrono::system_clock::time_point not_before;
   std::chrono::system_clock::time_point not_after;
+  KeyType key_type = KeyType::EcP256;
+  std::string organization = {};  // O=, empty for none
 };
 
 // A CA held in memory, loaded from or saved to PEM.
@@ -46,6 +53,6 @@ std::string fingerprint_sha256(const std::string& cert_pem);
 std::chrono::system_clock::time_point not_after_of(const std::string& cert_pem);
 std::string iso8601(std::chrono::system_clock::time_point t);
 // A fresh key that belongs to no certificate.
-std::string new_key_pem();
+std::string new_key_pem(KeyType type = KeyType::EcP256);
 
 }  // namespace emulator

@@ -64,6 +64,13 @@ State State::load(const std::filesystem::path& file) {
       Service& s = p.services[sname];
       s.host = sj.value("host", "");
       s.port = sj.value("port", 0);
+      const nlohmann::json routes = sj.value("routes", nlohmann::json::object());
+      for (const auto& [route, ej] : routes.items())
+        s.routes[route] = {ej.value("host", ""), ej.value("port", 0)};
+      s.list_components = sj.value("list_components", true);
+      if (sj.contains("service_uri") && sj["service_uri"].is_string())
+        s.service_uri = sj["service_uri"].get<std::string>();
+      s.create_time = sj.value("create_time", "");
       for (const auto& [uname, uj] : sj.at("users").items()) s.users[uname] = uj.get<User>();
     }
   }
@@ -77,7 +84,16 @@ void State::save(const std::filesystem::path& file) const {
     pj["extra_ca"] = p.extra_ca;
     pj["services"] = nlohmann::json::object();
     for (const auto& [sname, s] : p.services) {
-      pj["services"][sname] = {{"host", s.host}, {"port", s.port}, {"users", s.users}};
+      nlohmann::json routes = nlohmann::json::object();
+      for (const auto& [route, e] : s.routes) routes[route] = {{"host", e.host}, {"port", e.port}};
+      pj["services"][sname] = {
+          {"host", s.host},
+          {"port", s.port},
+          {"routes", routes},
+          {"list_components", s.list_components},
+          {"service_uri", s.service_uri ? nlohmann::json(*s.service_uri) : nlohmann::json(nullptr)},
+          {"create_time", s.create_time},
+          {"users", s.users}};
     }
   }
   const auto tmp = file.string() + ".tmp";

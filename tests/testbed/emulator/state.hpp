@@ -23,9 +23,19 @@ struct User {
   nlohmann::json to_api() const;  // the Aiven user object
 };
 
-struct Service {
+struct Endpoint {
   std::string host;
   int port = 0;
+};
+
+struct Service {
+  std::string host;  // the route "dynamic" certificate listener: the real broker
+  int port = 0;
+  // Other routes ("public", "private", "privatelink") a test pointed somewhere.
+  std::map<std::string, Endpoint> routes;
+  bool list_components = true;             // false: the answer lists none
+  std::optional<std::string> service_uri;  // overrides host:port
+  std::string create_time;
   std::map<std::string, User> users;
 };
 

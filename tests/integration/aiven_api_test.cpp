@@ -1,0 +1,267 @@
+// certswap against the spec-conformant emulator: what it asks the Aiven API
+// for (include_secrets), how it reads the answers (a reset answers the service,
+// not the user), and which Kafka listener it validates against.
+#include "certswap/cert_info.hpp"
+#include "cli_harness.hpp"
+
+using namespace certswap_test;
+using nlohmann::json;
+
+namespace {
+
+std::string live_fingerprint(const fs::path& out) {
+  auto info = certswap::inspect_certificate_pem(read(out / "service.cert"), "live service.cert");
+  REQUIRE(info);
+  return info->sha256_fingerprint;
+}
+
+// The Aiven calls the emulator logged for this user, in order.
+std::vector<json> user_requests(const Cli& cli, const std::string& method) {
+  std::vector<json> found;
+  for (const auto& r : cli.tb.control_get("/_testbed/requests")) {
+    if (r.value("method", "") == method && r.value("path", "").ends_with("/user/" + cli.user))
+      found.push_back(r);
+  }
+  return found;
+}
+
+json journal(const Cli& cli) {
+  return json::parse(read(cli.out / ".certswap" / "state.json"));
+}
+
+// What the emulator serves for the user now (with its secrets).
+std::string upstream_fingerprint(const Cli& cli, const std::string& service) {
+  auto answer = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/service/" + service +
+                                      "/user/" + cli.user + "?include_secrets=true");
+  REQUIRE(answer["status"] == 200);
+  auto info = certswap::inspect_certificate_pem(
+      answer["body"]["user"]["access_cert"].get<std::string>(), "upstream");
+  REQUIRE(info);
+  return info->sha256_fingerprint;
+}
+
+int broker_port(const Cli& cli) {
+  return std::stoi(cli.tb.bootstrap.substr(cli.tb.bootstrap.rfind(':') + 1));
+}
+
+// A service of its own, so that a test can shape its listeners without
+// touching the one every other test uses; its user is the Cli's.
+struct OwnService {
+  Cli& cli;
+  std::string name = unique_name("kafka-routes");
+
+  OwnService(Cli& c, json shape) : cli(c) {
+    json body = {{"project", cli.tb.project},
+                 {"service", name},
+                 {"host", "127.0.0.1"},
+                 {"port", broker_port(cli)}};
+    body.update(shape);
+    cli.tb.control_post("/_testbed/service", body);
+    cli.tb.control_post("/_testbed/users",
+                        {{"project", cli.tb.project}, {"service", name}, {"username", cli.user}});
+  }
+  std::map<std::string, std::string> env() const { return {{"CERTSWAP_SERVICE", name}}; }
+  void renew() const {
+    cli.tb.control_post("/_testbed/renew", {{"project", cli.tb.project},
+                                            {"service", name},
+                                            {"username", cli.user},
+                                            {"ou", "renewed"}});
+  }
+  int acks() const {
+    return cli.tb
+        .control_get("/_testbed/acks?project=" + cli.tb.project + "&service=" + name +
+                     "&username=" + cli.user)["count"]
+        .get<int>();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("every GET of a credential asks for its secrets with include_secrets=true", "[api]") {
+  Cli cli("include-secrets");
+  cli.tb.control_delete("/_testbed/requests");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  cli.tb.renew(cli.user, "gen2");
+  REQUIRE(cli.run({"rotate"}).exit_code == 0);
+  const auto gets = user_requests(cli, "GET");
+  REQUIRE(gets.size() >= 2);
+  for (const auto& get : gets) CHECK(get.value("query", "") == "include_secrets=true");
+  CHECK(read(cli.out / "service.key").find("PRIVATE KEY") != std::string::npos);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
+TEST_CASE("a token that may not read secrets gets its own error and changes nothing",
+          "[api][bad-input]") {
+  Cli cli("no-secrets");
+  const auto weak_token = fs::path(cli.tb.emulator_dir) / "token-no-secrets";
+  const auto weak = read(weak_token).substr(0, read(weak_token).find('\n'));
+  REQUIRE(weak.size() > 8);
+  cli.secrets.push_back(weak);
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  cli.tb.renew(cli.user, "gen2");
+  const auto before = snapshot_live(cli.out);
+  auto r = cli.run({"rotate"}, {{"CERTSWAP_TOKEN_FILE", weak_token.string()}});
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("HTTP 403") && Catch::Contains("service:secrets:read") &&
+                           Catch::Contains("include_secrets=true"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK(journal(cli)["staged_fingerprint"] == "");
+}
+
+TEST_CASE("a redacted key is named as such, nothing is staged, swapped or acknowledged",
+          "[api][bad-input]") {
+  Cli cli("redacted");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  cli.tb.renew(cli.user, "gen2");
+  const auto before = snapshot_live(cli.out);
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/user/" + cli.user},
+                    {"count", 1},
+                    {"fault", {{"kind", "redacted_key"}}}});
+  auto r = cli.run({"rotate"});
+  cli.tb.clear_faults();
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("access_key") && Catch::Contains("redacted") &&
+                           Catch::Contains("service:secrets:read"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK(journal(cli)["staged_fingerprint"] == "");
+}
+
+TEST_CASE("rotate --reset-credentials reads the new pair back: the PUT answers the service",
+          "[api][reset]") {
+  Cli cli("reset-get");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto old_fp = live_fingerprint(cli.out);
+  cli.tb.control_delete("/_testbed/requests");
+  auto r = cli.run({"rotate", "--reset-credentials"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(live_fingerprint(cli.out) != old_fp);
+  CHECK(live_fingerprint(cli.out) == upstream_fingerprint(cli, cli.tb.service));
+  CHECK(user_requests(cli, "PUT").size() == 1);
+  // The pair is read with a GET after the PUT.
+  const auto log = cli.tb.control_get("/_testbed/requests");
+  std::vector<std::string> order;
+  for (const auto& req : log) {
+    if (req.value("path", "").ends_with("/user/" + cli.user)) order.push_back(req["method"]);
+  }
+  REQUIRE(order.size() >= 2);
+  CHECK(order.front() == "PUT");
+  CHECK(order.back() == "GET");
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK(journal(cli)["reset_requested"] == 0);
+}
+
+TEST_CASE("a reset whose follow-up GET failed is finished by the next run, not reset again",
+          "[api][reset][bad-input]") {
+  Cli cli("reset-fail");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  cli.tb.control_delete("/_testbed/requests");
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/user/" + cli.user},
+                    {"count", 1},
+                    {"fault", {{"kind", "status"}, {"status", 404}}}});
+  auto failed = cli.run({"rotate", "--reset-credentials"});
+  cli.tb.clear_faults();
+  CHECK(failed.exit_code == 4);
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK(journal(cli)["reset_requested"] != 0);
+
+  auto finished = cli.run({"rotate", "--reset-credentials"});
+  REQUIRE(finished.exit_code == 0);
+  CHECK_THAT(finished.output, Catch::Contains("not resetting again"));
+  CHECK(user_requests(cli, "PUT").size() == 1);
+  CHECK(live_fingerprint(cli.out) == upstream_fingerprint(cli, cli.tb.service));
+  CHECK(journal(cli)["reset_requested"] == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+}
+
+TEST_CASE("--dry-run --reset-credentials is refused before any request", "[api][reset]") {
+  Cli cli("reset-dry");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto fp = upstream_fingerprint(cli, cli.tb.service);
+  cli.tb.control_delete("/_testbed/requests");
+  auto r = cli.run({"rotate", "--dry-run", "--reset-credentials"});
+  CHECK(r.exit_code == 64);
+  CHECK(user_requests(cli, "PUT").empty());
+  CHECK(upstream_fingerprint(cli, cli.tb.service) == fp);
+}
+
+TEST_CASE("the broker check uses the dynamic certificate listener in any component order",
+          "[api][listener]") {
+  Cli cli("listener");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  // The emulator shuffles its components on every answer; the other listeners
+  // point at loopback ports where nothing listens.
+  for (int round = 0; round < 3; ++round) {
+    cli.tb.renew(cli.user, "round" + std::to_string(round));
+    auto r = cli.run({"rotate"});
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.output, Catch::Contains("broker " + cli.tb.bootstrap + " accepted"));
+  }
+  CHECK(cli.tb.ack_count(cli.user) == 3);
+}
+
+TEST_CASE("--kafka-route private validates against the service's private listener",
+          "[api][listener]") {
+  Cli cli("route-private");
+  // The private route leads to the real broker under another name.
+  OwnService svc(cli,
+                 {{"routes", {{"private", {{"host", "localhost"}, {"port", broker_port(cli)}}}}}});
+  auto env = svc.env();
+  env["CERTSWAP_KAFKA_ROUTE"] = "private";
+  REQUIRE(cli.run({"init"}, env).exit_code == 0);
+  svc.renew();
+  auto r = cli.run({"rotate"}, env);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output,
+             Catch::Contains("broker localhost:" + std::to_string(broker_port(cli)) + " accepted"));
+  CHECK(svc.acks() == 1);
+}
+
+TEST_CASE("a route the service does not list is a named error: exit 4, nothing changes",
+          "[api][listener][bad-input]") {
+  Cli cli("route-missing");
+  OwnService svc(cli, json::object());
+  REQUIRE(cli.run({"init"}, svc.env()).exit_code == 0);
+  svc.renew();
+  const auto before = snapshot_live(cli.out);
+  auto r = cli.run({"rotate", "--kafka-route", "privatelink"}, svc.env());
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("no usable Kafka listener") &&
+                           Catch::Contains("\"privatelink\"") && Catch::Contains("--bootstrap"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(svc.acks() == 0);
+
+  SECTION("--bootstrap still overrides what the API lists") {
+    auto forced = cli.run(
+        {"rotate", "--kafka-route", "privatelink", "--bootstrap", cli.tb.bootstrap}, svc.env());
+    CHECK(forced.exit_code == 0);
+    CHECK(svc.acks() == 1);
+  }
+}
+
+TEST_CASE("a service that lists no components is validated at its service_uri", "[api][listener]") {
+  Cli cli("service-uri");
+  OwnService svc(cli, {{"components", false}});
+  REQUIRE(cli.run({"init"}, svc.env()).exit_code == 0);
+  svc.renew();
+  auto r = cli.run({"rotate"}, svc.env());
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output,
+             Catch::Contains("broker 127.0.0.1:" + std::to_string(broker_port(cli)) + " accepted"));
+  CHECK(svc.acks() == 1);
+
+  SECTION("and with neither, the error says so") {
+    OwnService bare(cli, {{"components", false}, {"service_uri", ""}});
+    bare.renew();
+    auto none = cli.run({"rotate"}, bare.env());
+    CHECK(none.exit_code == 4);
+    CHECK_THAT(none.output,
+               Catch::Contains("no usable Kafka listener") && Catch::Contains("no service_uri"));
+    CHECK(bare.acks() == 0);
+  }
+}
