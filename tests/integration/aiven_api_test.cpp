@@ -179,7 +179,7 @@ TEST_CASE("a reset whose follow-up GET failed is finished by the next run, not r
   CHECK(cli.tb.ack_count(cli.user) == 0);
 }
 
-TEST_CASE("--dry-run --reset-credentials is refused before any request", "[api][reset]") {
+TEST_CASE("a dry run that asks for a reset is refused before any request", "[api][reset]") {
   Cli cli("reset-dry");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto fp = upstream_fingerprint(cli, cli.tb.service);
@@ -205,8 +205,7 @@ TEST_CASE("the broker check uses the dynamic certificate listener in any compone
   CHECK(cli.tb.ack_count(cli.user) == 3);
 }
 
-TEST_CASE("--kafka-route private validates against the service's private listener",
-          "[api][listener]") {
+TEST_CASE("with route private the check uses the service's private listener", "[api][listener]") {
   Cli cli("route-private");
   // The private route leads to the real broker under another name.
   OwnService svc(cli,

@@ -52,7 +52,7 @@ TEST_CASE("a 403 gets the hint its request gives, else the generic one") {
              Catch::Contains("project membership"));
 }
 
-TEST_CASE("the answer of a credentials PUT is the service; its user's pair only when shown") {
+TEST_CASE("the answer of a credentials PUT is the service, its user's pair only when shown") {
   const std::string shown = R"({"service": {"users": [{"username": "other", "access_cert": ")" +
                             kCert + R"(", "access_key": ")" + kKey +
                             R"("}, {"username": "app", "access_cert": ")" + kCert +
