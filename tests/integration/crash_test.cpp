@@ -58,9 +58,22 @@ std::string staged_fingerprint(const fs::path& out) {
   return state.is_object() ? state.value("staged_fingerprint", "") : "";
 }
 
+// A notifier that writes down each fingerprint it is told of, so that the
+// order of notification and acknowledgement can be checked after a kill.
+fs::path notify_log_script(const Cli& cli, const fs::path& log) {
+  const auto script = cli.out.parent_path() / (cli.out.filename().string() + ".notify.sh");
+  std::ofstream(script) << "#!/bin/sh\necho \"$CERTSWAP_FINGERPRINT\" >> " << log.string() << "\n";
+  fs::permissions(script, fs::perms::owner_all);
+  return script;
+}
+
+bool was_notified(const fs::path& log, const std::string& fingerprint) {
+  return read(log).find(fingerprint + "\n") != std::string::npos;
+}
+
 // Starts `certswap rotate` and SIGKILLs it after `delay` (if it is still running).
-int rotate_killed_after(Cli& cli, std::chrono::microseconds delay) {
-  std::vector<std::string> args{certswap_bin(), "rotate"};
+int rotate_killed_after(Cli& cli, std::chrono::microseconds delay, const fs::path& notifier) {
+  std::vector<std::string> args{certswap_bin(), "rotate", "--notify-exec", notifier.string()};
   const auto env = cli.env();
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
@@ -98,6 +111,8 @@ TEST_CASE(
   std::map<std::string, int> kills;  // where each run was stopped
   int acks_before = cli.tb.ack_count(cli.user);
   const int runs = 100;
+  const auto notify_log = cli.out.parent_path() / (cli.out.filename().string() + ".notified");
+  const auto notifier = notify_log_script(cli, notify_log);
 
   for (int run = 0; run < runs; ++run) {
     INFO("run " << run << " (seed " << seed << ")");
@@ -107,23 +122,27 @@ TEST_CASE(
       const std::string& point = points[rng() % points.size()];
       INFO("failpoint " << point);
       auto killed =
-          cli.run({"rotate", "--notify-exec", "/bin/true"}, {{"CERTSWAP_FAILPOINT", point}});
+          cli.run({"rotate", "--notify-exec", notifier.string()}, {{"CERTSWAP_FAILPOINT", point}});
       REQUIRE(killed.exit_code == 128 + SIGKILL);
       ++kills[point];
     } else {
       const auto delay = std::chrono::microseconds(rng() % 400'000);
       INFO("SIGKILL after " << delay.count() << " us");
-      const int code = rotate_killed_after(cli, delay);
+      const int code = rotate_killed_after(cli, delay, notifier);
       ++kills[code == 128 + SIGKILL ? "random moment" : "random moment (finished first)"];
     }
 
     // After the crash: a whole set is live (old or renewed), the renewal is
-    // acknowledged only if the renewed set is the live one, and the renewed
-    // credential is live or staged or still on offer upstream.
+    // acknowledged only if the renewed set is the live one and the apps were
+    // told of it first, and the renewed credential is live or staged or still
+    // on offer upstream.
     const std::string live = check_live_set_whole(cli.out);
     const int acks = cli.tb.ack_count(cli.user) - acks_before;
     CHECK((acks == 0 || acks == 1));
-    if (acks == 1) CHECK(live == renewed);
+    if (acks == 1) {
+      CHECK(live == renewed);
+      CHECK(was_notified(notify_log, renewed));
+    }
     CHECK((live == renewed || staged_fingerprint(cli.out) == renewed ||
            cli.tb
                .control_get("/_testbed/acks?project=" + cli.tb.project +
@@ -131,9 +150,10 @@ TEST_CASE(
                .value("pending", false)));
 
     // The restart finishes the job exactly once and leaves nothing behind.
-    auto restarted = cli.run({"rotate", "--notify-exec", "/bin/true"});
+    auto restarted = cli.run({"rotate", "--notify-exec", notifier.string()});
     REQUIRE(restarted.exit_code == 0);
     CHECK(check_live_set_whole(cli.out) == renewed);
+    CHECK(was_notified(notify_log, renewed));
     CHECK(cli.tb.ack_count(cli.user) - acks_before == 1);
     check_no_orphans(cli.out);
     acks_before = cli.tb.ack_count(cli.user);

@@ -15,14 +15,19 @@ using certswap_test::mode_of;
 using certswap_test::TempDir;
 
 TEST_CASE("write_file_durably applies the mode whatever the umask and leaves no temp file") {
+  const mode_t mask = GENERATE(mode_t{0000}, mode_t{0077}, mode_t{0027});
+  INFO("umask " << std::oct << mask);
   TempDir tmp("certswap-durable", true);
-  const mode_t old = ::umask(0);
-  auto r = write_file_durably(tmp.path / "service.key", "secret", 0600);
+  const mode_t old = ::umask(mask);
+  auto key = write_file_durably(tmp.path / "service.key", "secret", 0600);
+  auto cert = write_file_durably(tmp.path / "ca.pem", "public", 0644);
   ::umask(old);
-  REQUIRE(r);
+  REQUIRE(key);
+  REQUIRE(cert);
   CHECK(mode_of(tmp.path / "service.key") == 0600);
+  CHECK(mode_of(tmp.path / "ca.pem") == 0644);
   CHECK(read_file(tmp.path / "service.key").value() == "secret");
-  CHECK(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 1);
+  CHECK(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 2);
 }
 
 TEST_CASE("write_file_durably replaces existing content and a symlink without following it") {
