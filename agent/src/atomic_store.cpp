@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -207,9 +208,20 @@ Result<std::string> AtomicStore::make_generation_dir() {
   const auto existing = generations();
   const std::string now = timestamp_name();
   const bool clock_behind = !existing.empty() && existing.back() >= now;
-  const std::string base = clock_behind ? existing.back() : now;
+  // Behind, the next name continues the newest one's numbering ("_001",
+  // "_002", ...) on its timestamp, rather than growing a suffix per swap.
+  std::string base = now;
+  int first = 0;
+  if (clock_behind) {
+    const std::string& newest = existing.back();
+    base = newest.substr(0, std::min(newest.size(), now.size()));
+    int suffix = 0;
+    if (newest.size() > base.size() + 1 && newest[base.size()] == '_')
+      std::from_chars(newest.data() + base.size() + 1, newest.data() + newest.size(), suffix);
+    first = suffix + 1;
+  }
   // Zero-padded suffixes keep string order equal to creation order.
-  for (int n = clock_behind ? 1 : 0; n < 1000; ++n) {
+  for (int n = first; n < 1000; ++n) {
     const std::string name = n == 0 ? base : fmt::format("{}_{:03d}", base, n);
     if (::mkdirat(dir_fd_.get(), name.c_str(), 0755) == 0) return name;
     if (errno != EEXIST)
@@ -406,6 +418,27 @@ Result<std::map<std::string, std::string>> AtomicStore::read_live(
     out.emplace(name, std::move(*content));
   }
   return out;
+}
+
+std::optional<std::string> AtomicStore::attributes_differ(
+    const std::vector<StoredFile>& files) const {
+  for (const auto& f : files) {
+    struct stat st {};
+    // Through the link: the apps read the generation's file.
+    if (::fstatat(dir_fd_.get(), f.name.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode))
+      return fmt::format("{} is missing", (dir_ / f.name).string());
+    const mode_t mode = f.secret ? opts_.key_mode : opts_.public_mode;
+    if ((st.st_mode & 07777) != mode)
+      return fmt::format("{} has mode {:o}, the configuration asks for {:o}",
+                         (dir_ / f.name).string(), st.st_mode & 07777, mode);
+    if (opts_.uid && st.st_uid != *opts_.uid)
+      return fmt::format("{} is owned by uid {}, the configuration asks for {}",
+                         (dir_ / f.name).string(), st.st_uid, *opts_.uid);
+    if (opts_.gid && st.st_gid != *opts_.gid)
+      return fmt::format("{} has gid {}, the configuration asks for {}", (dir_ / f.name).string(),
+                         st.st_gid, *opts_.gid);
+  }
+  return std::nullopt;
 }
 
 // activate (rollback or repair): the generation must be a real directory in

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,17 +27,22 @@ using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
 
 // librdkafka reports a refused handshake only as log lines from its broker
 // threads (rd_kafka_metadata just times out with _TRANSPORT), so the reason
-// is captured here, and the first TLS failure decides "rejected" at once.
+// is captured here, and the first refusal decides "rejected" at once.
 struct Observations {
   std::mutex mutex;
-  std::optional<std::string> tls_failure;
+  std::optional<std::string> refusal;
   std::optional<std::string> other_failure;
 };
 
-bool is_tls_failure(std::string_view line) {
-  // Not a bare "ssl": every line names the broker as ssl://host:port.
-  for (std::string_view marker : {"SSL handshake", "SSL routines", "alert", "certificate",
-                                  "Authentication", "authentication"}) {
+// Only a peer that looked at the set can refuse it: a TLS alert from the
+// broker, a failed authentication, or our own check of the broker's
+// certificate against the set's CA. A connection closed or reset in the
+// handshake, or a plain-text answer ("wrong version number"), is what a load
+// balancer without a backend or a restarting broker does: it says nothing
+// about the set. Not a bare "ssl": every line names the broker as ssl://host:port.
+bool is_refusal(std::string_view line) {
+  for (std::string_view marker : {"alert", "certificate verify failed", "Authentication failed",
+                                  "authentication failed", "SASL authentication error"}) {
     if (line.find(marker) != std::string_view::npos) return true;
   }
   return false;
@@ -47,8 +54,8 @@ void log_callback(const rd_kafka_t* rk, int level, const char* fac, const char* 
   std::string_view facility(fac);
   if (facility != "FAIL" && facility != "ERROR" && facility != "SSL") return;
   std::lock_guard lock(obs->mutex);
-  if (is_tls_failure(buf)) {
-    if (!obs->tls_failure) obs->tls_failure = buf;
+  if (is_refusal(buf)) {
+    if (!obs->refusal) obs->refusal = buf;
   } else if (!obs->other_failure) {
     obs->other_failure = buf;
   }
@@ -99,7 +106,8 @@ LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
       set_property(conf.get(), "reconnect.backoff.ms", "100", error) &&
       set_property(conf.get(), "reconnect.backoff.max.ms", "500", error) &&
       set_property(conf.get(), "socket.connection.setup.timeout.ms",
-                   std::to_string(std::max<long long>(1000, timeout.count())), error);
+                   // An int in librdkafka: a bound of weeks must not wrap around.
+                   std::to_string(std::clamp<long long>(timeout.count(), 1000, INT32_MAX)), error);
   if (!configured) {
     // librdkafka refuses material it cannot load; that is a property of the set.
     return {LiveVerdict::Rejected, "librdkafka refused the configuration: " + error, elapsed()};
@@ -131,10 +139,10 @@ LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
               elapsed()};
     }
     std::lock_guard lock(obs.mutex);
-    if (obs.tls_failure) return {LiveVerdict::Rejected, *obs.tls_failure, elapsed()};
+    if (obs.refusal) return {LiveVerdict::Rejected, *obs.refusal, elapsed()};
   }
   std::lock_guard lock(obs.mutex);
-  if (obs.tls_failure) return {LiveVerdict::Rejected, *obs.tls_failure, elapsed()};
+  if (obs.refusal) return {LiveVerdict::Rejected, *obs.refusal, elapsed()};
   return {LiveVerdict::Inconclusive,
           obs.other_failure
               ? *obs.other_failure

@@ -142,12 +142,21 @@ class Rotation {
         live.set && sha256_hex(live.set->ca_pem) == sha256_hex(fetched->set.ca_pem);
     if (same_cert && same_ca && !options.force) {
       StepTimer step(report_, cfg_.name, "compare");
-      step.ok(fmt::format("live set is current (sha256 {})", live.cert->sha256_fingerprint));
+      const auto stale = drift(*live.set);
+      step.ok(stale
+                  ? fmt::format("live set is current (sha256 {}), but {}",
+                                live.cert->sha256_fingerprint, *stale)
+                  : fmt::format("live set is current (sha256 {})", live.cert->sha256_fingerprint));
       if (options.dry_run) return record_success(Outcome::UpToDate, *live.cert);
-      // A swap whose notification or acknowledgement was lost (crash, app
-      // down, API fault): owe them now, in the pipeline's order.
       bool owed = false;
-      if (journal_.state().notified_fingerprint != live.cert->sha256_fingerprint) {
+      if (stale) {
+        auto generation = rerender(*live.set, *live.cert);
+        if (!generation) return record_failure(generation.error());
+        auto notified = notify(*live.cert, *generation, true);
+        if (!notified) return record_failure(notified.error());
+      } else if (journal_.state().notified_fingerprint != live.cert->sha256_fingerprint) {
+        // A swap whose notification or acknowledgement was lost (crash, app
+        // down, API fault): owe them now, in the pipeline's order.
         auto notified = notify(*live.cert, store_.current_generation().value_or(""), true);
         if (!notified) return record_failure(notified.error());
         owed = true;
@@ -161,7 +170,25 @@ class Rotation {
       // before the previous one, the staged copy, or a generation that was
       // written but never made live.
       if (auto done = finish(); !done) return record_failure(done.error());
-      return record_success(owed ? Outcome::Acknowledged : Outcome::UpToDate, *live.cert);
+      return record_success(stale  ? Outcome::Rerendered
+                            : owed ? Outcome::Acknowledged
+                                   : Outcome::UpToDate,
+                            *live.cert);
+    }
+    // An API replica that lags behind serves the pair from before the live
+    // one: installing it would go back in time, and acknowledging would be
+    // wrong. (A set that is not valid goes on, to fail validation by name.)
+    if (live.cert && !options.force) {
+      auto offered = validate_offline(fetched->set, offline_policy(), now_);
+      if (offered && offered->not_before < live.cert->not_before) {
+        StepTimer step(report_, cfg_.name, "compare");
+        step.warn(fmt::format(
+            "{} offers a certificate issued {} (sha256 {}), before the live one issued {}: "
+            "keeping the live set (--force installs it anyway)",
+            fetched->set.origin, format_time(offered->not_before), offered->sha256_fingerprint,
+            format_time(live.cert->not_before)));
+        return record_success(Outcome::UpToDate, *live.cert);
+      }
     }
     {
       StepTimer step(report_, cfg_.name, "compare");
@@ -203,22 +230,9 @@ class Rotation {
     std::string generation;
     {
       StepTimer step(report_, cfg_.name, "swap");
-      auto files = target_.format->render(fetched->set);
-      if (!files) return record_failure(step.failed(files.error()).error());
-      // Plain files become generation + links first, byte for byte, so that
-      // the swap below is the same single rename as any other.
-      if (auto adopted = store_.adopt_plain_files(target_.format->file_names()); !adopted)
-        return record_failure(step.failed(adopted.error()).error());
-      auto published = store_.publish(*files);
+      auto published = publish(fetched->set, candidate);
       if (!published) return record_failure(step.failed(published.error()).error());
       generation = *published;
-      auto state = journal_.state();
-      state.live_fingerprint = candidate.sha256_fingerprint;
-      state.live_ca_fingerprint = sha256_hex(fetched->set.ca_pem);
-      state.live_generation = generation;
-      state.last_rotation = unix_seconds(now_);
-      auto saved = journal_.save(state);
-      if (!saved) return record_failure(step.failed(saved.error()).error());
       step.ok(fmt::format("{} -> {}", (cfg_.output_dir / "..data").string(), generation));
     }
     failpoint("after-swap");
@@ -251,7 +265,15 @@ class Rotation {
       if (usable) {
         step.ok(fmt::format("live set is valid until {} (sha256 {})",
                             format_time(live.cert->not_after), live.cert->sha256_fingerprint));
-        return record_success(Outcome::UpToDate, *live.cert);
+        if (!drift(*live.set)) return record_success(Outcome::UpToDate, *live.cert);
+        // Current, but not as the configuration asks: the same as rotate's
+        // re-render, without asking upstream.
+        auto generation = rerender(*live.set, *live.cert);
+        if (!generation) return record_failure(generation.error());
+        auto notified = notify(*live.cert, *generation, true);
+        if (!notified) return record_failure(notified.error());
+        if (auto done = finish(); !done) return record_failure(done.error());
+        return record_success(Outcome::Rerendered, *live.cert);
       }
       step.warn(usable.error().message);
     } else {
@@ -262,6 +284,48 @@ class Rotation {
 
  private:
   OfflinePolicy offline_policy() const { return {cfg_.clock_skew, cfg_.min_remaining}; }
+
+  // Why the live files are not what the configuration asks for today, if they
+  // are not: the format, the pkcs12 password or algorithm, a key mode or the
+  // owner changed since they were written.
+  std::optional<std::string> drift(const CredentialSet& set) const {
+    auto wanted = target_.format->render(set);
+    if (!wanted) return wanted.error().message;
+    auto files = store_.read_live(target_.format->file_names());
+    if (!files) return files.error().message;
+    if (!target_.format->holds(*files, set))
+      return fmt::format("the files in {} are not what the configured format writes",
+                         cfg_.output_dir.string());
+    return store_.attributes_differ(*wanted);
+  }
+
+  // Writes `set` as a new generation and makes it live (the swap's write).
+  Result<std::string> publish(const CredentialSet& set, const CertInfo& cert) {
+    auto files = target_.format->render(set);
+    if (!files) return std::unexpected(files.error());
+    // Plain files become generation + links first, byte for byte, so that
+    // the publish below is the same single rename as any other.
+    if (auto adopted = store_.adopt_plain_files(target_.format->file_names()); !adopted)
+      return std::unexpected(adopted.error());
+    auto published = store_.publish(*files);
+    if (!published) return std::unexpected(published.error());
+    auto state = journal_.state();
+    state.live_fingerprint = cert.sha256_fingerprint;
+    state.live_ca_fingerprint = sha256_hex(set.ca_pem);
+    state.live_generation = *published;
+    state.last_rotation = unix_seconds(now_);
+    if (auto saved = journal_.save(state); !saved) return std::unexpected(saved.error());
+    return published;
+  }
+
+  // The live credentials again, as the configuration now asks.
+  Result<std::string> rerender(const CredentialSet& set, const CertInfo& cert) {
+    StepTimer step(report_, cfg_.name, "re-render");
+    auto published = publish(set, cert);
+    if (!published) return step.failed(published.error());
+    step.ok(fmt::format("{} -> {}", (cfg_.output_dir / "..data").string(), *published));
+    return published;
+  }
 
   static bool same_certificate(const std::string& a, const std::string& b) {
     auto ia = inspect_certificate_pem(a, "live service.cert");
@@ -330,7 +394,8 @@ class Rotation {
     const auto live_end = live.cert ? live.cert->not_after : now_;
     if (live_end - now_ <= cfg_.emergency_window) {
       const auto message = fmt::format(
-          "broker {} could not be reached ({}), but the live set {} — swapping on offline "
+          "broker {} could not be reached or gave no verdict (inconclusive: {}), but the live "
+          "set {} — swapping on offline "
           "validation alone because the emergency window is {}h",
           *bootstrap, result.detail,
           live.cert ? "expires on " + format_time(live.cert->not_after) : "is missing or invalid",
@@ -340,8 +405,9 @@ class Rotation {
       return {};
     }
     return step.failed({ErrorKind::Inconclusive,
-                        fmt::format("broker {} could not be reached: {}; the live set stays until "
-                                    "the next attempt",
+                        fmt::format("broker {} could not be reached or gave no verdict "
+                                    "(inconclusive: {}); the live set stays until the next "
+                                    "attempt",
                                     *bootstrap, result.detail)});
   }
 
@@ -455,6 +521,8 @@ std::string_view to_string(Outcome outcome) {
       return "acknowledged";
     case Outcome::Validated:
       return "validated";
+    case Outcome::Rerendered:
+      return "re-rendered";
   }
   return "up-to-date";
 }

@@ -3,6 +3,7 @@
 // names what and where, the live files stay byte-identical, nothing is
 // acknowledged.
 #include "cli_harness.hpp"
+#include "tcp_gate.hpp"
 
 using namespace certswap_test;
 using nlohmann::json;
@@ -197,6 +198,34 @@ TEST_CASE("an unreachable broker is inconclusive: nothing is swapped", "[bad-inp
   CHECK_THAT(r.output, Catch::Contains("127.0.0.1:1") && Catch::Contains("could not be reached"));
   CHECK(snapshot_live(cli.out) == before);
   CHECK(cli.tb.ack_count(cli.user) == 0);
+}
+
+TEST_CASE("a broker address that hangs up in the handshake is inconclusive, not a refusal",
+          "[bad-input]") {
+  // A load balancer with no backend or a restarting broker closes the
+  // connection or answers in plain text: that says nothing about the set.
+  Cli cli("lb-no-backend");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  cli.tb.renew(cli.user, "gen2");
+  const auto before = snapshot_live(cli.out);
+  TcpGate gate(cli.tb.bootstrap);
+  for (auto mode : {TcpGate::Mode::Close, TcpGate::Mode::PlainText}) {
+    gate.set_mode(mode);
+    const int connections = gate.connections();
+    auto r = cli.run({"rotate", "--bootstrap", gate.address(), "--live-timeout", "3s"});
+    INFO(r.output);
+    CHECK(gate.connections() > connections);
+    CHECK(r.exit_code == 5);
+    CHECK_THAT(r.output, Catch::Contains(gate.address()) && Catch::Contains("inconclusive"));
+    CHECK_THAT(r.output, !Catch::Contains("refused the new"));
+    CHECK(snapshot_live(cli.out) == before);
+    CHECK(cli.tb.ack_count(cli.user) == 0);
+  }
+  // The same address relaying to the broker proves the set: the check, not the set, was at fault.
+  gate.set_mode(TcpGate::Mode::Relay);
+  auto r = cli.run({"rotate", "--bootstrap", gate.address()});
+  CHECK(r.exit_code == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
 }
 
 TEST_CASE("a set the broker refuses is never swapped", "[bad-input]") {

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "certswap/live_validator.hpp"
+#include "tcp_gate.hpp"
 #include "testbed.hpp"
 
 namespace {
@@ -70,4 +71,24 @@ TEST_CASE("the broker refuses a client with no certificate", "[broker]") {
   INFO(result.detail);
   CHECK(result.verdict == certswap::LiveVerdict::Rejected);
   CHECK_THAT(result.detail, Catch::Contains("alert bad certificate"));
+}
+
+TEST_CASE("a connection closed in the handshake or a plain-text answer is inconclusive",
+          "[broker]") {
+  auto tb = testbed::Testbed::load();
+  certswap::CredentialSet admin{read(tb.project_ca), read(tb.admin_cert), read(tb.admin_key),
+                                "admin"};
+  certswap_test::TcpGate gate(tb.bootstrap);
+  for (auto mode : {certswap_test::TcpGate::Mode::Close, certswap_test::TcpGate::Mode::PlainText}) {
+    gate.set_mode(mode);
+    auto result = certswap::validate_live(admin, gate.address(), std::chrono::seconds(3));
+    INFO(result.detail);
+    CHECK(gate.connections() > 0);
+    CHECK(result.verdict == certswap::LiveVerdict::Inconclusive);
+  }
+  // The same gate relaying to the broker: the set was never the problem.
+  gate.set_mode(certswap_test::TcpGate::Mode::Relay);
+  auto result = certswap::validate_live(admin, gate.address(), std::chrono::seconds(15));
+  INFO(result.detail);
+  CHECK(result.verdict == certswap::LiveVerdict::Accepted);
 }

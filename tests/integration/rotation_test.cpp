@@ -228,3 +228,55 @@ TEST_CASE("the json log format prints one JSON object per step and per log line"
     CHECK(steps.contains(step));
   }
 }
+
+TEST_CASE("rotate --force publishes the same set again and tells the apps", "[rotation]") {
+  Cli cli("force");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto fp = live_fingerprint(cli.out);
+  const auto gens = generations(cli.out);
+  const auto marker = cli.out.parent_path() / (cli.out.filename().string() + ".notified");
+  auto r = cli.run({"rotate", "--force", "--notify-exec", "/usr/bin/touch " + marker.string()});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("forced") && Catch::Contains("validate-live"));
+  CHECK(live_fingerprint(cli.out) == fp);
+  CHECK(generations(cli.out).size() == gens.size() + 1);
+  CHECK(fs::exists(marker));
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+}
+
+TEST_CASE("inside the emergency window an unreachable broker does not stop the swap",
+          "[rotation]") {
+  // The live certificate (820 days) ends within a 3000-day window: waiting for
+  // the broker check would let it expire, so offline validation decides.
+  Cli cli("emergency");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  auto r = cli.run({"rotate", "--bootstrap", "127.0.0.1:1", "--live-timeout", "2s",
+                    "--emergency-window", "3000d"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("emergency window") && Catch::Contains("127.0.0.1:1"));
+  CHECK(live_fingerprint(cli.out) == renewed["fingerprint"].get<std::string>());
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
+TEST_CASE("a set issued before the live one never replaces it (a lagging API replica)",
+          "[rotation]") {
+  Cli cli("older");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  // Upstream now offers a pair issued two hours before the live one.
+  cli.tb.control_post("/_testbed/renew", {{"project", cli.tb.project},
+                                          {"service", cli.tb.service},
+                                          {"username", cli.user},
+                                          {"not_before_offset_s", -7200}});
+  auto r = cli.run({"rotate", "--detailed-exitcode"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("before the live one") && Catch::Contains("keeping"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  // The user's own decision overrides it.
+  auto forced = cli.run({"rotate", "--force"});
+  CHECK(forced.exit_code == 0);
+  CHECK(snapshot_live(cli.out) != before);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}

@@ -3,6 +3,8 @@
 // play a broker fault without touching the broker the other tests share.
 // Shut, it accepts connections and never answers (a hung broker: the TLS
 // handshake waits until the client gives up); open, it relays bytes both ways.
+// It can also play what a load balancer without a backend does: close every
+// connection at once (EOF in the handshake), or answer in plain text.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -57,7 +59,9 @@ class TcpGate {
   }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  void set_open(bool open) { open_ = open; }
+  enum class Mode { Hold, Relay, Close, PlainText };
+  void set_open(bool open) { mode_ = open ? Mode::Relay : Mode::Hold; }
+  void set_mode(Mode mode) { mode_ = mode; }
   int connections() const { return connections_; }
 
  private:
@@ -69,11 +73,23 @@ class TcpGate {
       if (client < 0) continue;
       ++connections_;
       std::lock_guard lock(mutex_);
-      if (!open_) {
-        held_.push_back(client);  // closed when the gate goes away
-        continue;
+      switch (mode_.load()) {
+        case Mode::Hold:
+          held_.push_back(client);  // closed when the gate goes away
+          break;
+        case Mode::Close:
+          close(client);
+          break;
+        case Mode::PlainText: {
+          static constexpr char kReply[] = "HTTP/1.1 503 Service Unavailable\r\n\r\nno backend\n";
+          write_all(client, kReply, sizeof kReply - 1);
+          close(client);
+          break;
+        }
+        case Mode::Relay:
+          relays_.emplace_back([this, client] { relay(client); });
+          break;
       }
-      relays_.emplace_back([this, client] { relay(client); });
     }
   }
 
@@ -117,7 +133,7 @@ class TcpGate {
   sockaddr_in target_{};
   int listener_ = -1;
   int port_ = 0;
-  std::atomic<bool> open_{false};
+  std::atomic<Mode> mode_{Mode::Hold};
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
   std::mutex mutex_;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -50,9 +51,11 @@ TEST_CASE("publish lays out a generation, ..data and one relative link per name"
                      {"ca.pem", "ca-1"}, {"service.cert", "cert-1"}, {"service.key", "key-1"}});
 }
 
-TEST_CASE("publish gives the key 0600 and public files 0644 even with umask 000") {
+TEST_CASE("publish gives the key 0600 and public files 0644 whatever the umask") {
+  const mode_t mask = GENERATE(mode_t{0000}, mode_t{0077}, mode_t{0027});
+  INFO("umask " << std::oct << mask);
   TempDir tmp;
-  const mode_t old = ::umask(0);
+  const mode_t old = ::umask(mask);
   auto store = AtomicStore::open(tmp.path, {});
   REQUIRE(store);
   auto gen = store->publish(set("1"));
@@ -256,4 +259,27 @@ TEST_CASE("prune keeps the live generation and the one before it, never one that
   fs::create_directory(tmp.path / never_live);
   REQUIRE(store->prune(2));
   CHECK(store->generations() == std::vector<std::string>{previous, live});
+}
+
+TEST_CASE("after the clock stepped back, generation names keep their length and their order") {
+  TempDir tmp;
+  auto store = AtomicStore::open(tmp.path, {});
+  REQUIRE(store);
+  REQUIRE(store->publish(set("0")));
+  // A generation from a clock that ran far ahead, made live.
+  const std::string ahead = "..2999_01_01_00_00_00.000000000";
+  fs::create_directory(tmp.path / ahead);
+  for (const char* name : {"ca.pem", "service.cert", "service.key"})
+    write(tmp.path / ahead / name, "x");
+  REQUIRE(store->activate(ahead));
+  std::vector<std::string> names;
+  for (int i = 1; i <= 60; ++i) {
+    auto gen = store->publish(set(std::to_string(i)));
+    REQUIRE(gen);
+    names.push_back(*gen);
+  }
+  CHECK(names.front() == ahead + "_001");
+  CHECK(names.back() == ahead + "_060");
+  CHECK(std::ranges::is_sorted(names));
+  CHECK(store->current_generation() == names.back());
 }

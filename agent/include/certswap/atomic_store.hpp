@@ -65,6 +65,9 @@ class AtomicStore {
   // there by hand, or one whose adoption a crash interrupted).
   Result<std::map<std::string, std::string>> read_live(
       const std::vector<std::string>& plain_names = {}) const;
+  // How the live files differ from what publish(files) would leave in name,
+  // mode or owner (content is the format's business); nullopt when they don't.
+  std::optional<std::string> attributes_differ(const std::vector<StoredFile>& files) const;
   // Which of `names` are regular files rather than our links.
   std::vector<std::string> plain_files(const std::vector<std::string>& names) const;
   // Turns the plain files among `names` into generation + links without

@@ -19,6 +19,12 @@ class Format {
   // Recovers the set from live files (for init, status and repair).
   virtual Result<CredentialSet> read_back(
       const std::map<std::string, std::string>& files) const = 0;
+  // Whether `files` (the live files, as read_live gives them) are what render(set)
+  // would publish under this configuration: every name there, the same content.
+  // A changed format, pkcs12 password or algorithm makes it false, so that a
+  // set which is current upstream is still re-rendered when the config changed.
+  virtual bool holds(const std::map<std::string, std::string>& files,
+                     const CredentialSet& set) const = 0;
 };
 
 }  // namespace certswap

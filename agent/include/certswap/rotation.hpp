@@ -34,6 +34,7 @@ enum class Outcome {
   Rotated,       // a new set was validated, swapped and announced
   Acknowledged,  // the live set was already right; an owed acknowledgement was sent
   Validated,     // dry run: the candidate passed every check
+  Rerendered,    // the live set was current, its files were rewritten as the config now asks
 };
 
 struct RotationReport {

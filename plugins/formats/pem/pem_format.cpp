@@ -31,4 +31,15 @@ Result<CredentialSet> PemFormat::read_back(const std::map<std::string, std::stri
   return set;
 }
 
+bool PemFormat::holds(const std::map<std::string, std::string>& files,
+                      const CredentialSet& set) const {
+  auto wanted = render(set);
+  if (!wanted) return false;
+  for (const auto& file : *wanted) {
+    auto it = files.find(file.name);
+    if (it == files.end() || it->second != file.content) return false;
+  }
+  return true;
+}
+
 }  // namespace certswap::plugins

@@ -15,6 +15,8 @@ class PemFormat final : public Format {
   Result<std::vector<StoredFile>> render(const CredentialSet& set) const override;
   std::vector<std::string> file_names() const override { return {kCert, kKey, kCa, kBundle}; }
   Result<CredentialSet> read_back(const std::map<std::string, std::string>& files) const override;
+  bool holds(const std::map<std::string, std::string>& files,
+             const CredentialSet& set) const override;
 };
 
 }  // namespace certswap::plugins

@@ -1,5 +1,6 @@
 #include "formats/pkcs12/pkcs12_format.hpp"
 
+#include <openssl/err.h>
 #include <openssl/pkcs12.h>
 
 #include "certswap/durable_file.hpp"
@@ -61,9 +62,7 @@ Result<CredentialSet> Pkcs12Format::read_back(
   return PemFormat().read_back(files);
 }
 
-Result<std::vector<StoredFile>> Pkcs12Format::render(const CredentialSet& set) const {
-  auto files = PemFormat().render(set);
-  if (!files) return files;
+Result<SecretString> Pkcs12Format::password() const {
   if (password_file_.empty()) {
     return fail(ErrorKind::Usage,
                 "pkcs12 format: no password file (pkcs12_password_file / --pkcs12-password-file)");
@@ -73,12 +72,59 @@ Result<std::vector<StoredFile>> Pkcs12Format::render(const CredentialSet& set) c
     return fail(ErrorKind::Usage, "pkcs12 format: cannot read the password file: {}",
                 password_text.error().message);
   }
-  std::string password = *password_text;
+  SecretString password = std::move(*password_text);
   while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
     password.pop_back();
   if (password.empty())
     return fail(ErrorKind::Usage, "pkcs12 format: the password file {} is empty",
                 password_file_.string());
+  return password;
+}
+
+bool Pkcs12Format::holds(const std::map<std::string, std::string>& files,
+                         const CredentialSet& set) const {
+  if (!PemFormat().holds(files, set)) return false;
+  auto password_text = this->password();
+  if (!password_text) return false;
+  const SecretString password = std::move(*password_text);
+  const int mac_nid = EVP_MD_get_type(legacy_ ? EVP_sha1() : EVP_sha256());
+  auto open = [&](const char* name) -> Pkcs12Ptr {
+    auto it = files.find(name);
+    if (it == files.end()) return nullptr;
+    const auto* der = reinterpret_cast<const unsigned char*>(it->second.data());
+    Pkcs12Ptr p12(d2i_PKCS12(nullptr, &der, static_cast<long>(it->second.size())));
+    if (!p12 || PKCS12_verify_mac(p12.get(), password.c_str(), -1) != 1) {
+      ERR_clear_error();  // a wrong password is an answer here, not an error for later
+      return nullptr;
+    }
+    const X509_ALGOR* mac_algorithm = nullptr;
+    PKCS12_get0_mac(nullptr, &mac_algorithm, nullptr, nullptr, p12.get());
+    const ASN1_OBJECT* mac_object = nullptr;
+    if (mac_algorithm) X509_ALGOR_get0(&mac_object, nullptr, nullptr, mac_algorithm);
+    if (!mac_object || OBJ_obj2nid(mac_object) != mac_nid) return nullptr;
+    return p12;
+  };
+  auto keystore = open(kKeystore);
+  if (!keystore || !open(kTruststore)) return false;
+  EVP_PKEY* raw_key = nullptr;
+  X509* raw_cert = nullptr;
+  if (PKCS12_parse(keystore.get(), password.c_str(), &raw_key, &raw_cert, nullptr) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  EvpPkeyPtr key(raw_key);
+  X509Ptr cert(raw_cert);
+  auto chain = parse_certificates(set.cert_pem, "service.cert");
+  return chain && cert && key && X509_cmp(cert.get(), chain->front().get()) == 0 &&
+         X509_check_private_key(cert.get(), key.get()) == 1;
+}
+
+Result<std::vector<StoredFile>> Pkcs12Format::render(const CredentialSet& set) const {
+  auto files = PemFormat().render(set);
+  if (!files) return files;
+  auto password_text = this->password();
+  if (!password_text) return std::unexpected(password_text.error());
+  const SecretString password = std::move(*password_text);
 
   auto chain = parse_certificates(set.cert_pem, "service.cert");
   if (!chain) return std::unexpected(chain.error());

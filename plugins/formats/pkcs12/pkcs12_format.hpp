@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "certswap/format.hpp"
+#include "certswap/secret_string.hpp"
 
 namespace certswap::plugins {
 
@@ -19,8 +20,15 @@ class Pkcs12Format final : public Format {
   Result<std::vector<StoredFile>> render(const CredentialSet& set) const override;
   std::vector<std::string> file_names() const override;
   Result<CredentialSet> read_back(const std::map<std::string, std::string>& files) const override;
+  // PKCS#12 files carry a random salt, so they are compared by what they
+  // hold: they open with today's password, use today's algorithms, and the
+  // keystore holds the set's certificate.
+  bool holds(const std::map<std::string, std::string>& files,
+             const CredentialSet& set) const override;
 
  private:
+  Result<SecretString> password() const;
+
   std::filesystem::path password_file_;
   bool legacy_;  // PBE-SHA1-3DES + SHA-1 MAC, for JVMs older than 8u301 / 11.0.12
 };

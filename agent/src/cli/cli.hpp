@@ -1,0 +1,61 @@
+#pragma once
+// The CLI's commands, one file each; main.cpp only parses flags and picks one.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "certswap/aiven_client.hpp"
+#include "certswap/config.hpp"
+#include "certswap/daemon.hpp"
+#include "certswap/error.hpp"
+#include "certswap/log_setup.hpp"
+#include "certswap/rotation.hpp"
+
+namespace certswap::cli {
+
+// Flags as typed; turned into a Config once parsing is done.
+struct Flags {
+  std::string config_file;
+  std::string target_name;
+  std::string log_format = "text";
+  TargetConfig target;
+  std::string output_dir, state_dir, pkcs12_password_file, inbox_dir;
+  std::string key_mode, public_mode;
+  std::string min_remaining, live_timeout, emergency_window, clock_skew, lock_timeout;
+  ApiConfig api;
+  std::string api_url, token_file, api_timeout;
+  bool api_allow_plain_http = false;
+  std::string notify_signal, notify_pid_file, notify_exec, notify_url;
+  int notify_pid = 0;
+};
+
+// The flags of one target, its notifiers and the API (flags.cpp).
+void add_target_flags(CLI::App& app, Flags& f);
+// With --config, the targets come from the file: a target flag typed beside
+// it (in `args`) would be ignored, so it is an error; its environment
+// variable only gets a warning.
+Result<void> check_no_target_flags(const CLI::App& app, const Flags& f,
+                                   const std::vector<std::string>& args);
+Result<Config> build_config(const Flags& f);
+
+// Everything one command needs: the API client and one Target per config entry.
+struct Agent {
+  std::unique_ptr<AivenClient> api;
+  std::vector<Target> targets;
+};
+
+Result<Agent> build_agent(const Config& config);  // agent_setup.cpp
+
+// Logs the error and gives its exit code (exit_codes.hpp).
+int report_error(const Error& e);
+
+int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& options, bool detailed);
+// --listen is host:port (or empty: off); checked before the sidecar starts.
+Result<void> check_listen_address(const std::string& listen);
+int run_sidecar(const Flags& flags, const DaemonOptions& options);
+int run_status(const Flags& flags, bool as_json, bool offline);
+int run_validate(const std::string& cert, const std::string& key, const std::string& ca,
+                 const std::string& bootstrap, const std::string& timeout_text, LogFormat format);
+
+}  // namespace certswap::cli

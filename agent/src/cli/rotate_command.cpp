@@ -1,0 +1,34 @@
+#include <spdlog/spdlog.h>
+
+#include "certswap/cert_info.hpp"
+#include "certswap/exit_codes.hpp"
+#include "cli/cli.hpp"
+
+namespace certswap::cli {
+int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& options, bool detailed) {
+  auto config = build_config(flags);
+  if (!config) return report_error(config.error());
+  auto agent = build_agent(*config);
+  if (!agent) return report_error(agent.error());
+  PrintingReporter reporter(flags.log_format == "json" ? LogFormat::Json : LogFormat::Text);
+  int worst = kExitOk;
+  bool rotated = false;
+  for (auto& target : agent->targets) {
+    const auto now = Clock::now();
+    auto result =
+        init_mode ? ensure_live(target, reporter, now) : rotate(target, options, reporter, now);
+    if (!result) {
+      const int code = report_error(result.error());
+      if (worst == kExitOk) worst = code;
+      continue;
+    }
+    rotated |= result->outcome == Outcome::Rotated || result->outcome == Outcome::Rerendered;
+    spdlog::info("{}: {} (live: subject \"{}\", not after {}, sha256 {})", target.config.name,
+                 to_string(result->outcome), result->live.subject,
+                 format_time(result->live.not_after), result->live.sha256_fingerprint);
+  }
+  if (worst == kExitOk && detailed && rotated) return kExitRotated;
+  return worst;
+}
+
+}  // namespace certswap::cli

@@ -1,0 +1,33 @@
+#include <charconv>
+
+#include "cli/cli.hpp"
+
+namespace certswap::cli {
+
+Result<void> check_listen_address(const std::string& listen) {
+  if (listen.empty()) return {};
+  const auto colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon > 0) {
+    const char* first = listen.data() + colon + 1;
+    const char* last = listen.data() + listen.size();
+    auto [end, ec] = std::from_chars(first, last, port);
+    if (ec != std::errc{} || end != last || first == last) port = -1;
+  }
+  if (port < 0 || port > 65535)
+    return fail(ErrorKind::Usage,
+                "--listen \"{}\" is not host:port (e.g. 127.0.0.1:9464, 0.0.0.0:9464; empty "
+                "turns the endpoint off)",
+                listen);
+  return {};
+}
+int run_sidecar(const Flags& flags, const DaemonOptions& options) {
+  auto config = build_config(flags);
+  if (!config) return report_error(config.error());
+  auto agent = build_agent(*config);
+  if (!agent) return report_error(agent.error());
+  PrintingReporter reporter(flags.log_format == "json" ? LogFormat::Json : LogFormat::Text);
+  return run_daemon(agent->targets, options, reporter);
+}
+
+}  // namespace certswap::cli
