@@ -264,3 +264,28 @@ TEST_CASE("a service that lists no components is validated at its service_uri", 
     CHECK(bare.acks() == 0);
   }
 }
+
+TEST_CASE("the inbox source asks the API for the --kafka-route listener too", "[api][listener]") {
+  Cli cli("inbox-route");
+  OwnService svc(cli, json::object());
+  REQUIRE(cli.run({"init"}, svc.env()).exit_code == 0);
+  svc.renew();
+  // The renewed pair, dropped into the inbox as `avn service user-creds-download` would.
+  const auto user =
+      cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/service/" + svc.name + "/user/" +
+                            cli.user + "?include_secrets=true")["body"]["user"];
+  const auto inbox = cli.out.parent_path() / (cli.out.filename().string() + ".inbox");
+  fs::create_directories(inbox);
+  std::ofstream(inbox / "ca.pem") << read(cli.tb.project_ca);
+  std::ofstream(inbox / "service.cert") << user["access_cert"].get<std::string>();
+  std::ofstream(inbox / "service.key") << user["access_key"].get<std::string>();
+  const auto before = snapshot_live(cli.out);
+  auto r = cli.run({"rotate", "--source", "inbox", "--inbox-dir", inbox.string(), "--kafka-route",
+                    "privatelink"},
+                   svc.env());
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output,
+             Catch::Contains("no usable Kafka listener") && Catch::Contains("\"privatelink\""));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(svc.acks() == 0);
+}

@@ -14,7 +14,8 @@ InboxSource::InboxSource(std::filesystem::path inbox, AivenClient* api, const Ta
       project_(target.project),
       service_(target.service),
       user_(target.user),
-      bootstrap_(target.bootstrap) {}
+      bootstrap_(target.bootstrap),
+      route_(target.kafka_route) {}
 
 Result<Fetched> InboxSource::fetch() {
   took_ = false;
@@ -59,7 +60,7 @@ Result<Fetched> InboxSource::reset_credentials() {
 Result<std::string> InboxSource::bootstrap() {
   if (!bootstrap_.empty()) return bootstrap_;
   if (api_) {
-    auto address = api_->get_service_address(project_, service_);
+    auto address = api_->get_service_address(project_, service_, route_);
     if (!address) return std::unexpected(address.error());
     bootstrap_ = address->bootstrap;
     return bootstrap_;

@@ -28,6 +28,7 @@ class InboxSource final : public Source {
   std::filesystem::path inbox_;
   AivenClient* api_;  // null unless the target names project, service and user
   std::string project_, service_, user_, bootstrap_;
+  std::string route_;  // the listener to ask the API for, as the aiven source does
   bool took_ = false;
 };
 
