@@ -26,8 +26,20 @@ void ensure_curl_global() {
   (void)done;
 }
 
+struct BodySink {
+  std::string* body;
+  std::size_t limit;
+  bool over_limit = false;
+};
+
+// Returning less than was given makes libcurl abort the transfer.
 size_t collect_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* sink = static_cast<BodySink*>(user);
+  if (size * n > sink->limit - sink->body->size()) {
+    sink->over_limit = true;
+    return 0;
+  }
+  sink->body->append(data, size * n);
   return size * n;
 }
 
@@ -152,8 +164,11 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
                      static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    BodySink sink{&response.body, options_.max_body_bytes};
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options_.max_body_bytes));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.retry_after);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
@@ -166,6 +181,11 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
       if (!retriable_status(response.status) || attempt == attempts) return response;
       retriable = true;
       last_failure = fmt::format("HTTP {}", response.status);
+    } else if (sink.over_limit || code == CURLE_FILESIZE_EXCEEDED) {
+      return fail(ErrorKind::Api,
+                  "{} {}: the response body is larger than the {}-byte limit; this is not an "
+                  "answer certswap expects (check the API URL or the proxy in between)",
+                  method, url.substr(0, url.find('?')), options_.max_body_bytes);
     } else {
       last_failure = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
       retriable = retriable_transport(code);
