@@ -52,10 +52,14 @@ size_t collect_header(char* data, size_t size, size_t n, void* user) {
     if (lower == key) {
       auto value = line.substr(key.size());
       while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      long seconds = 0;
+      long long seconds = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-      if (ec == std::errc{} && seconds >= 0) {
-        *static_cast<std::optional<std::chrono::seconds>*>(user) = std::chrono::seconds(seconds);
+      if (ec == std::errc::result_out_of_range && !value.starts_with('-')) {
+        seconds = kMaxRetryAfter.count();
+      }
+      if ((ec == std::errc{} || ec == std::errc::result_out_of_range) && seconds >= 0) {
+        *static_cast<std::optional<std::chrono::seconds>*>(user) =
+            std::min(std::chrono::seconds(seconds), kMaxRetryAfter);
       }
     }
   }
@@ -90,14 +94,20 @@ struct HttpClient::Handle {
 
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter,
                                         std::optional<std::chrono::seconds> retry_after) {
+  using std::chrono::milliseconds;
+  const milliseconds cap = std::max(policy.max_delay, milliseconds(0));
   if (retry_after) {
-    return std::min<std::chrono::milliseconds>(*retry_after, policy.max_delay);
+    // Compared in seconds first: converting a huge value to milliseconds overflows.
+    if (*retry_after <= std::chrono::seconds(0)) return milliseconds(0);
+    if (*retry_after >= std::chrono::ceil<std::chrono::seconds>(cap)) return cap;
+    return *retry_after;
   }
   // Full jitter: a random point in [0, base * 2^(attempt-1)], so many agents
   // hitting one API after an outage spread out instead of retrying in step.
-  auto ceiling = policy.base_delay * (1LL << std::min(attempt - 1, 20));
-  ceiling = std::min<std::chrono::milliseconds>(ceiling, policy.max_delay);
-  return std::chrono::milliseconds(static_cast<long long>(ceiling.count() * jitter));
+  const milliseconds::rep factor = milliseconds::rep{1} << std::clamp(attempt - 1, 0, 20);
+  const milliseconds base = std::clamp(policy.base_delay, milliseconds(0), cap);
+  const milliseconds ceiling = base > cap / factor ? cap : base * factor;
+  return milliseconds(static_cast<long long>(ceiling.count() * std::clamp(jitter, 0.0, 1.0)));
 }
 
 HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <thread>
+#include <vector>
 
 #include "certswap/http_client.hpp"
 
@@ -28,12 +29,14 @@ struct LocalServer {
     server.stop();
     if (thread.joinable()) thread.join();
   }
-  HttpClient client(std::size_t max_body_bytes = HttpOptions{}.max_body_bytes) {
+  HttpClient client(std::size_t max_body_bytes = HttpOptions{}.max_body_bytes,
+                    std::function<void(std::chrono::milliseconds)> sleep = nullptr) {
     HttpOptions options;
     options.base_url = "http://127.0.0.1:" + std::to_string(port);
     options.allow_plain_http = true;
     options.max_body_bytes = max_body_bytes;
-    options.sleep = [](std::chrono::milliseconds) {};
+    options.retry.max_delay = 2h;
+    options.sleep = sleep ? std::move(sleep) : [](std::chrono::milliseconds) {};
     return HttpClient(options);
   }
 };
@@ -83,4 +86,26 @@ TEST_CASE("a response body over the limit fails once, naming the URL and the lim
   REQUIRE(exact);
   CHECK(exact->body.size() == 1000);
   CHECK_FALSE(local.client(999).request("GET", "/exact", "", {}, false));
+}
+
+TEST_CASE("a huge Retry-After waits at most an hour and never overflows") {
+  LocalServer local;
+  local.server.Get(R"(/(\d+))", [&](const httplib::Request& req, httplib::Response& res) {
+    ++local.hits;
+    res.status = 429;
+    res.set_header("Retry-After", req.matches[1].str());
+  });
+  local.start();
+  std::vector<std::chrono::milliseconds> slept;
+  auto client = local.client(HttpOptions{}.max_body_bytes,
+                             [&](std::chrono::milliseconds d) { slept.push_back(d); });
+  for (const std::string seconds : {"9223372036854775807", "99999999999999999999999", "7200"}) {
+    INFO(seconds);
+    slept.clear();
+    auto r = client.request("GET", "/" + seconds, "", {}, true);
+    REQUIRE(r);
+    CHECK(r->status == 429);
+    REQUIRE_FALSE(slept.empty());
+    for (auto d : slept) CHECK(d == kMaxRetryAfter);
+  }
 }

@@ -66,7 +66,11 @@ class HttpClient {
   std::unique_ptr<Handle> handle_;  // one CURL easy handle, reused for connection reuse
 };
 
-// Delay before attempt `attempt` (1-based) after a retriable failure.
+// A longer Retry-After is taken as this: no answer should park the agent for longer.
+inline constexpr std::chrono::seconds kMaxRetryAfter{3600};
+
+// Delay before attempt `attempt` (1-based) after a retriable failure; never
+// more than policy.max_delay, whatever the inputs.
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter,
                                         std::optional<std::chrono::seconds> retry_after);
 
