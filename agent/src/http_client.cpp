@@ -52,12 +52,12 @@ size_t collect_header(char* data, size_t size, size_t n, void* user) {
     if (lower == key) {
       auto value = line.substr(key.size());
       while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      long long seconds = 0;
+      long long seconds = -1;  // left so by from_chars when the value is no number
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
       if (ec == std::errc::result_out_of_range && !value.starts_with('-')) {
         seconds = kMaxRetryAfter.count();
       }
-      if ((ec == std::errc{} || ec == std::errc::result_out_of_range) && seconds >= 0) {
+      if (seconds >= 0) {
         *static_cast<std::optional<std::chrono::seconds>*>(user) =
             std::min(std::chrono::seconds(seconds), kMaxRetryAfter);
       }
