@@ -44,7 +44,7 @@ Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig
     } else if (n.type == "exec") {
       if (n.command.empty())
         return fail(ErrorKind::Usage, "target {}: the exec notifier needs a command", target.name);
-      notifiers.push_back(std::make_unique<ExecNotifier>(n.command, n.timeout));
+      notifiers.push_back(std::make_unique<ExecNotifier>(n.command, n.timeout, n.env_pass));
     } else if (n.type == "http") {
       if (n.url.empty())
         return fail(ErrorKind::Usage, "target {}: the http notifier needs a url", target.name);

@@ -102,6 +102,19 @@ Result<NotifierConfig> parse_notifier(const json& j, const std::string& where) {
   n.signal = j.value("signal", n.signal);
   n.url = j.value("url", "");
   if (j.contains("command")) n.command = j["command"].get<std::vector<std::string>>();
+  if (j.contains("env_pass")) {
+    const json& names = j["env_pass"];
+    const bool valid = names.is_array() && std::ranges::all_of(names, [](const json& name) {
+                         return name.is_string() && !name.get<std::string>().empty() &&
+                                !name.get<std::string>().contains('=');
+                       });
+    if (!valid) {
+      return fail(ErrorKind::Usage,
+                  "{}: \"env_pass\" must be a list of variable names, e.g. [\"HOME\", \"LANG\"]",
+                  where);
+    }
+    n.env_pass = names.get<std::vector<std::string>>();
+  }
   if (auto r = read_duration(j, "timeout", n.timeout, where); !r) return std::unexpected(r.error());
   return n;
 }

@@ -26,8 +26,20 @@ void ensure_curl_global() {
   (void)done;
 }
 
+struct BodySink {
+  std::string* body;
+  std::size_t limit;
+  bool over_limit = false;
+};
+
+// Returning less than was given makes libcurl abort the transfer.
 size_t collect_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* sink = static_cast<BodySink*>(user);
+  if (size * n > sink->limit - sink->body->size()) {
+    sink->over_limit = true;
+    return 0;
+  }
+  sink->body->append(data, size * n);
   return size * n;
 }
 
@@ -40,10 +52,14 @@ size_t collect_header(char* data, size_t size, size_t n, void* user) {
     if (lower == key) {
       auto value = line.substr(key.size());
       while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      long seconds = 0;
+      long long seconds = -1;  // left so by from_chars when the value is no number
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-      if (ec == std::errc{} && seconds >= 0) {
-        *static_cast<std::optional<std::chrono::seconds>*>(user) = std::chrono::seconds(seconds);
+      if (ec == std::errc::result_out_of_range && !value.starts_with('-')) {
+        seconds = kMaxRetryAfter.count();
+      }
+      if (seconds >= 0) {
+        *static_cast<std::optional<std::chrono::seconds>*>(user) =
+            std::min(std::chrono::seconds(seconds), kMaxRetryAfter);
       }
     }
   }
@@ -78,14 +94,20 @@ struct HttpClient::Handle {
 
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter,
                                         std::optional<std::chrono::seconds> retry_after) {
+  using std::chrono::milliseconds;
+  const milliseconds cap = std::max(policy.max_delay, milliseconds(0));
   if (retry_after) {
-    return std::min<std::chrono::milliseconds>(*retry_after, policy.max_delay);
+    // Compared in seconds first: converting a huge value to milliseconds overflows.
+    if (*retry_after <= std::chrono::seconds(0)) return milliseconds(0);
+    if (*retry_after >= std::chrono::ceil<std::chrono::seconds>(cap)) return cap;
+    return *retry_after;
   }
   // Full jitter: a random point in [0, base * 2^(attempt-1)], so many agents
   // hitting one API after an outage spread out instead of retrying in step.
-  auto ceiling = policy.base_delay * (1LL << std::min(attempt - 1, 20));
-  ceiling = std::min<std::chrono::milliseconds>(ceiling, policy.max_delay);
-  return std::chrono::milliseconds(static_cast<long long>(ceiling.count() * jitter));
+  const milliseconds::rep factor = milliseconds::rep{1} << std::clamp(attempt - 1, 0, 20);
+  const milliseconds base = std::clamp(policy.base_delay, milliseconds(0), cap);
+  const milliseconds ceiling = base > cap / factor ? cap : base * factor;
+  return milliseconds(static_cast<long long>(ceiling.count() * std::clamp(jitter, 0.0, 1.0)));
 }
 
 HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
@@ -152,8 +174,11 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
                      static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    BodySink sink{&response.body, options_.max_body_bytes};
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options_.max_body_bytes));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.retry_after);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
@@ -166,6 +191,11 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
       if (!retriable_status(response.status) || attempt == attempts) return response;
       retriable = true;
       last_failure = fmt::format("HTTP {}", response.status);
+    } else if (sink.over_limit || code == CURLE_FILESIZE_EXCEEDED) {
+      return fail(ErrorKind::Api,
+                  "{} {}: the response body is larger than the {}-byte limit; this is not an "
+                  "answer certswap expects (check the API URL or the proxy in between)",
+                  method, url.substr(0, url.find('?')), options_.max_body_bytes);
     } else {
       last_failure = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
       retriable = retriable_transport(code);

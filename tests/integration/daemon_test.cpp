@@ -260,6 +260,39 @@ TEST_CASE("the exec notifier fails on a non-zero exit and a timeout", "[daemon][
   CHECK(cli.tb.ack_count(cli.user) == 1);
 }
 
+TEST_CASE("the sidecar's exec hooks start with no blocked signals and without the API token",
+          "[daemon][notifier]") {
+  Cli cli("exec-clean");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto status = cli.out.parent_path() / (cli.out.filename().string() + ".hook-status");
+  const std::string env_token = "env-token-" + cli.user;
+  // cp reads its own status; env prints the environment it was given to the log.
+  const auto config = cli.write_config(
+      {{"notify",
+        {{{"type", "exec"}, {"command", {"/bin/cp", "/proc/self/status", status.string()}}},
+         {{"type", "exec"}, {"command", {"/usr/bin/env"}}, {"env_pass", {"UNIT_PASSED_ON"}}}}}});
+  Sidecar sidecar(cli, {"--config", config.string()}, "1s",
+                  {{"AIVEN_AUTH_TOKEN", env_token}, {"UNIT_PASSED_ON", "passed-on"}});
+  cli.tb.renew(cli.user, "gen2");
+  REQUIRE(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }));
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+
+  const auto text = read(status);
+  auto mask = [&](const std::string& field) {
+    const auto at = text.find("\n" + field + ":");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(text.substr(at + field.size() + 2), nullptr, 16);
+  };
+  // The sidecar blocks SIGHUP, SIGINT and SIGTERM for its signalfd; the hook must not.
+  CHECK(mask("SigBlk") == 0);
+  // glibc keeps its own signals 32 and 33 (bits 31 and 32) ignored in every process.
+  CHECK((mask("SigIgn") & ~((1ULL << 31) | (1ULL << 32))) == 0);
+  const auto output = sidecar.process->output();
+  CHECK_THAT(output, Catch::Contains("UNIT_PASSED_ON=passed-on"));
+  CHECK_THAT(output, Catch::Contains("CERTSWAP_FINGERPRINT="));
+  CHECK_THAT(output, !Catch::Contains(env_token));
+}
+
 TEST_CASE("the http notifier POSTs the event and a 500 holds back the acknowledgement",
           "[daemon][notifier]") {
   Cli cli("http-notify");

@@ -110,3 +110,25 @@ TEST_CASE("numbers in a config file must be whole and in range, not floats that 
     CHECK_THAT(config.error().message, Catch::Contains("whole number in range"));
   }
 }
+
+TEST_CASE("an exec notifier names the variables it passes on, and nothing else is a name") {
+  auto path = write_temp("env-pass.json", R"({"targets": [{"project": "p", "service": "s",
+    "user": "u", "output_dir": "/tmp/out",
+    "notify": [{"type": "exec", "command": ["/bin/true"], "env_pass": ["HOME", "LANG"]}]}]})");
+  auto config = load_config_file(path);
+  REQUIRE(config);
+  CHECK(config->targets[0].notifiers[0].env_pass == std::vector<std::string>{"HOME", "LANG"});
+  for (const std::string bad : {R"("HOME")", R"([1])", R"([""])", R"(["A=B"])"}) {
+    INFO(bad);
+    auto bad_path = write_temp("env-pass-bad.json", R"({"targets": [{"project": "p",
+      "service": "s", "user": "u", "output_dir": "/tmp/out",
+      "notify": [{"type": "exec", "command": ["/bin/true"], "env_pass": )" +
+                                                        bad + "}]}]}");
+    auto refused = load_config_file(bad_path);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().kind == ErrorKind::Usage);
+    CHECK_THAT(refused.error().message, Catch::Contains("env_pass"));
+    std::filesystem::remove(bad_path);
+  }
+  std::filesystem::remove(path);
+}

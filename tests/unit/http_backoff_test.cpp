@@ -50,3 +50,16 @@ TEST_CASE("the client refuses plain-HTTP and other schemes unless plain HTTP is 
   REQUIRE_FALSE(r);
   CHECK_THAT(r.error().message, !Catch::Contains("only https://"));
 }
+
+TEST_CASE("backoff stays within the cap whatever the attempt, base delay or Retry-After") {
+  RetryPolicy policy{.max_attempts = 4, .base_delay = 500ms, .max_delay = 30s};
+  CHECK(backoff_delay(policy, 1, 0.5, std::chrono::seconds::max()) == 30s);
+  CHECK(backoff_delay(policy, 1, 0.5, std::chrono::seconds::min()) == 0ms);
+  CHECK(backoff_delay(policy, 1000, 1.0, std::nullopt) == 30s);
+  CHECK(backoff_delay(policy, -5, 1.0, std::nullopt) == 500ms);
+  // 2^50 ms doubled 20 times is past what a long long holds.
+  RetryPolicy huge{.max_attempts = 4,
+                   .base_delay = std::chrono::milliseconds(1LL << 50),
+                   .max_delay = std::chrono::milliseconds(1LL << 60)};
+  CHECK(backoff_delay(huge, 21, 1.0, std::nullopt) == std::chrono::milliseconds(1LL << 60));
+}

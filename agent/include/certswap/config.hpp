@@ -31,7 +31,10 @@ struct NotifierConfig {
   std::filesystem::path pid_file;    // signal: re-read at every notification
   std::string signal = "SIGHUP";     // signal
   std::vector<std::string> command;  // exec: argv, no shell
-  std::string url;                   // http: POST target
+  // exec: variables passed from the agent's environment besides PATH (the
+  // command gets no other, so the API token never reaches it).
+  std::vector<std::string> env_pass;
+  std::string url;  // http: POST target
   std::chrono::milliseconds timeout{30'000};
 };
 

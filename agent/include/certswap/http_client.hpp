@@ -4,6 +4,7 @@
 // Retry-After) and transport errors. Sleep and jitter are injected so tests
 // don't wait and are deterministic.
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -28,6 +29,10 @@ struct HttpOptions {
   bool allow_plain_http = false;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds total_timeout{30'000};
+  // A larger response body is refused (not retried): every answer the agent
+  // expects is a few kilobytes, and a broken or hostile server must not be
+  // able to fill the memory.
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
   RetryPolicy retry;
   std::function<void(std::chrono::milliseconds)> sleep;  // default: this_thread::sleep_for
   std::function<double()> jitter;                        // in [0,1); default: random
@@ -61,7 +66,11 @@ class HttpClient {
   std::unique_ptr<Handle> handle_;  // one CURL easy handle, reused for connection reuse
 };
 
-// Delay before attempt `attempt` (1-based) after a retriable failure.
+// A longer Retry-After is taken as this: no answer should park the agent for longer.
+inline constexpr std::chrono::seconds kMaxRetryAfter{3600};
+
+// Delay before attempt `attempt` (1-based) after a retriable failure; never
+// more than policy.max_delay, whatever the inputs.
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter,
                                         std::optional<std::chrono::seconds> retry_after);
 
