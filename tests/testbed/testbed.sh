@@ -30,7 +30,9 @@ up() {
   nohup "$CERTSWAP_EMULATOR_BIN" --state-dir "$emu" --port 0 --ready-file "$emu/ready.json" \
     > "$emu/emulator.log" 2>&1 &
   echo $! > "$dir/emulator.pid"
-  for _ in $(seq 1 100); do [[ -f "$emu/ready.json" ]] && break; sleep 0.1; done
+  # A first start makes five RSA-3072 keys: 18 s under the sanitizers on a
+  # loaded 2-core machine.
+  for _ in $(seq 1 600); do [[ -f "$emu/ready.json" ]] && break; sleep 0.1; done
   [[ -f "$emu/ready.json" ]] || { echo "testbed: the emulator did not start:" >&2; cat "$emu/emulator.log" >&2; exit 1; }
   local api_url
   api_url="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_url"])' "$emu/ready.json")"

@@ -116,6 +116,17 @@ class Emulator {
                aiven([this](const httplib::Request& r) { return get_service(r); }));
     server.Get(p + "/kms/ca", aiven([this](const httplib::Request& r) { return get_ca(r); }));
 
+    // A path nothing serves fails like every other Aiven call, with
+    // the spec's error body ("Failed responses"), not httplib's empty one.
+    server.set_error_handler(httplib::Server::HandlerWithResponse(
+        [](const httplib::Request& req, httplib::Response& res) {
+          if (!res.body.empty() || !req.path.starts_with("/v1/"))
+            return httplib::Server::HandlerResponse::Unhandled;
+          const std::string message = res.status == 404 ? "Not found" : "Bad request";
+          res.set_content(error_body(message, res.status).dump(), "application/json");
+          return httplib::Server::HandlerResponse::Handled;
+        }));
+
     server.Post("/_testbed/service", control([this](const json& b) { return set_service(b); }));
     server.Post("/_testbed/settings", control([this](const json& b) { return set_settings(b); }));
     server.Get("/_testbed/settings", [this](const httplib::Request&, httplib::Response& res) {
@@ -461,7 +472,9 @@ class Emulator {
     const std::string name = body["username"];
     if (s->users.contains(name)) return {409, error_body("Service user already exists", 409)};
     s->users[name] = make_user(r.matches[2], name, "normal", "", 820);
-    return {201, {{"user", s->users[name].to_api()}}};
+    // 200, not 201: the spec's ServiceUserCreate lists only 200 (aiven-client
+    // and go-client-codegen take any 2xx).
+    return {200, {{"user", s->users[name].to_api()}}};
   }
 
   Answer delete_user(const httplib::Request& r) {
@@ -557,7 +570,8 @@ class Emulator {
             {"cloud_name", "google-europe-north1"},
             {"cloud_description", "Europe, Finland - Google Cloud: Finland"},
             {"plan", "business-4"},
-            {"project_vpc_id", nullptr},
+            // Required, a 36-character string (spec ServiceGetResponse.service).
+            {"project_vpc_id", "4a1f2c3e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"},
             {"group_list", json::array({"default"})},
             {"create_time", created},
             {"update_time", created},

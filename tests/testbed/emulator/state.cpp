@@ -10,11 +10,13 @@
 
 namespace emulator {
 
+// No "authentication": the spec's ServiceUserGet types it as a string (MySQL's
+// password plugin; go-client-codegen ServiceUserGetOut: omitempty), so a
+// Kafka user leaves it out rather than sending null.
 nlohmann::json User::to_api() const {
   nlohmann::json j{{"username", username},
                    {"type", type},
                    {"password", password},
-                   {"authentication", nullptr},
                    {"access_cert", access_cert},
                    {"access_key", access_key},
                    {"access_cert_not_valid_after_time", iso8601(not_after_of(access_cert))},
