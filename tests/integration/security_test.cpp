@@ -126,8 +126,9 @@ TEST_CASE(
     "[security]") {
   if (geteuid() != 0) {
     // ctest reports this as skipped (SKIP_REGULAR_EXPRESSION in CMakeLists.txt).
-    WARN("CERTSWAP-TEST-SKIPPED: not root: cannot give files to another group or read as another "
-         "user");
+    WARN(
+        "CERTSWAP-TEST-SKIPPED: not root: cannot give files to another group or read as another "
+        "user");
     return;
   }
   constexpr gid_t app_group = 65534;  // nogroup: exists on every Debian
