@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "certswap/request_bound.hpp"
+
 namespace certswap {
 
 std::string url_encode_segment(std::string_view segment) {
@@ -22,6 +24,10 @@ std::string AivenClient::user_path(const std::string& project, const std::string
                                    const std::string& user) {
   return fmt::format("/v1/project/{}/service/{}/user/{}", url_encode_segment(project),
                      url_encode_segment(service), url_encode_segment(user));
+}
+
+std::chrono::milliseconds AivenClient::request_bound() const {
+  return certswap::request_bound(http_.options());
 }
 
 AivenClient::AivenClient(HttpOptions http, std::string token)

@@ -410,7 +410,7 @@ Result<std::map<std::string, std::string>> AtomicStore::read_live(
     if (!is_valid_file_name(name)) continue;
     auto target = readlink_at(dfd, name, dir_);
     if (!target || !*target || **target != link_target_for(name)) continue;
-    UniqueFd fd(::openat(gfd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(::openat(gfd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd)
       return fail(ErrorKind::Io, "open({}) failed: {}", (gen_path / name).string(), errno_text());
     auto content = read_all(fd.get(), gen_path / name);
@@ -490,7 +490,7 @@ Result<void> AtomicStore::adopt_plain_files(const std::vector<std::string>& name
   if (auto current = current_generation()) {
     staged = std::ranges::all_of(plain, [&](const std::string& name) {
       UniqueFd fd(::openat(dir_fd_.get(), (*current + "/" + name).c_str(),
-                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+                           O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
       if (!fd) return false;
       auto content = read_all(fd.get(), dir_ / *current / name);
       return content && *content == seen->at(name);

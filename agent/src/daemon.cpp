@@ -10,11 +10,14 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
+#include <stop_token>
 #include <thread>
 
 #include "certswap/atomic_store.hpp"
@@ -22,8 +25,11 @@
 #include "certswap/exit_codes.hpp"
 #include "certswap/journal.hpp"
 #include "certswap/metrics.hpp"
+#include "certswap/request_bound.hpp"
 #include "certswap/unique_fd.hpp"
 #include "certswap/writer_lock.hpp"
+#include "directory_watcher.hpp"
+#include "loop_health.hpp"
 
 namespace certswap {
 namespace {
@@ -39,11 +45,33 @@ struct TargetState {
   SteadyTime due;
   int failures = 0;
   bool repair = false;  // the live directory was touched: check it before anything
-  int dir_watch = -1;
-  int inbox_watch = -1;
-  int generation_watch = -1;
-  std::string watched_generation;
 };
+
+// What the watcher watches for target i, under key 3 * i + role.
+enum class Watched { OutputDir = 0, Inbox = 1, Generation = 2 };
+int watch_key(std::size_t i, Watched what) {
+  return static_cast<int>(3 * i) + static_cast<int>(what);
+}
+
+// Room for what a check does on its own (files, fsyncs, OpenSSL) and for one
+// turn of the loop between checks.
+constexpr std::chrono::seconds kLocalWork{30};
+
+}  // namespace
+
+std::chrono::milliseconds check_bound(const Target& target) {
+  const auto& c = target.config;
+  auto bound = 2 * c.lock_timeout + target.source->upstream_bound() + c.live_timeout +
+               std::chrono::milliseconds(kLocalWork);
+  for (const auto& n : c.notifiers) {
+    HttpOptions http;  // the HTTP notifier's own: its timeout, the default retries
+    http.total_timeout = n.timeout;
+    bound += request_bound(http);
+  }
+  return bound;
+}
+
+namespace {
 
 class Daemon {
  public:
@@ -62,7 +90,9 @@ class Daemon {
       spdlog::error("{}", r.error().message);
       return exit_code_for(r.error().kind);
     }
+    health_.begin("start-up", kLocalWork);
     start_endpoint();
+    start_watchdog();
     bool announced = false;
     while (!stopping_) {
       check_due_targets();
@@ -78,6 +108,7 @@ class Daemon {
       wait_for_events();
     }
     spdlog::info("stopping");
+    watchdog_ = {};
     sd_notify(0, "STOPPING=1");
     stop_endpoint();
     return kExitOk;
@@ -92,15 +123,16 @@ class Daemon {
       return fail(ErrorKind::Internal, "sigprocmask: {}", std::strerror(errno));
     signal_fd_ = UniqueFd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     timer_fd_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    inotify_fd_ = UniqueFd(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
     wake_fd_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     epoll_fd_ = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
-    for (int fd :
-         {signal_fd_.get(), timer_fd_.get(), inotify_fd_.get(), wake_fd_.get(), epoll_fd_.get()}) {
+    for (int fd : {signal_fd_.get(), timer_fd_.get(), wake_fd_.get(), epoll_fd_.get()}) {
       if (fd < 0)
         return fail(ErrorKind::Internal, "cannot set up the event loop: {}", std::strerror(errno));
     }
-    for (int fd : {signal_fd_.get(), timer_fd_.get(), inotify_fd_.get(), wake_fd_.get()}) {
+    auto watcher = DirectoryWatcher::create();
+    if (!watcher) return std::unexpected(watcher.error());
+    watcher_.emplace(std::move(*watcher));
+    for (int fd : {signal_fd_.get(), timer_fd_.get(), watcher_->fd(), wake_fd_.get()}) {
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.fd = fd;
@@ -110,6 +142,8 @@ class Daemon {
     }
     const auto now = std::chrono::steady_clock::now();
     for (auto& s : states_) s.due = now;
+    // From the start, so that a drop or damage during the first check is seen.
+    for (std::size_t i = 0; i < targets_.size(); ++i) watch(i);
     return {};
   }
 
@@ -120,8 +154,10 @@ class Daemon {
     const int port = std::stoi(options_.listen.substr(colon + 1));
     // An idle keep-alive connection (a scraper, a probe) must not hold up SIGTERM.
     server_.set_keep_alive_timeout(1);
-    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("ok\n", "text/plain");
+    server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      const auto health = health_.check();
+      res.status = health.healthy ? 200 : 503;
+      res.set_content(health.healthy ? "ok\n" : health.reason + "\n", "text/plain");
     });
     server_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       const bool ready = metrics_.all_ready();
@@ -151,6 +187,32 @@ class Daemon {
     server_thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
 
+  // WATCHDOG=1 from a thread of its own, so that a long but bounded check keeps
+  // the service alive, and only while the loop makes progress, so that a
+  // stuck one is restarted by systemd.
+  void start_watchdog() {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0) return;
+    const auto every = std::chrono::microseconds(usec / 2);
+    watchdog_ = std::jthread([this, every](std::stop_token stop) {
+      std::mutex mutex;
+      std::condition_variable_any wake;
+      bool warned = false;
+      while (!stop.stop_requested()) {
+        const auto health = health_.check();
+        if (health.healthy) {
+          sd_notify(0, "WATCHDOG=1");
+          warned = false;
+        } else if (!warned) {
+          spdlog::error("{}; no WATCHDOG=1 until it moves on", health.reason);
+          warned = true;
+        }
+        std::unique_lock lock(mutex);
+        wake.wait_for(lock, stop, every, [] { return false; });
+      }
+    });
+  }
+
   void stop_endpoint() {
     if (server_thread_.joinable()) {
       server_.stop();
@@ -162,7 +224,10 @@ class Daemon {
     const auto now = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < targets_.size() && !stopping_; ++i) {
       if (states_[i].due > now && !states_[i].repair) continue;
+      health_.begin(fmt::format("the check of {}", targets_[i].config.name),
+                    check_bound(targets_[i]));
       check(i);
+      health_.begin("the loop between checks", kLocalWork);
       poll_signals_only();  // a SIGTERM during a long pass stops after this target
     }
   }
@@ -254,26 +319,23 @@ class Daemon {
 
   // Watches the output directory (links deleted or replaced) and the live
   // generation (files edited in place); the files themselves are replaced on
-  // every swap, so watching them would miss the next generation.
+  // every swap, so watching them would miss the next generation. Called after
+  // every check: a directory that was missing is watched once it is back.
   void watch(std::size_t i) {
-    TargetState& state = states_[i];
     const auto& dir = targets_[i].config.output_dir;
-    if (state.dir_watch < 0) {
-      state.dir_watch =
-          inotify_add_watch(inotify_fd_.get(), dir.c_str(),
-                            IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
-    }
-    if (auto inbox = targets_[i].source->watch_dir(); inbox && state.inbox_watch < 0) {
-      state.inbox_watch =
-          inotify_add_watch(inotify_fd_.get(), inbox->c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+    watcher_->watch(watch_key(i, Watched::OutputDir), dir,
+                    IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
+    if (auto inbox = targets_[i].source->watch_dir()) {
+      watcher_->watch(watch_key(i, Watched::Inbox), *inbox, IN_CLOSE_WRITE | IN_MOVED_TO);
     }
     std::error_code ec;
     const auto generation = std::filesystem::read_symlink(dir / "..data", ec);
-    if (ec || generation.string() == state.watched_generation) return;
-    if (state.generation_watch >= 0) inotify_rm_watch(inotify_fd_.get(), state.generation_watch);
-    state.generation_watch = inotify_add_watch(inotify_fd_.get(), (dir / generation).c_str(),
-                                               IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE | IN_ATTRIB);
-    state.watched_generation = generation.string();
+    if (ec) {
+      watcher_->unwatch(watch_key(i, Watched::Generation));
+      return;
+    }
+    watcher_->watch(watch_key(i, Watched::Generation), dir / generation,
+                    IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE | IN_ATTRIB);
   }
 
   void arm_timer() {
@@ -289,12 +351,9 @@ class Daemon {
 
   void wait_for_events() {
     epoll_event events[8];
-    int timeout_ms = -1;
-    if (std::uint64_t usec = 0; sd_watchdog_enabled(0, &usec) > 0) {
-      sd_notify(0, "WATCHDOG=1");
-      timeout_ms = static_cast<int>(usec / 2000);
-    }
-    const int n = epoll_wait(epoll_fd_.get(), events, 8, timeout_ms);
+    health_.idle();
+    const int n = epoll_wait(epoll_fd_.get(), events, 8, -1);
+    health_.begin("the loop between checks", kLocalWork);
     for (int k = 0; k < n; ++k) handle(events[k].data.fd);
   }
 
@@ -308,7 +367,7 @@ class Daemon {
       std::uint64_t count;
       (void)!read(fd, &count, sizeof count);
       if (wake_all_.exchange(false)) all_due_now();
-    } else if (fd == inotify_fd_.get()) {
+    } else if (fd == watcher_->fd()) {
       drain_inotify();
     }
   }
@@ -330,22 +389,16 @@ class Daemon {
   }
 
   void drain_inotify() {
-    alignas(inotify_event) char buffer[8192];
-    ssize_t n;
-    while ((n = read(inotify_fd_.get(), buffer, sizeof buffer)) > 0) {
-      for (char* p = buffer; p < buffer + n;) {
-        auto* ev = reinterpret_cast<inotify_event*>(p);
-        for (std::size_t i = 0; i < states_.size(); ++i) {
-          if (ev->wd == states_[i].inbox_watch) {
-            // A set was dropped off: take it at once rather than at the next poll.
-            states_[i].due = std::chrono::steady_clock::now();
-          } else if (ev->wd == states_[i].dir_watch || ev->wd == states_[i].generation_watch) {
-            // Our own swaps fire here too; a repair check of a healthy set is
-            // a cheap offline validation with no API call.
-            states_[i].repair = true;
-          }
-        }
-        p += sizeof(inotify_event) + ev->len;
+    for (const int key : watcher_->drain()) {
+      const auto i = static_cast<std::size_t>(key / 3);
+      if (key == watch_key(i, Watched::Inbox)) {
+        // A set was dropped off: take it at once rather than at the next poll.
+        states_[i].due = std::chrono::steady_clock::now();
+      } else {
+        // Our own swaps fire here too; a repair check of a healthy set is a
+        // cheap offline validation with no API call. A replaced directory
+        // lands here as well, watched again by now.
+        states_[i].repair = true;
       }
     }
   }
@@ -359,9 +412,12 @@ class Daemon {
   DaemonOptions options_;
   Metrics metrics_;
   std::vector<TargetState> states_;
-  UniqueFd signal_fd_, timer_fd_, inotify_fd_, wake_fd_, epoll_fd_;
+  UniqueFd signal_fd_, timer_fd_, wake_fd_, epoll_fd_;
+  std::optional<DirectoryWatcher> watcher_;
+  LoopHealth health_;
   httplib::Server server_;
   std::thread server_thread_;
+  std::jthread watchdog_;
   std::atomic<bool> wake_all_{false};
   bool stopping_ = false;
 };

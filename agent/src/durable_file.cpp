@@ -91,6 +91,15 @@ Result<void> write_file_durably(const fs::path& path, std::string_view content, 
 }
 
 Result<std::string> read_all(int fd, const fs::path& what) {
+  // A FIFO or a device put where a file belongs would block the reader (the
+  // sidecar's loop) forever, or never end.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    return fail(ErrorKind::Io, "fstat({}) failed: {}", what.string(), errno_text());
+  if (!S_ISREG(st.st_mode))
+    return fail(ErrorKind::Io,
+                "{} is not a regular file (a FIFO, socket or device?): not reading it",
+                what.string());
   std::string out;
   char buf[8192];
   for (;;) {
@@ -105,7 +114,8 @@ Result<std::string> read_all(int fd, const fs::path& what) {
 }
 
 Result<std::string> read_file(const fs::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; read_all refuses it.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd)
     return fail(ErrorKind::Io, "open({}) for reading failed: {}", path.string(), errno_text());
   return read_all(fd.get(), path);

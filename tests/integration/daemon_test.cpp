@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli_harness.hpp"
+#include "eventually.hpp"
 #include "notify_socket.hpp"
 #include "tcp_gate.hpp"
 
@@ -32,16 +33,6 @@ int free_port() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
-}
-
-template <class F>
-bool eventually(F&& condition, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
 }
 
 // A sidecar for one Cli target, with its endpoint on a free port.
@@ -190,22 +181,108 @@ TEST_CASE("a target failing with API 500s does not hold back another target", "[
   CHECK(sidecar.process->stop(SIGTERM) == 0);
 }
 
-TEST_CASE("SIGTERM during a rotation exits 0 after the work in flight and the next start resumes",
+TEST_CASE("SIGTERM in the middle of a rotation finishes it, acknowledged, then exits 0",
           "[daemon]") {
   Cli cli("sigterm");
   REQUIRE(cli.run({"init"}).exit_code == 0);
-  cli.tb.renew(cli.user, "gen2");
-  cli.tb.add_fault({{"method", "GET"},
-                    {"path_regex", ".*/user/" + cli.user + "$"},
-                    {"count", 1},
-                    {"fault", {{"kind", "delay"}, {"ms", 1500}}}});
-  Sidecar sidecar(cli);
-  std::this_thread::sleep_for(500ms);  // the first fetch is now waiting on the API
-  CHECK(sidecar.process->stop(SIGTERM, 20s) == 0);
-  CHECK_THAT(sidecar.process->output(), Catch::Contains("finishing the work in flight"));
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  // The first check parks right after staging the renewal (failpoint.hpp).
+  const auto parked = cli.out.parent_path() / (cli.out.filename().string() + ".parked");
+  Sidecar sidecar(cli, {}, "1s",
+                  {{"CERTSWAP_FAILPOINT_PAUSE", "after-stage"},
+                   {"CERTSWAP_FAILPOINT_PAUSE_FILE", parked.string()}});
+  REQUIRE(eventually([&] { return fs::exists(parked); }));
+  REQUIRE(::kill(sidecar.process->pid(), SIGTERM) == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 0);  // the signal came before the swap and the ack
+  fs::remove(parked);
+  CHECK(sidecar.process->stop(0, 30s) == 0);  // signal 0: only wait for the exit
+  const auto output = sidecar.process->output();
+  CHECK_THAT(output, Catch::Contains("finishing the work in flight"));
+  CHECK(read(cli.out / "service.cert") == renewed["user"]["access_cert"].get<std::string>());
+  CHECK(cli.tb.ack_count(cli.user) == 1);
   auto again = cli.run({"rotate"});
   CHECK(again.exit_code == 0);
+  CHECK_THAT(again.output, Catch::Contains("live set is current"));
   CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
+TEST_CASE(
+    "a replaced output directory is watched again: the sidecar refills it and repairs a link "
+    "deleted in it",
+    "[daemon]") {
+  Cli cli("replaced-dir");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto key = read(cli.out / "service.key");
+  Sidecar sidecar(cli, {}, "10m");
+  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }));
+  // Replaced the way a volume is remounted or a directory restored: the old
+  // inode moves away, a new empty directory takes its path.
+  fs::rename(cli.out, cli.out.parent_path() / (cli.out.filename().string() + ".old"));
+  fs::create_directories(cli.out);
+  // The next poll is 10 minutes away: only watching the new directory can see these.
+  REQUIRE(eventually([&] { return read(cli.out / "service.key") == key; }, 15s));
+  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }, 5s));
+  cli.tb.control_delete("/_testbed/requests");
+  fs::remove(cli.out / "service.key");
+  CHECK(eventually([&] { return read(cli.out / "service.key") == key; }, 5s));
+  CHECK(user_gets(cli) == 0);  // put back from the live generation, no download
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE(
+    "a stuck check fails /healthz with its reason and stops the watchdog pings once past its "
+    "bound, and both recover when it moves on",
+    "[daemon][systemd]") {
+  Cli cli("stall");
+  const auto inbox = cli.out.parent_path() / (cli.out.filename().string() + ".inbox");
+  const auto parked = cli.out.parent_path() / (cli.out.filename().string() + ".parked");
+  cli.tb.renew(cli.user, "stalled");
+  fs::create_directories(inbox);
+  auto user = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/service/" + cli.tb.service +
+                                    "/user/" + cli.user + "?include_secrets=true")["body"]["user"];
+  auto ca = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/kms/ca")["body"]["certificate"];
+  std::ofstream(inbox / "service.cert") << user["access_cert"].get<std::string>();
+  std::ofstream(inbox / "service.key") << user["access_key"].get<std::string>();
+  std::ofstream(inbox / "ca.pem") << ca.get<std::string>();
+  NotifySocket systemd(fs::temp_directory_path() / (cli.user + ".notify"));
+  // An inbox target with no Aiven user waits on nobody upstream: its bound is
+  // 2 x 1 s (lock) + 1 s (broker) + 30 s (local work) = 33 s (daemon.hpp).
+  Sidecar sidecar(cli,
+                  {"--source", "inbox", "--inbox-dir", inbox.string(), "--bootstrap",
+                   cli.tb.bootstrap, "--lock-timeout", "1s", "--live-timeout", "1s"},
+                  "10m",
+                  {{"CERTSWAP_USER", ""},
+                   {"CERTSWAP_TOKEN_FILE", ""},
+                   {"CERTSWAP_API_URL", "https://127.0.0.1:1"},
+                   {"CERTSWAP_FAILPOINT_PAUSE", "after-stage"},
+                   {"CERTSWAP_FAILPOINT_PAUSE_FILE", parked.string()},
+                   {"NOTIFY_SOCKET", systemd.path.string()},
+                   {"WATCHDOG_USEC", "1000000"}});
+  REQUIRE(eventually([&] { return fs::exists(parked); }));
+  const auto within = systemd.receive_for(1500ms);
+  CHECK(std::count_if(within.begin(), within.end(),
+                      [](const auto& m) { return m.text == "WATCHDOG=1"; }) >= 2);
+  CHECK(sidecar.get("/healthz").first == 200);  // a long check is not a stuck one
+
+  REQUIRE(eventually([&] { return sidecar.get("/healthz").first == 503; }, 60s));
+  const auto [status, body] = sidecar.get("/healthz");
+  CHECK(status == 503);
+  CHECK_THAT(body, Catch::Contains("stalled: the check of") &&
+                       Catch::Contains("longer than its bound of 33 s"));
+  systemd.receive_for(700ms);  // what was sent before the bound ran out
+  const auto stalled = systemd.receive_for(1500ms);
+  CHECK(std::none_of(stalled.begin(), stalled.end(),
+                     [](const auto& m) { return m.text == "WATCHDOG=1"; }));
+
+  fs::remove(parked);
+  CHECK(eventually([&] { return sidecar.get("/healthz").first == 200; }, 20s));
+  CHECK(eventually(
+      [&] { return read(cli.out / "service.cert") == user["access_cert"].get<std::string>(); }));
+  const auto after = systemd.receive_for(1500ms);
+  CHECK(std::count_if(after.begin(), after.end(),
+                      [](const auto& m) { return m.text == "WATCHDOG=1"; }) >= 2);
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+  CHECK_THAT(sidecar.process->output(), Catch::Contains("no WATCHDOG=1 until it moves on"));
 }
 
 TEST_CASE(
@@ -340,7 +417,9 @@ TEST_CASE("POST /rotate is off by default and, when enabled, checks at once", "[
     CHECK(off.process->stop(SIGTERM) == 0);
   }
   Sidecar on(cli, {"--enable-rotate-endpoint"}, "10m");
-  std::this_thread::sleep_for(1s);  // the start-up check is done
+  // Ready only once the start-up check is over, so that it cannot be the one
+  // that takes the renewal below; the next poll is 10 minutes away.
+  REQUIRE(eventually([&] { return on.get("/readyz").first == 200; }));
   auto renewed = cli.tb.renew(cli.user, "on-demand");
   httplib::Client c("127.0.0.1", on.port);
   auto r = c.Post("/rotate");

@@ -1,5 +1,6 @@
 #pragma once
 // The subset of the Aiven REST API that certswap uses (see shared/aiven-api.md).
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ class AivenClient {
   Result<std::optional<ServiceUser>> reset_credentials(const std::string& project,
                                                        const std::string& service,
                                                        const std::string& user);
+
+  // The longest one call may take, retries included (request_bound.hpp).
+  std::chrono::milliseconds request_bound() const;
 
   static std::string user_path(const std::string& project, const std::string& service,
                                const std::string& user);

@@ -2,7 +2,8 @@
 // `certswap run`: the sidecar loop. One thread sleeps in epoll over a timerfd
 // (the next due check), a signalfd (SIGHUP: check now; SIGTERM/SIGINT: finish
 // the rotation in flight and exit), an inotify fd (someone touched a live set)
-// and an eventfd (POST /rotate). Idle means asleep.
+// and an eventfd (POST /rotate). Idle means asleep. /healthz and WATCHDOG=1
+// follow the loop's progress: they fail once a check runs past its bound.
 #include <chrono>
 #include <functional>
 #include <string>
@@ -25,6 +26,14 @@ struct DaemonOptions {
   bool rotate_endpoint = false;
   std::function<double()> jitter;  // [0,1); default random
 };
+
+// The longest one check of `target` may take without being stuck, and so the
+// bound /healthz and the systemd watchdog hold a check to: the writer lock
+// twice (a repair, then the rotation), upstream with every retry (the
+// source's upstream_bound), the broker (live_timeout), each notifier (counted
+// as the HTTP notifier's worst case, its retries included: the slowest kind),
+// and 30 s of local work. About 17 minutes with the defaults.
+std::chrono::milliseconds check_bound(const Target& target);
 
 int run_daemon(std::vector<Target>& targets, const DaemonOptions& options, StepReporter& printer);
 

@@ -17,12 +17,13 @@ namespace certswap {
 Result<void> write_file_durably(const std::filesystem::path& path, std::string_view content,
                                 mode_t mode);
 
-// Reads a whole regular file; refuses a symlink at `path`.
+// Reads a whole regular file; refuses a symlink at `path` and never blocks on a FIFO.
 Result<std::string> read_file(const std::filesystem::path& path);
 
 // Helpers shared by the store and the journal, all on raw descriptors.
 Result<UniqueFd> open_directory(const std::filesystem::path& path);
 Result<void> fsync_fd(int fd, const std::filesystem::path& what);
+// Refuses anything but a regular file (a FIFO would block, a device never end).
 Result<std::string> read_all(int fd, const std::filesystem::path& what);
 Result<void> write_all(int fd, std::string_view content, const std::filesystem::path& what);
 

@@ -5,6 +5,12 @@
 // after-stage, after-generation-written, after-data-rename, after-swap,
 // after-notify, before-acknowledge, after-acknowledge. Only test builds
 // (CERTSWAP_BUILD_TESTS) have them; elsewhere failpoint() does nothing.
+//
+// CERTSWAP_FAILPOINT_PAUSE=<name> with CERTSWAP_FAILPOINT_PAUSE_FILE=<path>
+// parks the process at that point instead: it creates <path> and waits until
+// the file is removed. A test that sees the file knows the rotation is in
+// flight right there (to send SIGTERM, drop a second set, or watch a stalled
+// loop) and releases it by removing the file.
 #include <string_view>
 
 namespace certswap {

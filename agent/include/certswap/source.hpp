@@ -1,6 +1,7 @@
 #pragma once
 // Where credential sets come from (plugins/sources/*): the Aiven API, an inbox
 // directory, ... The pipeline only sees this interface.
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -30,6 +31,10 @@ class Source {
   virtual Result<void> acknowledge() = 0;
   // The fetched set is live (or was already): a drop-off source may clear it.
   virtual Result<void> consumed() { return {}; }
+  // The longest fetch(), bootstrap() and acknowledge() of one check may wait
+  // on upstream together, every retry included: part of the sidecar's bound
+  // of a check (daemon.hpp). Zero for a source that asks nobody.
+  virtual std::chrono::milliseconds upstream_bound() const { return {}; }
   // A directory whose changes should trigger a check at once (the daemon watches it).
   virtual std::optional<std::filesystem::path> watch_dir() const { return std::nullopt; }
 };

@@ -16,6 +16,8 @@ class AivenSource final : public Source {
   Result<std::string> bootstrap() override;
   bool can_acknowledge() const override { return true; }
   Result<void> acknowledge() override;
+  // The user, the project CA, the service's address, the acknowledgement.
+  std::chrono::milliseconds upstream_bound() const override { return 4 * api_.request_bound(); }
 
  private:
   Result<Fetched> with_project_ca(ServiceUser user, std::string origin);

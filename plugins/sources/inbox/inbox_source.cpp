@@ -1,12 +1,25 @@
 #include "sources/inbox/inbox_source.hpp"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "certswap/cert_info.hpp"
 #include "certswap/durable_file.hpp"
+#include "certswap/unique_fd.hpp"
 
 namespace certswap::plugins {
 namespace {
 constexpr const char* kNames[] = {"ca.pem", "service.cert", "service.key"};
+
+bool same_file(const struct stat& st, dev_t dev, ino_t ino, const timespec& mtime, off_t size) {
+  return st.st_dev == dev && st.st_ino == ino && st.st_mtim.tv_sec == mtime.tv_sec &&
+         st.st_mtim.tv_nsec == mtime.tv_nsec && st.st_size == size;
 }
+}  // namespace
 
 InboxSource::InboxSource(std::filesystem::path inbox, AivenClient* api, const TargetConfig& target)
     : inbox_(std::move(inbox)),
@@ -17,10 +30,39 @@ InboxSource::InboxSource(std::filesystem::path inbox, AivenClient* api, const Ta
       bootstrap_(target.bootstrap),
       route_(target.kafka_route) {}
 
+// Anyone who can write the inbox can put a FIFO or a symlink there: opened
+// without blocking and without following, and refused unless a regular file.
+Result<std::string> InboxSource::take(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    return fail(ErrorKind::Io, "inbox: cannot open {}: {}{}", path.string(), std::strerror(errno),
+                errno == ELOOP ? " (a symlink; drop the file itself)" : "");
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return fail(ErrorKind::Io, "inbox: fstat({}) failed: {}", path.string(), std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) {
+    return fail(ErrorKind::Io,
+                "inbox: {} is not a regular file (a FIFO, socket or device?); not reading it: "
+                "replace it with the PEM file itself",
+                path.string());
+  }
+  auto text = read_all(fd.get(), path);
+  if (!text) return fail(ErrorKind::Io, "inbox: {}", text.error().message);
+  taken_.push_back({path, st.st_dev, st.st_ino, st.st_mtim, st.st_size});
+  return text;
+}
+
 Result<Fetched> InboxSource::fetch() {
-  took_ = false;
+  taken_.clear();
   int present = 0;
-  for (const char* name : kNames) present += std::filesystem::exists(inbox_ / name) ? 1 : 0;
+  for (const char* name : kNames) {
+    std::error_code ec;
+    present += std::filesystem::symlink_status(inbox_ / name, ec).type() !=
+                       std::filesystem::file_type::not_found
+                   ? 1
+                   : 0;
+  }
   if (present == 0) {
     Fetched nothing;
     nothing.empty = true;
@@ -36,8 +78,11 @@ Result<Fetched> InboxSource::fetch() {
   for (auto [name, field] : {std::pair<const char*, std::string*>{"ca.pem", &fetched.set.ca_pem},
                              {"service.cert", &fetched.set.cert_pem},
                              {"service.key", &fetched.set.key_pem}}) {
-    auto text = read_file(inbox_ / name);
-    if (!text) return fail(ErrorKind::Io, "inbox: {}", text.error().message);
+    auto text = take(inbox_ / name);
+    if (!text) {
+      taken_.clear();
+      return std::unexpected(text.error());
+    }
     *field = std::move(*text);
   }
   fetched.set.origin = "inbox " + inbox_.string();
@@ -49,7 +94,6 @@ Result<Fetched> InboxSource::fetch() {
     fetched.renewal_pending = user->renewal_pending() && upstream && dropped &&
                               upstream->sha256_fingerprint == dropped->sha256_fingerprint;
   }
-  took_ = true;
   return fetched;
 }
 
@@ -76,15 +120,20 @@ Result<void> InboxSource::acknowledge() {
 }
 
 Result<void> InboxSource::consumed() {
-  if (!took_) return {};
-  for (const char* name : kNames) {
-    std::error_code ec;
-    std::filesystem::remove(inbox_ / name, ec);
-    if (ec)
-      return fail(ErrorKind::Io, "inbox: cannot remove {}: {}", (inbox_ / name).string(),
-                  ec.message());
+  for (const auto& t : taken_) {
+    struct stat st {};
+    if (::lstat(t.path.c_str(), &st) != 0) continue;  // already gone
+    if (!same_file(st, t.dev, t.ino, t.mtime, t.size)) {
+      spdlog::info("inbox: {} was replaced after it was read; keeping it for the next check",
+                   t.path.string());
+      continue;
+    }
+    if (::unlink(t.path.c_str()) != 0 && errno != ENOENT) {
+      return fail(ErrorKind::Io, "inbox: cannot remove {}: {}", t.path.string(),
+                  std::strerror(errno));
+    }
   }
-  took_ = false;
+  taken_.clear();
   return {};
 }
 
