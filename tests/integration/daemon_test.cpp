@@ -221,10 +221,10 @@ TEST_CASE(
   fs::create_directories(cli.out);
   // The next poll is 10 minutes away: only watching the new directory can see these.
   REQUIRE(eventually([&] { return read(cli.out / "service.key") == key; }, 15s));
-  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }, 5s));
+  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }, 20s));
   cli.tb.control_delete("/_testbed/requests");
   fs::remove(cli.out / "service.key");
-  CHECK(eventually([&] { return read(cli.out / "service.key") == key; }, 5s));
+  CHECK(eventually([&] { return read(cli.out / "service.key") == key; }, 20s));
   CHECK(user_gets(cli) == 0);  // put back from the live generation, no download
   CHECK(sidecar.process->stop(SIGTERM) == 0);
 }
