@@ -129,7 +129,9 @@ for path in /healthz /readyz /metrics; do
 done
 curl -fsS "$endpoint/metrics" | grep -q '^certswap_' || fail "/metrics has no certswap_ metric"
 
+stop_start=$SECONDS
 podman stop --time 10 "$name" >/dev/null || fail "podman stop failed"
+echo "container: podman stop took $((SECONDS - stop_start)) s (grace period 10 s)"
 exit_code="$(podman inspect --format '{{.State.ExitCode}}' "$name")"
 ((exit_code == 0)) || fail "the sidecar exited $exit_code on SIGTERM, expected 0"
 (($(acks) == acks_before + 1)) || fail "$(($(acks) - acks_before)) acknowledgements for one renewal, expected 1"
