@@ -2,12 +2,14 @@
 # Checks deploy/docker/Dockerfile without a Docker engine:
 #   1. the build stage installs only packages deploy/install-deps.sh knows, and
 #      every package cmake/Dependencies.cmake requires for the binary;
-#   2. the runtime stage runs as uid 65532 with an exec-form ENTRYPOINT and
-#      installs ca-certificates;
+#   2. the runtime stage is FROM scratch with no RUN (no shell, no package
+#      manager), runs as uid 65532 with an exec-form ENTRYPOINT, and takes the
+#      trust store the build stage installs with ca-certificates;
 #   3. what the build stage COPYs is enough to configure the build (CMake run
 #      on a copy of just those paths) and passes its .dockerignore;
-#   4. the runtime stage installs the Debian package of every library the given
-#      certswap binary links (found with ldd + dpkg -S).
+#   4. the build stage copies what ldd resolves into the runtime tree, and
+#      installs the Debian package of every library the given certswap binary
+#      links (found with ldd + dpkg -S).
 # Usage: check-dockerfile.sh path/to/certswap [path/to/Dockerfile]
 # Exit 0: consistent; 1: a mismatch (printed); 77: this host can't answer
 # step 4 (not Debian 12 like the image), after the other steps passed.
@@ -66,11 +68,8 @@ if ((stage_count < 2)); then
   exit 1
 fi
 mapfile -t build_pkgs < <(apt_packages_by_stage | awk '$1 == 1 { print $2 }' | sort -u)
-mapfile -t runtime_pkgs < <(apt_packages_by_stage | awk -v last="$stage_count" '$1 == last { print $2 }' | sort -u)
 ((${#build_pkgs[@]})) || fail "no apt-get install found in the build stage"
-((${#runtime_pkgs[@]})) || fail "no apt-get install found in the runtime stage"
-echo "build stage:   ${build_pkgs[*]}"
-echo "runtime stage: ${runtime_pkgs[*]}"
+echo "build stage: ${build_pkgs[*]}"
 
 contains() {
   local needle="$1" item
@@ -111,15 +110,26 @@ for p in "${required_build[@]}"; do
     fail "build stage does not install $p, which building certswap needs (cmake/Dependencies.cmake)"
 done
 
-# --- 2. runtime stage user, entrypoint, trust store ---------------------------
+# --- 2. runtime stage base, user, entrypoint, trust store --------------------
 last_stage="$(instructions | awk -v last="$stage_count" 'toupper($1) == "FROM" { s++ } s == last')"
+build_stage="$(instructions | awk 'toupper($1) == "FROM" { s++ } s == 1')"
+runtime_base="$(awk 'toupper($1) == "FROM" { print $2; exit }' <<<"$last_stage")"
+[[ "$runtime_base" == scratch ]] ||
+  fail "runtime stage is FROM $runtime_base, expected FROM scratch (no shell, no package manager)"
+if grep -qiE '^[[:space:]]*RUN[[:space:]]' <<<"$last_stage"; then
+  fail "runtime stage has a RUN: it has no shell to run it in"
+fi
 user="$(awk 'toupper($1) == "USER" { u = $2 } END { print u }' <<<"$last_stage")"
 [[ "${user%%:*}" == 65532 ]] || fail "runtime stage USER is '${user:-unset}', expected 65532[:65532]"
 entrypoint="$(awk 'toupper($1) == "ENTRYPOINT" { $1 = ""; e = $0 } END { print e }' <<<"$last_stage")"
 [[ "$entrypoint" =~ ^\ *\[\ *\"certswap\" ]] ||
   fail "runtime stage ENTRYPOINT is '${entrypoint# }', expected the exec form [\"certswap\", ...] (no shell)"
-contains ca-certificates "${runtime_pkgs[@]}" ||
-  fail "runtime stage does not install ca-certificates: the Aiven API's TLS certificate could not be verified"
+contains ca-certificates "${build_pkgs[@]}" && grep -q '/etc/ssl/certs/ca-certificates.crt /out/' <<<"$build_stage" ||
+  fail "the build stage does not install ca-certificates and copy /etc/ssl/certs/ca-certificates.crt into /out: the Aiven API's TLS certificate could not be verified"
+grep -qiE '^[[:space:]]*COPY[[:space:]]+--from=build[[:space:]]+/out/?[[:space:]]+/[[:space:]]*$' <<<"$last_stage" ||
+  fail "runtime stage does not COPY --from=build /out/ / (the binary, its libraries and the trust store)"
+grep -qE '^[[:space:]]*RUN[[:space:]]+ldd[[:space:]]+/out/' <<<"$build_stage" ||
+  fail "the build stage does not copy what ldd resolves for the binary into /out"
 
 # --- 3. build context ---------------------------------------------------------
 # "src dest" of each COPY of the build stage that takes from the context.
@@ -162,7 +172,7 @@ elif ((failures == 0)); then
 fi
 
 # --- 4. runtime libraries -----------------------------------------------------
-image_debian="$(awk -v last="$stage_count" 'toupper($1) == "FROM" && ++s == last { print $2 }' <(instructions))"
+image_debian="$(awk 'toupper($1) == "FROM" { print $2; exit }' <(instructions))"
 image_version="$(sed -nE 's/^debian:([0-9]+).*/\1/p' <<<"$image_debian")"
 os_field() { sed -nE "s/^$1=\"?([^\"]*)\"?$/\1/p" /etc/os-release 2>/dev/null || true; }
 host_version=""
@@ -176,7 +186,7 @@ if [[ -z "$image_version" || "$host_version" != "$image_version" ]] ||
 fi
 [[ -x "$binary" ]] || { echo "check-dockerfile: FAIL: $binary is not an executable" >&2; exit 1; }
 
-# The Debian 12 slim image has these (the C and C++ runtimes).
+# The Debian 12 image has these (the C and C++ runtimes).
 base_pkgs=(libc6 libstdc++6 libgcc-s1)
 
 package_of() {
@@ -187,9 +197,9 @@ package_of() {
   echo "${pkg%%:*}"
 }
 
-# Everything the runtime packages bring in through Depends/Pre-Depends, as this
+# Everything the build packages bring in through Depends/Pre-Depends, as this
 # host's dpkg database records it (same release as the image).
-closure=("${runtime_pkgs[@]}" "${base_pkgs[@]}")
+closure=("${build_pkgs[@]}" "${base_pkgs[@]}")
 queue=("${closure[@]}")
 while ((${#queue[@]})); do
   p="${queue[0]}"
@@ -203,9 +213,15 @@ while ((${#queue[@]})); do
   done
 done
 
+# What the build stage's packages depend on directly: a -dev package's library.
+mapfile -t build_deps < <(for p in "${build_pkgs[@]}"; do
+  dpkg-query -W -f='${Depends}, ${Pre-Depends}\n' "$p" 2>/dev/null || true
+done | tr ',|' '\n\n' | sed -E 's/\(.*\)//; s/:[a-z0-9]+//; s/[[:space:]]//g' | sort -u)
+
 # Libraries the binary names itself (DT_NEEDED) must come from a package the
-# runtime stage installs by name: relying on another library's dependencies
-# breaks when that library changes. Their own dependencies may come indirectly.
+# build stage installs by name (a -dev package depends on its library):
+# relying on another library's dependencies breaks when that library changes.
+# Their own dependencies may come indirectly.
 mapfile -t needed < <(readelf -d "$binary" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p')
 declare -A direct=()
 for soname in "${needed[@]}"; do direct["$soname"]=1; done
@@ -218,16 +234,16 @@ while read -r soname path; do
   [[ "$soname" =~ ^lib(asan|ubsan|tsan|lsan)\.so ]] && continue
   checked=$((checked + 1))
   if ! pkg="$(package_of "$path")"; then
-    fail "$soname ($path) belongs to no Debian package; the image cannot install it"
+    fail "$soname ($path) belongs to no Debian package; the build stage cannot install it"
     continue
   fi
   contains "$pkg" "${base_pkgs[@]}" && continue
   if [[ -n "${direct[$soname]:-}" ]]; then
-    contains "$pkg" "${runtime_pkgs[@]}" ||
-      fail "certswap links $soname directly; add $pkg to the runtime stage's apt-get install"
+    contains "$pkg" "${build_pkgs[@]}" "${build_deps[@]}" ||
+      fail "certswap links $soname directly; add $pkg (or its -dev package) to the build stage's apt-get install"
   else
     contains "$pkg" "${closure[@]}" ||
-      fail "$soname (package $pkg, needed indirectly) is not pulled in by the runtime stage's packages; add $pkg"
+      fail "$soname (package $pkg, needed indirectly) is not pulled in by the build stage's packages; add $pkg"
   fi
 done < <(awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' <<<"$ldd_out")
 
@@ -243,4 +259,4 @@ if ((failures)); then
   echo "check-dockerfile: $failures problem(s) in $dockerfile" >&2
   exit 1
 fi
-echo "check-dockerfile: ok ($checked libraries, ${#needed[@]} linked directly, all provided by the runtime stage)"
+echo "check-dockerfile: ok ($checked libraries, ${#needed[@]} linked directly, all installed by the build stage)"

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Builds deploy/docker/Dockerfile with podman (base image made by
+# base-image.sh, no registry) and runs the image as a Kubernetes pod would:
+# `init` as a one-shot container, then `run` as a detached sidecar on the same
+# output volume, against the test bed (network host).
+# Usage: container-test.sh image          (build it and check it statically)
+#        container-test.sh run TESTBED_DIR  (run the image `image` built)
+# Exit 0: every check passed; 1: a check failed (printed); 77: this host
+# cannot build or run containers (printed).
+set -euo pipefail
+
+mode="${1:?usage: container-test.sh image | run TESTBED_DIR}"
+testbed_dir="${2:-}"
+[[ "$mode" == image || ( "$mode" == run && -n "$testbed_dir" ) ]] ||
+  { echo "usage: container-test.sh image | run TESTBED_DIR" >&2; exit 64; }
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+image=localhost/certswap:test
+uid=65532
+started=$SECONDS
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/certswap-container.XXXXXX")"
+name="certswap-test-$$"
+cleanup() {
+  podman rm -f --time 0 "$name" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "container: FAIL: $*" >&2
+  if podman container exists "$name" 2>/dev/null; then
+    echo "=== podman logs $name" >&2
+    podman logs "$name" 2>&1 | tail -n 30 >&2
+  fi
+  exit 1
+}
+
+status=0
+bash "$root/tests/deploy/container/base-image.sh" "$work/conf" || status=$?
+((status == 0)) || exit "$status"
+export CONTAINERS_CONF="$work/conf/containers.conf"
+
+# --- the image ------------------------------------------------------------------
+if [[ "$mode" == image ]]; then
+  build_start=$SECONDS
+  podman build --pull=never --quiet -t "$image" -f "$root/deploy/docker/Dockerfile" "$root" >/dev/null ||
+    fail "podman build of deploy/docker/Dockerfile failed (above)"
+  echo "container: image built in $((SECONDS - build_start)) s"
+
+  size="$(podman image inspect --format '{{.Size}}' "$image")"
+  echo "container: image size $((size / 1000)) kB"
+  # What ldd resolves is ~28 MB, 10 MB of it Debian's libcurl4 dependencies
+  # (GnuTLS, Kerberos, LDAP, RTMP, SSH), which certswap never uses but the
+  # loader needs; the budget catches a regression, not that floor.
+  ((size < 32000000)) || fail "the image is $size bytes, over the 32 MB budget"
+
+  for tool in /bin/sh /bin/bash /usr/bin/apt-get /usr/bin/dpkg; do
+    if podman run --rm --entrypoint "$tool" "$image" -c true >/dev/null 2>&1; then
+      fail "$tool runs in the image: the runtime stage must have no shell or package manager"
+    fi
+  done
+  podman run --rm "$image" --help >/dev/null ||
+    fail "certswap --help does not run in the image: a shared library is missing"
+  echo "container: ok in $((SECONDS - started)) s"
+  exit 0
+fi
+podman image exists "$image" || fail "no image $image: deploy.container.image did not build it"
+
+# --- init + sidecar against the test bed -----------------------------------------
+[[ -f "$testbed_dir/testbed.json" ]] || fail "no $testbed_dir/testbed.json: the testbed fixture did not start"
+tb() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$testbed_dir/testbed.json" "$1"; }
+api="$(tb api_url)"
+project="$(tb project)"
+service="$(tb service)"
+user=app
+# The secrets as a pod mounts them: readable by the container's user only.
+install -d -m 0755 "$work/secrets"
+install -o "$uid" -g "$uid" -m 0400 "$(tb token_file)" "$work/secrets/token"
+install -o "$uid" -g "$uid" -m 0444 "$(tb api_ca)" "$work/secrets/api-ca.pem"
+install -d -o "$uid" -g "$uid" -m 0755 "$work/creds"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+endpoint="http://127.0.0.1:$port"
+
+hardened=(--network host --user "$uid:$uid" --read-only --cap-drop ALL
+  --security-opt no-new-privileges
+  -v "$work/secrets:/run/secrets:ro" -v "$work/creds:/creds"
+  -e CERTSWAP_API_URL="$api" -e CERTSWAP_API_CA_FILE=/run/secrets/api-ca.pem
+  -e CERTSWAP_TOKEN_FILE=/run/secrets/token -e CERTSWAP_PROJECT="$project"
+  -e CERTSWAP_SERVICE="$service" -e CERTSWAP_USER="$user" -e CERTSWAP_OUTPUT_DIR=/creds)
+
+podman run --rm "${hardened[@]}" "$image" init || fail "certswap init in the container failed (above)"
+[[ -s "$work/creds/service.key" ]] || fail "init wrote no service.key into the output volume"
+podman run -d --name "$name" "${hardened[@]}" "$image" run \
+  --poll-interval 1s --renewal-poll-interval 1s --listen "127.0.0.1:$port" >/dev/null ||
+  fail "podman run -d of certswap run failed (above)"
+
+# Bounded waits on a condition, polled every 0.2 s.
+wait_for() {
+  local what="$1" deadline=$((SECONDS + 60))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "gave up after 60 s waiting for $what"
+    [[ "$(podman inspect --format '{{.State.Running}}' "$name")" == true ]] ||
+      fail "the sidecar exited while waiting for $what"
+    sleep 0.2
+  done
+}
+ready() { curl -fsS -o /dev/null "$endpoint/readyz" 2>/dev/null; }
+wait_for "/readyz of the sidecar" ready
+
+control() { curl -fsS --cacert "$(tb api_ca)" "$@"; }
+acks() {
+  control "$api/_testbed/acks?project=$project&service=$service&username=$user" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'
+}
+acks_before="$(acks)"
+control -X POST -H 'Content-Type: application/json' "$api/_testbed/renew" \
+  -d "{\"project\":\"$project\",\"service\":\"$service\",\"username\":\"$user\",\"ou\":\"container\"}" >/dev/null ||
+  fail "the emulator refused the renewal"
+renew_start=$SECONDS
+acknowledged() { (($(acks) > acks_before)); }
+wait_for "the sidecar to acknowledge the renewal" acknowledged
+live_subject="$(openssl x509 -noout -subject -in "$work/creds/service.cert")"
+[[ "$live_subject" == *OU*container* ]] || fail "the live certificate is not the renewed one: $live_subject"
+echo "container: renewal live and acknowledged $((SECONDS - renew_start)) s after the API renewed"
+
+for path in /healthz /readyz /metrics; do
+  curl -fsS -o /dev/null "$endpoint$path" || fail "GET $path on the sidecar failed"
+done
+curl -fsS "$endpoint/metrics" | grep -q '^certswap_' || fail "/metrics has no certswap_ metric"
+
+stop_start=$SECONDS
+podman stop --time 10 "$name" >/dev/null || fail "podman stop failed"
+echo "container: podman stop took $((SECONDS - stop_start)) s (grace period 10 s)"
+exit_code="$(podman inspect --format '{{.State.ExitCode}}' "$name")"
+((exit_code == 0)) || fail "the sidecar exited $exit_code on SIGTERM, expected 0"
+(($(acks) == acks_before + 1)) || fail "$(($(acks) - acks_before)) acknowledgements for one renewal, expected 1"
+
+while read -r owner mode file; do
+  [[ "$owner" == "$uid" ]] || fail "$file is owned by uid $owner, expected $uid"
+  case "$file" in
+    */..data/service.key | */..data/bundle.pem) want=600 ;;
+    */..data/*) want=644 ;;
+    */.certswap/*) want=600 ;;
+    *) continue ;;
+  esac
+  [[ "$mode" == "$want" ]] || fail "$file has mode $mode, expected $want"
+done < <(find "$work/creds/" -type f -printf '%U %m %p\n' | sed 's|creds/\.\.[0-9][0-9_.]*/|creds/..data/|')
+
+echo "container: ok in $((SECONDS - started)) s"
