@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes schemas/aiven-responses.json: the response schemas of Aiven's OpenAPI
+"""Writes tests/testbed/schemas/aiven-responses.json: the response schemas of Aiven's OpenAPI
 spec for the operations the test bed's emulator serves, and the error shape.
 
     extract_schemas.py OPENAPI_JSON COMMIT DATE
@@ -83,7 +83,7 @@ def main():
         }
         out["operations"][name] = {"method": method, "path": path, "responses": responses}
     out["error"] = error_schema(out["operations"]["ServiceUserDelete"]["responses"]["200"])
-    target = Path(__file__).resolve().parent / "schemas" / "aiven-responses.json"
+    target = Path(__file__).resolve().parent.parent / "testbed" / "schemas" / "aiven-responses.json"
     target.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     print(target)
 

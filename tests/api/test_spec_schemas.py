@@ -1,5 +1,5 @@
 """Every answer of the emulator's Aiven paths matches the response schema
-Aiven's OpenAPI spec gives for that operation (schemas/aiven-responses.json,
+Aiven's OpenAPI spec gives for that operation (tests/testbed/schemas/aiven-responses.json,
 source and commit inside), in both redaction settings.
 
 Run by ctest (api.spec-schemas) with CERTSWAP_TESTBED_DIR set.
@@ -11,7 +11,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-SPEC = json.loads((Path(__file__).parent / "schemas" / "aiven-responses.json").read_text())
+SPEC = json.loads(
+    (Path(__file__).parent.parent / "testbed" / "schemas" / "aiven-responses.json").read_text()
+)
 
 
 def check(operation, status, body):

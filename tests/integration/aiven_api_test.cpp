@@ -289,3 +289,41 @@ TEST_CASE("the inbox source asks the API for the --kafka-route listener too", "[
   CHECK(snapshot_live(cli.out) == before);
   CHECK(svc.acks() == 0);
 }
+
+TEST_CASE(
+    "a renewal timed as Aiven times it: the old certificate has about 90 days left, the "
+    "new one 820",
+    "[api]") {
+  Cli cli("renewal-timing");
+  // The moment a renewal appears upstream: a user whose pair ends in 90 days.
+  const std::string user = unique_name("ninety-days");
+  cli.tb.control_post(
+      "/_testbed/users",
+      {{"project", cli.tb.project}, {"service", cli.tb.service}, {"username", user}, {"days", 90}});
+  auto env = std::map<std::string, std::string>{{"CERTSWAP_USER", user}};
+  REQUIRE(cli.run({"init"}, env).exit_code == 0);
+  cli.tb.renew(user, "renewed");
+  const auto got =
+      cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/service/" + cli.tb.service + "/user/" +
+                            user + "?include_secrets=true");
+  REQUIRE(got["status"] == 200);
+  const auto& u = got["body"]["user"];
+  const auto days_from_now = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::hours>(t - std::chrono::system_clock::now())
+               .count() /
+           24.0;
+  };
+  auto old_end =
+      certswap::parse_iso8601(u["expiring_cert_not_valid_after_time"].get<std::string>());
+  REQUIRE(old_end);
+  CHECK(days_from_now(*old_end) == Approx(90).margin(1));
+  auto fresh = certswap::inspect_certificate_pem(u["access_cert"].get<std::string>(), "renewed");
+  REQUIRE(fresh);
+  CHECK(days_from_now(fresh->not_after) == Approx(820).margin(1));
+  auto r = cli.run({"rotate"}, env);
+  CHECK(r.exit_code == 0);
+  auto live = certswap::inspect_certificate_pem(read(cli.out / "service.cert"), "live");
+  REQUIRE(live);
+  CHECK(live->sha256_fingerprint == fresh->sha256_fingerprint);
+  CHECK(cli.tb.ack_count(user) == 1);
+}
