@@ -358,7 +358,7 @@ Result<std::string> AtomicStore::write_generation(const std::vector<StoredFile>&
       if ((opts_.uid || opts_.gid) && ::fchown(fd.get(), opts_.uid.value_or(static_cast<uid_t>(-1)),
                                                opts_.gid.value_or(static_cast<gid_t>(-1))) != 0)
         return fail(ErrorKind::Io, "fchown({}) failed: {}", p.string(), errno_text());
-      const mode_t mode = f.secret ? opts_.key_mode : opts_.public_mode;
+      const mode_t mode = mode_for(f);
       if (::fchmod(fd.get(), mode) != 0)
         return fail(ErrorKind::Io, "fchmod({}, {:o}) failed: {}", p.string(), mode, errno_text());
       if (auto r = write_all(fd.get(), f.content, p); !r) return r;
@@ -420,6 +420,10 @@ Result<std::map<std::string, std::string>> AtomicStore::read_live(
   return out;
 }
 
+mode_t AtomicStore::mode_for(const StoredFile& file) const {
+  return file.secret ? opts_.key_mode : opts_.public_mode;
+}
+
 std::optional<std::string> AtomicStore::attributes_differ(
     const std::vector<StoredFile>& files) const {
   for (const auto& f : files) {
@@ -427,7 +431,7 @@ std::optional<std::string> AtomicStore::attributes_differ(
     // Through the link: the apps read the generation's file.
     if (::fstatat(dir_fd_.get(), f.name.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode))
       return fmt::format("{} is missing", (dir_ / f.name).string());
-    const mode_t mode = f.secret ? opts_.key_mode : opts_.public_mode;
+    const mode_t mode = mode_for(f);
     if ((st.st_mode & 07777) != mode)
       return fmt::format("{} has mode {:o}, the configuration asks for {:o}",
                          (dir_ / f.name).string(), st.st_mode & 07777, mode);

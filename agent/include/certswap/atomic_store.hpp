@@ -94,6 +94,8 @@ class AtomicStore {
   Result<void> remove_generation(const std::string& generation);
   Result<std::string> make_generation_dir();
   Result<std::string> write_generation(const std::vector<StoredFile>& files);
+  // The one rule for a file's mode: publish applies it, attributes_differ checks it.
+  mode_t mode_for(const StoredFile& file) const;
 
   std::filesystem::path dir_;
   StoreOptions opts_;
