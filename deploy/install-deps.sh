@@ -10,7 +10,7 @@ packages=(
   librdkafka-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev catch2
   libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libsystemd-dev
   clang-format openssl ca-certificates curl python3 procps util-linux
-  openjdk-17-jdk-headless maven python3-venv
+  openjdk-17-jdk-headless maven python3-venv python3-yaml
   clang-16 libclang-rt-16-dev systemd
 )
 

@@ -20,16 +20,17 @@ skip() {
 }
 
 missing=()
-for tool in podman runc debootstrap; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
+# catatonit: podman builds a pod's pause image from it (kube play).
+for tool in podman runc debootstrap catatonit; do
+  command -v "$tool" >/dev/null || [[ -x "/usr/libexec/podman/$tool" ]] || missing+=("$tool")
 done
 if ((${#missing[@]})); then
   ((EUID == 0)) || skip "${missing[*]} not installed, and installing needs root"
   command -v apt-get >/dev/null || skip "${missing[*]} not installed, and this host has no apt-get"
   echo "container: installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    podman runc debootstrap >/dev/null ||
-    skip "apt-get could not install podman runc debootstrap"
+    podman runc debootstrap catatonit >/dev/null ||
+    skip "apt-get could not install podman runc debootstrap catatonit"
 fi
 
 # This machine's quirks, in the test's own config rather than the host's:

@@ -5,14 +5,16 @@
 # output volume, against the test bed (network host).
 # Usage: container-test.sh image          (build it and check it statically)
 #        container-test.sh run TESTBED_DIR  (run the image `image` built)
+#        container-test.sh kube TESTBED_DIR (podman kube play of the shipped
+#                                            Deployment, adapted by kube-adapt.py)
 # Exit 0: every check passed; 1: a check failed (printed); 77: this host
 # cannot build or run containers (printed).
 set -euo pipefail
 
-mode="${1:?usage: container-test.sh image | run TESTBED_DIR}"
+mode="${1:?usage: container-test.sh image | run TESTBED_DIR | kube TESTBED_DIR}"
 testbed_dir="${2:-}"
-[[ "$mode" == image || ( "$mode" == run && -n "$testbed_dir" ) ]] ||
-  { echo "usage: container-test.sh image | run TESTBED_DIR" >&2; exit 64; }
+[[ "$mode" == image || ( "$mode" =~ ^(run|kube)$ && -n "$testbed_dir" ) ]] ||
+  { echo "usage: container-test.sh image | run TESTBED_DIR | kube TESTBED_DIR" >&2; exit 64; }
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 image=localhost/certswap:test
 uid=65532
@@ -20,8 +22,10 @@ started=$SECONDS
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/certswap-container.XXXXXX")"
 name="certswap-test-$$"
+pod=kafka-app
 cleanup() {
   podman rm -f --time 0 "$name" >/dev/null 2>&1 || true
+  if [[ "$mode" == kube ]]; then podman pod rm -f --time 0 "$pod" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -80,6 +84,66 @@ install -o "$uid" -g "$uid" -m 0444 "$(tb api_ca)" "$work/secrets/api-ca.pem"
 install -d -o "$uid" -g "$uid" -m 0755 "$work/creds"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 endpoint="http://127.0.0.1:$port"
+ready() { curl -fsS -o /dev/null "$endpoint/readyz" 2>/dev/null; }
+control() { curl -fsS --cacert "$(tb api_ca)" "$@"; }
+acks() {
+  control "$api/_testbed/acks?project=$project&service=$service&username=$user" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'
+}
+renew() {
+  control -X POST -H 'Content-Type: application/json' "$api/_testbed/renew" \
+    -d "{\"project\":\"$project\",\"service\":\"$service\",\"username\":\"$user\",\"ou\":\"$1\"}" >/dev/null ||
+    fail "the emulator refused the renewal"
+}
+
+# --- podman kube play of the shipped Deployment -----------------------------------
+if [[ "$mode" == kube ]]; then
+  # The pod's volumes as hostPath directories (kube-adapt.py says why).
+  for volume in kafka-certs certswap-state app-run aiven-token; do
+    install -d -o "$uid" -g "$uid" -m 0750 "$work/volumes/$volume"
+  done
+  install -o "$uid" -g "$uid" -m 0400 "$(tb token_file)" "$work/volumes/aiven-token/token"
+  install -o "$uid" -g "$uid" -m 0444 "$(tb api_ca)" "$work/volumes/aiven-token/api-ca.pem"
+  # Debian's python3-yaml (deploy/install-deps.sh), whatever python3 is first on PATH.
+  /usr/bin/python3 "$root/tests/deploy/container/kube-adapt.py" \
+    "$root/deploy/kubernetes/app-with-sidecar" "$work" "$api" "$project" "$service" "$user" "$port" \
+    >"$work/play.yaml" || fail "kube-adapt.py could not adapt deploy/kubernetes/app-with-sidecar"
+  podman pod rm -f --time 0 "$pod" >/dev/null 2>&1 || true
+  podman kube play "$work/play.yaml" >"$work/play.out" 2>&1 ||
+    { cat "$work/play.out" >&2; fail "podman kube play of the adapted Deployment failed (above)"; }
+  kube_logs() { podman logs "$pod-$1" 2>&1; }
+  kube_fail() {
+    for c in certswap-init certswap app; do echo "=== podman logs $pod-$c" >&2; kube_logs "$c" | tail -n 20 >&2; done
+    fail "$@"
+  }
+  kube_wait() {
+    local what="$1" deadline=$((SECONDS + 60))
+    shift
+    until "$@"; do
+      ((SECONDS < deadline)) || kube_fail "gave up after 60 s waiting for $what"
+      [[ "$(podman inspect --format '{{.State.Running}}' "$pod-certswap" 2>/dev/null)" == true ]] ||
+        kube_fail "the certswap sidecar of the pod is not running while waiting for $what"
+      sleep 0.2
+    done
+  }
+  [[ "$(podman inspect --format '{{.State.ExitCode}}' "$pod-certswap-init")" == 0 ]] ||
+    kube_fail "the init container did not exit 0"
+  kube_wait "/readyz of the sidecar" ready
+  app_started() { kube_logs app | grep -q '^started with /var/run/kafka-certs/service.cert'; }
+  kube_wait "the app container to start" app_started
+  acks_before="$(acks)"
+  renew kube
+  acknowledged() { (($(acks) > acks_before)); }
+  kube_wait "the sidecar to acknowledge the renewal" acknowledged
+  reloaded() { kube_logs app | grep -q '^SIGHUP: reloading /var/run/kafka-certs/service.cert'; }
+  kube_wait "the app container to receive SIGHUP" reloaded
+  live_subject="$(openssl x509 -noout -subject -in "$work/volumes/kafka-certs/service.cert")"
+  [[ "$live_subject" == *OU*kube* ]] || kube_fail "the live certificate is not the renewed one: $live_subject"
+  podman pod stop --time 10 "$pod" >/dev/null || kube_fail "podman pod stop failed"
+  (($(acks) == acks_before + 1)) || kube_fail "$(($(acks) - acks_before)) acknowledgements for one renewal, expected 1"
+  echo "container: kube play: init, sidecar, SIGHUP to the app and one acknowledgement in $((SECONDS - started)) s"
+  exit 0
+fi
 
 hardened=(--network host --user "$uid:$uid" --read-only --cap-drop ALL
   --security-opt no-new-privileges
@@ -105,18 +169,10 @@ wait_for() {
     sleep 0.2
   done
 }
-ready() { curl -fsS -o /dev/null "$endpoint/readyz" 2>/dev/null; }
 wait_for "/readyz of the sidecar" ready
 
-control() { curl -fsS --cacert "$(tb api_ca)" "$@"; }
-acks() {
-  control "$api/_testbed/acks?project=$project&service=$service&username=$user" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'
-}
 acks_before="$(acks)"
-control -X POST -H 'Content-Type: application/json' "$api/_testbed/renew" \
-  -d "{\"project\":\"$project\",\"service\":\"$service\",\"username\":\"$user\",\"ou\":\"container\"}" >/dev/null ||
-  fail "the emulator refused the renewal"
+renew container
 renew_start=$SECONDS
 acknowledged() { (($(acks) > acks_before)); }
 wait_for "the sidecar to acknowledge the renewal" acknowledged
