@@ -522,7 +522,9 @@ def main():
     p.add_argument("--avn", default=os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
                                                 "certswap", "venv-bench", "bin", "avn"))
     p.add_argument("--json", default=None)
-    p.add_argument("--only", default="rotation,footprint,scale")
+    p.add_argument("--only", default="rotation,footprint,scale,load")
+    p.add_argument("--load-rates", default="10000", help="msg/s of the cpp-producer through a rotation")
+    p.add_argument("--examples-bin", default=None, help="directory with cpp-producer (for --only load)")
     args = p.parse_args()
 
     tb = Testbed(args.testbed_dir)
@@ -539,6 +541,10 @@ def main():
         res["footprint"] = footprint(tb, args.certswap, args.avn, args.idle_seconds, args.cycles, work)
     if "scale" in only:
         res["scale"] = scale(tb, args.certswap, [int(x) for x in args.scale.split(",")], args.scale_timeout, work)
+    if "load" in only:
+        import app_load_bench
+        res["load"] = app_load_bench.app_load(args.testbed_dir, args.certswap, args.examples_bin,
+                                              [int(x) for x in args.load_rates.split(",")], table)
     res["machine"]["load_after"] = os.getloadavg()
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"(on {os.cpu_count()} CPUs; other jobs on the machine make the numbers noisy)")

@@ -8,7 +8,7 @@ cd "$root"
 bash deploy/install-deps.sh > /dev/null
 build="$root/build-bench"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-ninja -C "$build" certswap aiven-emulator > /dev/null
+ninja -C "$build" certswap aiven-emulator cpp-producer > /dev/null
 
 # The baseline: avn (PyPI aiven-client) in a venv of its own.
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/certswap/venv-bench"
@@ -23,4 +23,4 @@ export CERTSWAP_EMULATOR_BIN="$build/tests/testbed/emulator/aiven-emulator"
 trap 'tests/testbed/testbed.sh down "$run" > /dev/null' EXIT
 tests/testbed/testbed.sh up "$run" > /dev/null
 python3 tests/bench/bench.py "$run" "$build/agent/certswap" --avn "$venv/bin/avn" \
-  --json "$build/bench.json" "$@"
+  --examples-bin "$build/examples" --json "$build/bench.json" "$@"

@@ -35,7 +35,9 @@ from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_SH = ROOT / "tests/testbed/kafka/kafka-broker.sh"
-RATE = 200          # messages per second
+# Messages per second; tests/bench/app_load_bench.py runs the same scenario at
+# higher rates (a benchmark, never a timed test).
+RATE = int(os.environ.get("CERTSWAP_EXAMPLES_RATE", "200"))
 PARTITIONS = 2
 
 
