@@ -30,6 +30,7 @@
 #include "certswap/writer_lock.hpp"
 #include "directory_watcher.hpp"
 #include "loop_health.hpp"
+#include "on_demand_task_queue.hpp"
 
 namespace certswap {
 namespace {
@@ -154,6 +155,13 @@ class Daemon {
     const int port = std::stoi(options_.listen.substr(colon + 1));
     // An idle keep-alive connection (a scraper, a probe) must not hold up SIGTERM.
     server_.set_keep_alive_timeout(1);
+    // Without it every answer waits ~40 ms for the client's delayed ACK; at run
+    // time because Debian's httplib is compiled (the macro would not reach it).
+    server_.set_tcp_nodelay(true);
+    // Workers only while a request is served (on_demand_task_queue.hpp): an
+    // idle sidecar keeps two threads, not ten. Four at once cover a kubelet's
+    // probes and a scraper; httplib owns and deletes what this returns.
+    server_.new_task_queue = [] { return std::make_unique<OnDemandTaskQueue>(4).release(); };
     server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
       const auto health = health_.check();
       res.status = health.healthy ? 200 : 503;

