@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libsystemd-dev
   clang-format openssl ca-certificates curl python3 procps util-linux
   openjdk-17-jdk-headless maven python3-venv
+  kcat python3-confluent-kafka
   clang-16 libclang-rt-16-dev systemd
 )
 
