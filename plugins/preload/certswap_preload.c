@@ -32,8 +32,8 @@
 /* The version node every symbol of Debian's (and upstream's) libssl.so.3 and
  * libcrypto.so.3 carries; asking for it never binds to an OpenSSL 1.1. */
 #define OSSL_VERSION "OPENSSL_3.0.0"
-#define FP_LEN 32         /* SHA-256 */
-#define MAX_KNOWN 64      /* leaf fingerprints remembered (live + earlier) */
+#define FP_LEN 32    /* SHA-256 */
+#define MAX_KNOWN 64 /* leaf certificates remembered (live + earlier) */
 #define MAX_GEN_NAME 256
 
 #define FN(name) static __typeof__(&name) p_##name
@@ -50,6 +50,8 @@ FN(PEM_read_bio_X509);
 FN(PEM_read_bio_PrivateKey);
 FN(X509_check_private_key);
 FN(X509_free);
+FN(X509_up_ref);
+FN(X509_cmp);
 FN(EVP_PKEY_free);
 FN(X509_STORE_new);
 FN(X509_STORE_add_cert);
@@ -78,7 +80,7 @@ static struct {
   int have_live;
   char live_gen[MAX_GEN_NAME];
   char refused_gen[MAX_GEN_NAME];
-  unsigned char known[MAX_KNOWN][FP_LEN];
+  X509* known[MAX_KNOWN]; /* own references */
   size_t n_known, next_known;
   int scanned;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -146,6 +148,8 @@ static void init(void) {
   RESOLVE(PEM_read_bio_PrivateKey);
   RESOLVE(X509_check_private_key);
   RESOLVE(X509_free);
+  RESOLVE(X509_up_ref);
+  RESOLVE(X509_cmp);
   RESOLVE(EVP_PKEY_free);
   RESOLVE(X509_STORE_new);
   RESOLVE(X509_STORE_add_cert);
@@ -163,9 +167,10 @@ static void init(void) {
   if (!p_SSL_new || !p_OpenSSL_version_num || !p_SSL_CTX_get0_certificate ||
       !p_SSL_use_cert_and_key || !p_SSL_ctrl || !p_X509_digest || !p_EVP_sha256 ||
       !p_BIO_new_file || !p_BIO_free || !p_PEM_read_bio_X509 || !p_PEM_read_bio_PrivateKey ||
-      !p_X509_check_private_key || !p_X509_free || !p_EVP_PKEY_free || !p_X509_STORE_new ||
-      !p_X509_STORE_add_cert || !p_X509_STORE_free || !p_OPENSSL_sk_new_null ||
-      !p_OPENSSL_sk_push || !p_OPENSSL_sk_pop_free || !p_ERR_clear_error) {
+      !p_X509_check_private_key || !p_X509_free || !p_X509_up_ref || !p_X509_cmp ||
+      !p_EVP_PKEY_free || !p_X509_STORE_new || !p_X509_STORE_add_cert || !p_X509_STORE_free ||
+      !p_OPENSSL_sk_new_null || !p_OPENSSL_sk_push || !p_OPENSSL_sk_pop_free ||
+      !p_ERR_clear_error) {
     log_line("OpenSSL 3 not found in this process; inactive");
     return;
   }
@@ -189,15 +194,18 @@ static void fp_hex(const unsigned char fp[FP_LEN], char out[17]) {
   for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02X", fp[i]);
 }
 
-static int is_known(const unsigned char fp[FP_LEN]) {
+/* X509_cmp compares the cached SHA-1 and then the DER encodings: an exact
+ * match, and cheap enough to run on every SSL_new. */
+static int is_known(const X509* x) {
   for (size_t i = 0; i < g.n_known; i++)
-    if (memcmp(g.known[i], fp, FP_LEN) == 0) return 1;
+    if (p_X509_cmp(g.known[i], x) == 0) return 1;
   return 0;
 }
 
-static void remember(const unsigned char fp[FP_LEN]) {
-  if (is_known(fp)) return;
-  memcpy(g.known[g.next_known], fp, FP_LEN);
+static void remember(X509* x) {
+  if (is_known(x) || p_X509_up_ref(x) != 1) return;
+  if (g.known[g.next_known]) p_X509_free(g.known[g.next_known]);
+  g.known[g.next_known] = x;
   g.next_known = (g.next_known + 1) % MAX_KNOWN;
   if (g.n_known < MAX_KNOWN) g.n_known++;
 }
@@ -272,9 +280,10 @@ static void remember_generations_on_disk(void) {
     if (!b) continue;
     X509* x = p_PEM_read_bio_X509(b, NULL, NULL, NULL);
     p_BIO_free(b);
-    unsigned char fp[FP_LEN];
-    if (x && fingerprint(x, fp)) remember(fp);
-    if (x) p_X509_free(x);
+    if (x) {
+      remember(x);
+      p_X509_free(x);
+    }
   }
   closedir(d);
   p_ERR_clear_error();
@@ -312,7 +321,7 @@ static void refresh(void) {
   if (g.have_live) free_set(&g.live);
   g.live = s;
   g.have_live = 1;
-  remember(s.fp);
+  remember(s.leaf);
   snprintf(g.live_gen, sizeof g.live_gen, "%s", gen);
 }
 
@@ -326,12 +335,10 @@ __attribute__((visibility("default"))) SSL* SSL_new(SSL_CTX* ctx) {
   if (!ssl || !g.enabled || !ctx) return ssl;
   X509* ctx_leaf = p_SSL_CTX_get0_certificate(ctx);
   if (!ctx_leaf) return ssl;
-  unsigned char fp[FP_LEN];
-  if (!fingerprint(ctx_leaf, fp)) return ssl;
   pthread_mutex_lock(&g.lock);
   refresh();
-  if (g.have_live && is_known(fp)) {
-    if (memcmp(fp, g.live.fp, FP_LEN) != 0)
+  if (g.have_live && is_known(ctx_leaf)) {
+    if (p_X509_cmp(ctx_leaf, g.live.leaf) != 0)
       p_SSL_use_cert_and_key(ssl, g.live.leaf, g.live.key, (STACK_OF(X509)*)g.live.chain, 1);
     if (g.live.ca) p_SSL_ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, (char*)g.live.ca);
   }

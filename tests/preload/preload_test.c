@@ -19,8 +19,9 @@ static const char* pki_dir;
 static int failures;
 
 /* The generation names run.sh creates. */
-static const char* const gens[] = {"..2026_01_01_00_00_01.000000000", "..2026_01_01_00_00_02.000000000",
-                                   "..2026_01_01_00_00_03.000000000", "..2026_01_01_00_00_04.000000000"};
+static const char* const gens[] = {
+    "..2026_01_01_00_00_01.000000000", "..2026_01_01_00_00_02.000000000",
+    "..2026_01_01_00_00_03.000000000", "..2026_01_01_00_00_04.000000000"};
 
 static void die(const char* what) {
   fprintf(stderr, "preload_test: %s\n", what);
