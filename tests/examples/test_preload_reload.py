@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from test_hot_reload import PARTITIONS, RATE, App, scenario, stream_intact  # noqa: F401
+from test_hot_reload import (PARTITIONS, RATE, App, BackgroundNumbers, scenario,  # noqa: F401
+                             stream_intact)
 
 HERE = Path(__file__).resolve().parent
 
@@ -105,7 +106,42 @@ class KcatProducer:
         return self.sent
 
 
-def rotate_restart(s, old, app_log, preload, sent_count):
+class KcatConsumer:
+    """kcat -C (simple consumer, every partition from the beginning) printing
+    "<partition> <value>" per message."""
+
+    def __init__(self, s, preload):
+        self.log_path = s.tmp / "kcat-consumer.log"
+        self.log = open(self.log_path, "w")
+        argv = ["kcat", "-C", "-E", "-u", "-o", "beginning", "-f", "%p %s\\n",
+                "-b", s.broker.bootstrap, "-t", s.topic,
+                "-X", "security.protocol=ssl", "-X", f"ssl.ca.location={s.out}/ca.pem",
+                "-X", f"ssl.certificate.location={s.out}/service.cert",
+                "-X", f"ssl.key.location={s.out}/service.key", "-X", "reconnect.backoff.ms=100"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env=preload_env(s, preload))
+        self.values = {p: [] for p in range(PARTITIONS)}
+        self.count = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            parts = line.split()
+            if len(parts) == 2 and all(x.isdigit() for x in parts):
+                self.values[int(parts[0])].append(int(parts[1]))
+                self.count += 1
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def rotate_restart(s, old, app_log, preload, sent_count, group=None):
     """Renew to a new principal, swap, restart the broker, remove the old
     principal's ACLs; returns the time (ms) the old principal lost them.
 
@@ -115,7 +151,7 @@ def rotate_restart(s, old, app_log, preload, sent_count):
     s.renew()
     new = s.current_principal()
     assert new != old
-    s.acls.grant(new, s.topic)
+    s.acls.grant(new, s.topic, group)
     r = s.certswap("rotate")
     assert r.returncode == 0, "certswap rotate failed"
     assert s.ack_count() == 1, "certswap did not acknowledge the renewal exactly once"
@@ -198,3 +234,36 @@ def test_python_producer(scenario, preload, in_memory):
         assert not problems, "; ".join(problems)
     else:
         assert problems, "the producer kept its stream without the preload library: the test cannot tell"
+
+
+def run_kcat_consumer(s, preload):
+    assert s.certswap("init").returncode == 0
+    old = s.current_principal()
+    s.acls.grant(old, s.topic, s.group)
+    app = KcatConsumer(s, preload)
+    numbers = BackgroundNumbers(s)
+    try:
+        wait_until(lambda: app.count > 0, 60, "kcat's first message")
+        rotate_restart(s, old, app.log_path, preload, lambda: numbers.sent, group=s.group)
+        sent = numbers.stop()
+        # Let the consumer catch up with the last messages, while it makes progress.
+        seen, last_progress = -1, time.monotonic()
+        while app.count < sent and time.monotonic() - last_progress < 8:
+            if app.count != seen:
+                seen, last_progress = app.count, time.monotonic()
+            time.sleep(0.2)
+    finally:
+        if not numbers.stop_flag.is_set():
+            numbers.stop_flag.set()
+        app.stop()
+    print(Path(app.log_path).read_text(errors="replace")[-2000:])
+    return stream_intact(app.values, sent)
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
+def test_kcat_consumer(scenario, preload):
+    problems = run_kcat_consumer(scenario(), preload)
+    if preload:
+        assert not problems, "; ".join(problems)
+    else:
+        assert problems, "kcat kept reading without the preload library: the test cannot tell"
