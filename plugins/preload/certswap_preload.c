@@ -59,7 +59,8 @@ FN(X509_STORE_free);
 FN(OPENSSL_sk_new_null);
 FN(OPENSSL_sk_push);
 FN(OPENSSL_sk_pop_free);
-FN(ERR_clear_error);
+FN(ERR_set_mark);
+FN(ERR_pop_to_mark);
 #undef FN
 
 struct cert_set {
@@ -157,7 +158,8 @@ static void init(void) {
   RESOLVE(OPENSSL_sk_new_null);
   RESOLVE(OPENSSL_sk_push);
   RESOLVE(OPENSSL_sk_pop_free);
-  RESOLVE(ERR_clear_error);
+  RESOLVE(ERR_set_mark);
+  RESOLVE(ERR_pop_to_mark);
 #undef RESOLVE
   const char* log = getenv("CERTSWAP_RELOAD_LOG");
   if (log && strcmp(log, "stderr") == 0) g.log_mode = 1;
@@ -169,8 +171,8 @@ static void init(void) {
       !p_BIO_new_file || !p_BIO_free || !p_PEM_read_bio_X509 || !p_PEM_read_bio_PrivateKey ||
       !p_X509_check_private_key || !p_X509_free || !p_X509_up_ref || !p_X509_cmp ||
       !p_EVP_PKEY_free || !p_X509_STORE_new || !p_X509_STORE_add_cert || !p_X509_STORE_free ||
-      !p_OPENSSL_sk_new_null || !p_OPENSSL_sk_push || !p_OPENSSL_sk_pop_free ||
-      !p_ERR_clear_error) {
+      !p_OPENSSL_sk_new_null || !p_OPENSSL_sk_push || !p_OPENSSL_sk_pop_free || !p_ERR_set_mark ||
+      !p_ERR_pop_to_mark) {
     log_line("OpenSSL 3 not found in this process; inactive");
     return;
   }
@@ -286,7 +288,6 @@ static void remember_generations_on_disk(void) {
     }
   }
   closedir(d);
-  p_ERR_clear_error();
 }
 
 /* Brings g.live up to the generation ..data names now; one readlink when
@@ -306,7 +307,6 @@ static void refresh(void) {
   if (strcmp(gen, g.refused_gen) == 0) return;
   struct cert_set s;
   const char* why = load_set(gen, &s);
-  p_ERR_clear_error();
   if (why) {
     free_set(&s);
     snprintf(g.refused_gen, sizeof g.refused_gen, "%s", gen);
@@ -335,14 +335,19 @@ __attribute__((visibility("default"))) SSL* SSL_new(SSL_CTX* ctx) {
   if (!ssl || !g.enabled || !ctx) return ssl;
   X509* ctx_leaf = p_SSL_CTX_get0_certificate(ctx);
   if (!ctx_leaf) return ssl;
+  /* Whatever this library makes OpenSSL queue is dropped; the app's own
+   * queued errors stay. */
+  p_ERR_set_mark();
   pthread_mutex_lock(&g.lock);
   refresh();
   if (g.have_live && is_known(ctx_leaf)) {
-    if (p_X509_cmp(ctx_leaf, g.live.leaf) != 0)
-      p_SSL_use_cert_and_key(ssl, g.live.leaf, g.live.key, (STACK_OF(X509)*)g.live.chain, 1);
+    if (p_X509_cmp(ctx_leaf, g.live.leaf) != 0 &&
+        p_SSL_use_cert_and_key(ssl, g.live.leaf, g.live.key, (STACK_OF(X509)*)g.live.chain, 1) != 1)
+      log_line("could not set generation %s on a new connection; it keeps the app's certificate",
+               g.live_gen);
     if (g.live.ca) p_SSL_ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, (char*)g.live.ca);
   }
   pthread_mutex_unlock(&g.lock);
-  p_ERR_clear_error();
+  p_ERR_pop_to_mark();
   return ssl;
 }
