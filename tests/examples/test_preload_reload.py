@@ -1,8 +1,9 @@
 """Unmodified apps take the renewed certificate through libcertswap-preload.so.
 
 The scenario of test_hot_reload.py (its own broker with the authorizer, a
-renewal to a new principal, the old principal's ACLs removed, a broker
-restart), run against apps with no reload code and no certswap-specific Kafka
+renewal to a new principal, a broker restart, the old principal's ACLs
+removed; the restart first, as for the Java example, since the library
+switches new connections only), run against apps with no reload code and no certswap-specific Kafka
 settings: Debian's kcat and Debian's python3-confluent-kafka (run with
 /usr/bin/python3, which loads the system librdkafka and OpenSSL 3). With
 LD_PRELOAD the reconnections after the restart present the new certificate and

@@ -9,9 +9,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char* out_dir;
@@ -128,6 +130,19 @@ static int trusts_ca2(SSL* ssl) {
   return ok;
 }
 
+static int in_thread_loop, stop_thread;
+
+/* Calls SSL_new in a loop, as librdkafka's broker threads do, so that a fork
+ * can happen while the library's lock is held. */
+static void* hold_lock_then_fork_marker(void* arg) {
+  SSL_CTX* ctx = arg;
+  while (!__atomic_load_n(&stop_thread, __ATOMIC_ACQUIRE)) {
+    SSL_free(SSL_new(ctx));
+    __atomic_store_n(&in_thread_loop, 1, __ATOMIC_RELEASE);
+  }
+  return NULL;
+}
+
 int main(int argc, char** argv) {
   if (argc != 5) die("usage: preload_test <case> <out-dir> <pki-dir> <reload|none>");
   const char* which = argv[1];
@@ -196,6 +211,28 @@ int main(int argc, char** argv) {
     expect("open connection trusts CA 2", trusts_ca2(before) ? 'y' : 'n', 'n');
     SSL_free(before);
     SSL_free(after);
+    SSL_CTX_free(ctx);
+  } else if (strcmp(which, "fork-child") == 0) {
+    /* A broker thread holds the library's lock while the main thread forks. */
+    SSL_CTX* ctx = ctx_from_dir();
+    pthread_t t;
+    pthread_create(&t, NULL, hold_lock_then_fork_marker, ctx);
+    while (!__atomic_load_n(&in_thread_loop, __ATOMIC_ACQUIRE)) usleep(1000);
+    swap_to(1);
+    pid_t pid = fork();
+    if (pid == 0) {
+      alarm(10); /* a child that inherited a held lock would hang here */
+      SSL* s = SSL_new(ctx);
+      char got = presented(s);
+      printf("%-40s presents %c, expected %c: %s\n", "new connection in a forked child", got,
+             reload ? 'B' : 'A', got == (reload ? 'B' : 'A') ? "ok" : "FAIL");
+      _exit(got == (reload ? 'B' : 'A') ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    __atomic_store_n(&stop_thread, 1, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failures++;
     SSL_CTX_free(ctx);
   } else {
     die("unknown case");
