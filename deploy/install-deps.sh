@@ -7,11 +7,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  kcat python3-confluent-kafka
   librdkafka-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev catch2
   libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libsystemd-dev
   clang-format openssl ca-certificates curl python3 procps util-linux
   openjdk-17-jdk-headless maven python3-venv
-  kcat python3-confluent-kafka
   clang-16 libclang-rt-16-dev systemd
 )
 

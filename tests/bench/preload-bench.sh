@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Cost of libcertswap-preload.so per new TLS connection (Markdown table).
-# usage: preload-bench.sh <build-dir>   (needs targets preload_bench, certswap-preload)
+# usage: preload-bench.sh <build-dir>   (a configured build; builds what it needs)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="$1"
+ninja -C "$build" preload_bench certswap-preload > /dev/null
 bench="$build/tests/preload/preload_bench"
 lib="$build/plugins/preload/libcertswap-preload.so"
 work="$(mktemp -d)"

@@ -8,7 +8,7 @@ cd "$root"
 bash deploy/install-deps.sh > /dev/null
 build="$root/build-bench"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-ninja -C "$build" certswap aiven-emulator preload_bench certswap-preload > /dev/null
+ninja -C "$build" certswap aiven-emulator > /dev/null
 
 # The baseline: avn (PyPI aiven-client) in a venv of its own.
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/certswap/venv-bench"
@@ -17,6 +17,9 @@ if [[ ! -x "$venv/bin/avn" ]]; then
   "$venv/bin/pip" install --quiet aiven-client==4.18.0
 fi
 
+# The preload library's cost per new TLS connection (no test bed needed).
+tests/bench/preload-bench.sh "$build"
+
 run="$build/bench-run"
 rm -rf "$run"
 export CERTSWAP_EMULATOR_BIN="$build/tests/testbed/emulator/aiven-emulator"
@@ -24,5 +27,3 @@ trap 'tests/testbed/testbed.sh down "$run" > /dev/null' EXIT
 tests/testbed/testbed.sh up "$run" > /dev/null
 python3 tests/bench/bench.py "$run" "$build/agent/certswap" --avn "$venv/bin/avn" \
   --json "$build/bench.json" "$@"
-# The preload library's cost per new TLS connection (no test bed needed).
-tests/bench/preload-bench.sh "$build"
