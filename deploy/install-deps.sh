@@ -7,6 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  kcat python3-confluent-kafka
   librdkafka-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev catch2
   libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libsystemd-dev
   clang-format openssl ca-certificates curl python3 procps util-linux

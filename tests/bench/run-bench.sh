@@ -17,6 +17,9 @@ if [[ ! -x "$venv/bin/avn" ]]; then
   "$venv/bin/pip" install --quiet aiven-client==4.18.0
 fi
 
+# The preload library's cost per new TLS connection (no test bed needed).
+tests/bench/preload-bench.sh "$build"
+
 run="$build/bench-run"
 rm -rf "$run"
 export CERTSWAP_EMULATOR_BIN="$build/tests/testbed/emulator/aiven-emulator"

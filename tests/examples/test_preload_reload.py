@@ -1,0 +1,270 @@
+"""Unmodified apps take the renewed certificate through libcertswap-preload.so.
+
+The scenario of test_hot_reload.py (its own broker with the authorizer, a
+renewal to a new principal, a broker restart, the old principal's ACLs
+removed; the restart first, as for the Java example, since the library
+switches new connections only), run against apps with no reload code and no certswap-specific Kafka
+settings: Debian's kcat and Debian's python3-confluent-kafka (run with
+/usr/bin/python3, which loads the system librdkafka and OpenSSL 3). With
+LD_PRELOAD the reconnections after the restart present the new certificate and
+the stream stays complete; the same app without it loses messages (the
+*no_preload tests, which must find problems).
+
+Run through ctest, which sets CERTSWAP_TESTBED_DIR, CERTSWAP_BIN and
+CERTSWAP_PRELOAD_LIB.
+"""
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from test_hot_reload import (PARTITIONS, RATE, App, BackgroundNumbers, scenario,  # noqa: F401
+                             stream_intact)
+
+HERE = Path(__file__).resolve().parent
+
+
+def preload_env(s, preload):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env.update(LD_PRELOAD=os.environ["CERTSWAP_PRELOAD_LIB"], CERTSWAP_RELOAD_DIR=str(s.out),
+                   CERTSWAP_RELOAD_LOG="stderr")
+    return env
+
+
+def wait_until(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def topic_size(s):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({**s.broker.admin_config(), "group.id": "size-probe"})
+    try:
+        return sum(c.get_watermark_offsets(TopicPartition(s.topic, p), timeout=30)[1]
+                   for p in range(PARTITIONS))
+    finally:
+        c.close()
+
+
+def log_has(path, text):
+    return text in Path(path).read_text(errors="replace")
+
+
+class KcatProducer:
+    """kcat -P fed numbered lines on stdin at RATE; sent counts lines written."""
+
+    def __init__(self, s, preload):
+        self.log_path = s.tmp / "kcat-producer.log"
+        self.log = open(self.log_path, "w")
+        # -E: keep running through the broker restart (kcat exits on "all
+        # brokers down" otherwise), as a long-running kcat pipeline would be run.
+        argv = ["kcat", "-P", "-E", "-b", s.broker.bootstrap, "-t", s.topic,
+                "-X", "security.protocol=ssl", "-X", f"ssl.ca.location={s.out}/ca.pem",
+                "-X", f"ssl.certificate.location={s.out}/service.cert",
+                "-X", f"ssl.key.location={s.out}/service.key",
+                "-X", "enable.idempotence=true", "-X", "acks=all", "-X", "reconnect.backoff.ms=100"]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=self.log, text=True,
+                                     env=preload_env(s, preload), bufsize=1)
+        self.sent = 0
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        start = time.monotonic()
+        try:
+            while not self.stop_flag.is_set():
+                while start + self.sent / RATE <= time.monotonic():
+                    self.proc.stdin.write(f"{self.sent}\n")
+                    self.sent += 1
+                self.proc.stdin.flush()
+                time.sleep(0.005)
+        except (BrokenPipeError, ValueError):
+            pass  # kcat gave up (the control); what reached the topic tells
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join()
+        try:
+            self.proc.stdin.close()  # end of input: kcat flushes and exits
+        except BrokenPipeError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        return self.sent
+
+
+class KcatConsumer:
+    """kcat -C (simple consumer, every partition from the beginning) printing
+    "<partition> <value>" per message."""
+
+    def __init__(self, s, preload):
+        self.log_path = s.tmp / "kcat-consumer.log"
+        self.log = open(self.log_path, "w")
+        argv = ["kcat", "-C", "-E", "-u", "-o", "beginning", "-f", "%p %s\\n",
+                "-b", s.broker.bootstrap, "-t", s.topic,
+                "-X", "security.protocol=ssl", "-X", f"ssl.ca.location={s.out}/ca.pem",
+                "-X", f"ssl.certificate.location={s.out}/service.cert",
+                "-X", f"ssl.key.location={s.out}/service.key", "-X", "reconnect.backoff.ms=100"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env=preload_env(s, preload))
+        self.values = {p: [] for p in range(PARTITIONS)}
+        self.count = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            parts = line.split()
+            if len(parts) == 2 and all(x.isdigit() for x in parts):
+                self.values[int(parts[0])].append(int(parts[1]))
+                self.count += 1
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def rotate_restart(s, old, app_log, preload, sent_count, group=None):
+    """Renew to a new principal, swap, restart the broker, remove the old
+    principal's ACLs; returns the time (ms) the old principal lost them.
+
+    The restart comes before the revocation, as in the Java example's test: the
+    library switches new connections only, and the restart makes every
+    connection of the app a new one."""
+    s.renew()
+    new = s.current_principal()
+    assert new != old
+    s.acls.grant(new, s.topic, group)
+    r = s.certswap("rotate")
+    assert r.returncode == 0, "certswap rotate failed"
+    assert s.ack_count() == 1, "certswap did not acknowledge the renewal exactly once"
+    mark = sent_count()
+    wait_until(lambda: sent_count() >= mark + 2 * RATE, 30, "two seconds of traffic after the swap")
+    s.broker.restart()
+    if preload:
+        wait_until(lambda: log_has(app_log, "switched to generation"), 60,
+                   "the preload library's switch on reconnection")
+    mark = sent_count()
+    wait_until(lambda: sent_count() >= mark + RATE, 30, "a second of traffic after the restart")
+    s.acls.revoke(old)
+    revoked_at_ms = time.time() * 1000
+    mark = sent_count()
+    wait_until(lambda: sent_count() >= mark + 4 * RATE, 30, "four seconds of traffic after the revocation")
+    return revoked_at_ms
+
+
+def check_topic(s, sent, revoked_at_ms):
+    got = s.read_all()
+    values = {p: [v for v, _ in recs] for p, recs in got.items()}
+    problems = stream_intact(values, sent)
+    after = sum(1 for recs in got.values() for _, ts in recs if ts > revoked_at_ms)
+    if after < RATE:  # 4 s at RATE/s after the revocation; one second's worth is the floor
+        problems.append(f"only {after} messages after the old principal lost its ACLs")
+    return problems
+
+
+def run_kcat_producer(s, preload):
+    assert s.certswap("init").returncode == 0
+    old = s.current_principal()
+    s.acls.grant(old, s.topic)
+    app = KcatProducer(s, preload)
+    try:
+        wait_until(lambda: topic_size(s) > 0, 60, "kcat's first message on the topic")
+        revoked_at_ms = rotate_restart(s, old, app.log_path, preload, lambda: app.sent)
+    finally:
+        sent = app.stop()
+    print(Path(app.log_path).read_text(errors="replace")[-2000:])
+    return check_topic(s, sent, revoked_at_ms)
+
+
+def run_python_producer(s, preload, in_memory):
+    assert s.certswap("init").returncode == 0
+    old = s.current_principal()
+    s.acls.grant(old, s.topic)
+    argv = ["/usr/bin/python3", str(HERE / "plain_producer.py"), "--bootstrap", s.broker.bootstrap,
+            "--topic", s.topic, "--rate", str(RATE), "--dir", str(s.out)]
+    log_path = s.tmp / "python-producer.log"
+    app = App(argv + (["--in-memory"] if in_memory else []), log_path, env=preload_env(s, preload))
+    t0 = time.monotonic()
+    try:
+        assert app.wait_for("started", 60), "the producer never delivered a message"
+        revoked_at_ms = rotate_restart(s, old, log_path, preload,
+                                         lambda: (time.monotonic() - t0) * RATE)
+    finally:
+        summary = app.stop()
+    print(Path(log_path).read_text(errors="replace")[-2000:])
+    assert summary, "the producer printed no summary"
+    problems = check_topic(s, summary["sent"], revoked_at_ms)
+    if summary["failed"]:
+        problems.append(f"{summary['failed']} deliveries failed")
+    return problems
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
+def test_kcat_producer(scenario, preload):
+    problems = run_kcat_producer(scenario(), preload)
+    if preload:
+        assert not problems, "; ".join(problems)
+    else:
+        assert problems, "kcat kept its stream without the preload library: the test cannot tell"
+
+
+@pytest.mark.parametrize("in_memory", [False, True], ids=["file_paths", "in_memory_pem"])
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
+def test_python_producer(scenario, preload, in_memory):
+    problems = run_python_producer(scenario(), preload, in_memory)
+    if preload:
+        assert not problems, "; ".join(problems)
+    else:
+        assert problems, "the producer kept its stream without the preload library: the test cannot tell"
+
+
+def run_kcat_consumer(s, preload):
+    assert s.certswap("init").returncode == 0
+    old = s.current_principal()
+    s.acls.grant(old, s.topic, s.group)
+    app = KcatConsumer(s, preload)
+    numbers = BackgroundNumbers(s)
+    try:
+        wait_until(lambda: app.count > 0, 60, "kcat's first message")
+        rotate_restart(s, old, app.log_path, preload, lambda: numbers.sent, group=s.group)
+        sent = numbers.stop()
+        # Let the consumer catch up with the last messages, while it makes progress.
+        seen, last_progress = -1, time.monotonic()
+        while app.count < sent and time.monotonic() - last_progress < 8:
+            if app.count != seen:
+                seen, last_progress = app.count, time.monotonic()
+            time.sleep(0.2)
+    finally:
+        if not numbers.stop_flag.is_set():
+            numbers.stop_flag.set()
+        app.stop()
+    print(Path(app.log_path).read_text(errors="replace")[-2000:])
+    return stream_intact(app.values, sent)
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
+def test_kcat_consumer(scenario, preload):
+    problems = run_kcat_consumer(scenario(), preload)
+    if preload:
+        assert not problems, "; ".join(problems)
+    else:
+        assert problems, "kcat kept reading without the preload library: the test cannot tell"

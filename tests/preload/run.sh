@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs preload_test on a fresh fixture (make-fixture.sh), with the library
+# preloaded or not.
+# usage: run.sh <preload_test> <libcertswap-preload.so> <case> <reload|reload-ca|none>
+set -euo pipefail
+bin="$1" lib="$2" case="$3" mode="$4"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$(dirname "${BASH_SOURCE[0]}")/make-fixture.sh" "$work"
+pki="$work/pki" out="$work/out"
+
+env=(CERTSWAP_RELOAD_DIR="$out" CERTSWAP_RELOAD_LOG=stderr)
+[[ "$mode" == none ]] || env+=(LD_PRELOAD="$lib")
+[[ "$mode" == reload-ca ]] && env+=(CERTSWAP_RELOAD_CA=1)
+[[ "$mode" == none ]] || arg=reload
+rc=0
+env "${env[@]}" "$bin" "$case" "$out" "$pki" "${arg:-none}" 2> "$work/stderr" || rc=$?
+cat "$work/stderr" >&2
+((rc == 0)) || exit "$rc"
+if [[ "$case" == refused-generation && "$mode" != none ]]; then
+  # Five connections while the broken generation is live: it is read and refused once.
+  refusals=$(grep -c "refused generation ..2026_01_01_00_00_03" "$work/stderr" || true)
+  echo "refusal log lines: $refusals (expected 1)"
+  [[ "$refusals" == 1 ]] || exit 1
+fi
+if grep -q "BEGIN\|PRIVATE" "$work/stderr"; then
+  echo "key or certificate material in the log" >&2
+  exit 1
+fi
