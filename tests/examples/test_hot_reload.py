@@ -135,9 +135,9 @@ class Acls:
 class App:
     """An example process; its stdout JSON lines are collected as events."""
 
-    def __init__(self, argv, log_path):
+    def __init__(self, argv, log_path, env=None):
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         self.events = queue.Queue()
         self.all = []
         threading.Thread(target=self._read, daemon=True).start()
