@@ -264,12 +264,12 @@ class Daemon {
   }
 
   // The bound of one check as a worker runs it: its own, and the wait for a
-  // broker slot while every other worker may be ahead of it.
+  // broker slot behind the other checks in flight (none with one target).
   std::chrono::milliseconds worker_bound(const Target& target) const {
-    const auto workers = std::max(1, options_.concurrency) + std::max(1, options_.live_concurrency);
-    const auto turns = (workers + std::max(1, options_.live_concurrency) - 1) /
-                       std::max(1, options_.live_concurrency);
-    return check_bound(target) + turns * target.config.live_timeout;
+    const int live = std::max(1, options_.live_concurrency);
+    const int workers = std::max(1, options_.concurrency) + live;
+    const int others = std::min<int>(workers, static_cast<int>(targets_.size())) - 1;
+    return check_bound(target) + ((others + live - 1) / live) * target.config.live_timeout;
   }
 
   // On a worker thread: one check of target i, which no other thread touches
