@@ -59,7 +59,33 @@ Result<ServiceUser> AivenClient::get_user(const std::string& project, const std:
   return decode_user_response(*body, "GET " + path);
 }
 
+void AivenClient::new_pass() {
+  std::lock_guard lock(ca_mutex_);
+  ++pass_;
+}
+
 Result<std::string> AivenClient::get_project_ca(const std::string& project) {
+  CachedCa* entry = nullptr;
+  std::uint64_t pass = 0;
+  {
+    std::lock_guard lock(ca_mutex_);
+    if (pass_ == 0) return fetch_project_ca(project);
+    pass = pass_;
+    auto& slot = cas_[project];
+    if (!slot) slot = std::make_unique<CachedCa>();
+    entry = slot.get();  // entries are never erased: the pointer stays valid
+  }
+  std::lock_guard fetching(entry->fetching);
+  if (entry->pass == pass) return entry->pem;
+  auto ca = fetch_project_ca(project);
+  if (ca) {
+    entry->pem = *ca;
+    entry->pass = pass;
+  }
+  return ca;
+}
+
+Result<std::string> AivenClient::fetch_project_ca(const std::string& project) {
   const auto path = fmt::format("/v1/project/{}/kms/ca", url_encode_segment(project));
   auto body = call("GET", path, "", true);
   if (!body) return std::unexpected(body.error());

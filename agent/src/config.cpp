@@ -203,6 +203,22 @@ Result<Config> load_config_file(const std::filesystem::path& path) {
       auto r2 = read_duration(*api, "total_timeout", config.api.total_timeout, where);
       if (!r2) return std::unexpected(r2.error());
     }
+    // Top-level: how many targets at once, and how politely (daemon.hpp).
+    for (auto r : {read_integer(j, "concurrency", config.api.concurrency, path.string()),
+                   read_integer(j, "live_concurrency", config.live_concurrency, path.string())}) {
+      if (!r) return std::unexpected(r.error());
+    }
+    if (auto rate = j.find("api_rate"); rate != j.end()) {
+      if (!rate->is_number() || rate->get<double>() < 0) {
+        return fail(ErrorKind::Usage, "{}: api_rate must be a number >= 0 (requests per second)",
+                    path.string());
+      }
+      config.api.rate = rate->get<double>();
+    }
+    if (config.api.concurrency < 1 || config.live_concurrency < 1) {
+      return fail(ErrorKind::Usage, "{}: concurrency and live_concurrency must be at least 1",
+                  path.string());
+    }
     const auto& targets = j.value("targets", json::array());
     for (std::size_t i = 0; i < targets.size(); ++i) {
       auto t = parse_target(targets[i], fmt::format("{} targets[{}]", path.string(), i));

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <stop_token>
 #include <thread>
 
@@ -31,6 +32,7 @@
 #include "directory_watcher.hpp"
 #include "loop_health.hpp"
 #include "on_demand_task_queue.hpp"
+#include "worker_pool.hpp"
 
 namespace certswap {
 namespace {
@@ -45,7 +47,9 @@ std::int64_t unix_now() {
 struct TargetState {
   SteadyTime due;
   int failures = 0;
-  bool repair = false;  // the live directory was touched: check it before anything
+  bool repair = false;     // the live directory was touched: check it before anything
+  bool in_flight = false;  // handed to a worker, not finished
+  bool recheck = false;    // asked for while in flight: due again once it ends
 };
 
 // What the watcher watches for target i, under key 3 * i + role.
@@ -77,13 +81,23 @@ namespace {
 class Daemon {
  public:
   Daemon(std::vector<Target>& targets, const DaemonOptions& options, StepReporter& printer)
-      : targets_(targets), options_(options), metrics_(printer), states_(targets.size()) {
+      : targets_(targets),
+        options_(options),
+        metrics_(printer),
+        states_(targets.size()),
+        live_gate_(options.live_concurrency) {
+    for (auto& t : targets_) t.live_gate = &live_gate_;
+    metrics_.watch_budget(options_.budget);
     if (!options_.jitter) {
       options_.jitter = [] {
         thread_local std::mt19937_64 rng{std::random_device{}()};
         return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
       };
     }
+  }
+
+  ~Daemon() {
+    for (auto& t : targets_) t.live_gate = nullptr;
   }
 
   int run() {
@@ -94,12 +108,14 @@ class Daemon {
     health_.begin("start-up", kLocalWork);
     start_endpoint();
     start_watchdog();
+    // Each worker runs one check at a time; beyond the API bound, room for
+    // those waiting on a broker, so that handshakes don't idle the API.
+    pool_.emplace(std::max(1, options_.concurrency) + std::max(1, options_.live_concurrency));
     bool announced = false;
     while (!stopping_) {
-      check_due_targets();
-      // A SIGTERM drained during the pass must not be followed by a sleep.
-      if (stopping_) break;
-      if (!announced) {
+      dispatch_due_targets();
+      // Once every target has been checked once, as a single-threaded loop would have.
+      if (!announced && nothing_in_flight()) {
         sd_notify(0, "READY=1");
         announced = true;
       }
@@ -108,6 +124,10 @@ class Daemon {
       arm_timer();
       wait_for_events();
     }
+    if (const auto dropped = pool_->drop_pending(); dropped > 0) {
+      spdlog::info("{} queued check(s) not started", dropped);
+    }
+    pool_.reset();  // waits for the checks in flight
     spdlog::info("stopping");
     watchdog_ = {};
     sd_notify(0, "STOPPING=1");
@@ -228,22 +248,51 @@ class Daemon {
     }
   }
 
-  void check_due_targets() {
+  // Hands every due target that is not being checked to the pool.
+  void dispatch_due_targets() {
     const auto now = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < targets_.size() && !stopping_; ++i) {
-      if (states_[i].due > now && !states_[i].repair) continue;
-      health_.begin(fmt::format("the check of {}", targets_[i].config.name),
-                    check_bound(targets_[i]));
-      check(i);
-      health_.begin("the loop between checks", kLocalWork);
-      poll_signals_only();  // a SIGTERM during a long pass stops after this target
+    std::vector<std::size_t> due;
+    {
+      std::lock_guard lock(states_mutex_);
+      for (std::size_t i = 0; i < targets_.size(); ++i) {
+        auto& s = states_[i];
+        if (s.in_flight || (s.due > now && !s.repair)) continue;
+        s.in_flight = true;
+        due.push_back(i);
+      }
     }
+    if (due.empty()) return;
+    if (options_.on_pass) options_.on_pass();
+    for (const auto i : due) pool_->submit([this, i] { check(i); });
   }
 
+  bool nothing_in_flight() {
+    std::lock_guard lock(states_mutex_);
+    return std::ranges::none_of(states_, [](const TargetState& s) { return s.in_flight; });
+  }
+
+  // The bound of one check as a worker runs it: its own, and the wait for a
+  // broker slot behind the other checks in flight (none with one target).
+  std::chrono::milliseconds worker_bound(const Target& target) const {
+    const int live = std::max(1, options_.live_concurrency);
+    const int workers = std::max(1, options_.concurrency) + live;
+    const int others = std::min<int>(workers, static_cast<int>(targets_.size())) - 1;
+    return check_bound(target) + ((others + live - 1) / live) * target.config.live_timeout;
+  }
+
+  // On a worker thread: one check of target i, which no other thread touches
+  // until in_flight is cleared.
   void check(std::size_t i) {
     Target& target = targets_[i];
-    TargetState& state = states_[i];
-    const bool repair = std::exchange(state.repair, false);
+    const int work = health_.begin_work(fmt::format("the check of {}", target.config.name),
+                                        worker_bound(target));
+    TargetState state;
+    {
+      std::lock_guard lock(states_mutex_);
+      state = states_[i];
+      states_[i].repair = false;
+    }
+    const bool repair = state.repair;
     if (repair) repair_links(target);
     auto result = repair ? ensure_live(target, metrics_, Clock::now())
                          : rotate(target, RotateOptions{}, metrics_, Clock::now());
@@ -274,6 +323,17 @@ class Daemon {
     }
     record_next_check(target, state.due - now);
     watch(i);
+    {
+      std::lock_guard lock(states_mutex_);
+      auto& s = states_[i];
+      s.failures = state.failures;
+      s.due = std::exchange(s.recheck, false) ? now : state.due;
+      s.in_flight = false;
+    }
+    health_.end_work(work);
+    // The loop arms its timer for this target's next check.
+    const std::uint64_t one = 1;
+    (void)!write(wake_fd_.get(), &one, sizeof one);
   }
 
   // For `certswap status` and for whoever reads the journal next.
@@ -330,6 +390,7 @@ class Daemon {
   // every swap, so watching them would miss the next generation. Called after
   // every check: a directory that was missing is watched once it is back.
   void watch(std::size_t i) {
+    std::lock_guard lock(watcher_mutex_);
     const auto& dir = targets_[i].config.output_dir;
     watcher_->watch(watch_key(i, Watched::OutputDir), dir,
                     IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
@@ -348,7 +409,13 @@ class Daemon {
 
   void arm_timer() {
     auto next = std::chrono::steady_clock::time_point::max();
-    for (const auto& s : states_) next = std::min(next, s.due);
+    {
+      // A check in flight wakes the loop when it ends.
+      std::lock_guard lock(states_mutex_);
+      for (const auto& s : states_) {
+        if (!s.in_flight) next = std::min(next, s.repair ? SteadyTime{} : s.due);
+      }
+    }
     auto delay =
         std::max(std::chrono::nanoseconds(1'000'000), next - std::chrono::steady_clock::now());
     itimerspec spec{};
@@ -380,8 +447,6 @@ class Daemon {
     }
   }
 
-  void poll_signals_only() { drain_signals(); }
-
   void drain_signals() {
     signalfd_siginfo info;
     while (read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
@@ -397,11 +462,17 @@ class Daemon {
   }
 
   void drain_inotify() {
-    for (const int key : watcher_->drain()) {
+    std::set<int> keys;
+    {
+      std::lock_guard lock(watcher_mutex_);
+      keys = watcher_->drain();
+    }
+    std::lock_guard lock(states_mutex_);
+    for (const int key : keys) {
       const auto i = static_cast<std::size_t>(key / 3);
       if (key == watch_key(i, Watched::Inbox)) {
         // A set was dropped off: take it at once rather than at the next poll.
-        states_[i].due = std::chrono::steady_clock::now();
+        due_now(states_[i]);
       } else {
         // Our own swaps fire here too; a repair check of a healthy set is a
         // cheap offline validation with no API call. A replaced directory
@@ -412,14 +483,25 @@ class Daemon {
   }
 
   void all_due_now() {
-    const auto now = std::chrono::steady_clock::now();
-    for (auto& s : states_) s.due = now;
+    std::lock_guard lock(states_mutex_);
+    for (auto& s : states_) due_now(s);
+  }
+
+  static void due_now(TargetState& s) {
+    if (s.in_flight) {
+      s.recheck = true;  // what it fetched may predate the reason for asking
+    } else {
+      s.due = std::chrono::steady_clock::now();
+    }
   }
 
   std::vector<Target>& targets_;
   DaemonOptions options_;
   Metrics metrics_;
+  std::mutex states_mutex_;  // the loop and the workers share states_
   std::vector<TargetState> states_;
+  ConcurrencyGate live_gate_;
+  std::mutex watcher_mutex_;
   UniqueFd signal_fd_, timer_fd_, wake_fd_, epoll_fd_;
   std::optional<DirectoryWatcher> watcher_;
   LoopHealth health_;
@@ -427,7 +509,8 @@ class Daemon {
   std::thread server_thread_;
   std::jthread watchdog_;
   std::atomic<bool> wake_all_{false};
-  bool stopping_ = false;
+  bool stopping_ = false;           // the loop's own
+  std::optional<WorkerPool> pool_;  // last: destroyed (joined) before what its jobs use
 };
 
 }  // namespace

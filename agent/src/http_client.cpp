@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -14,10 +16,14 @@ namespace {
 struct CurlDeleter {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
 };
+struct ShareDeleter {
+  void operator()(CURLSH* s) const { curl_share_cleanup(s); }
+};
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+using SharePtr = std::unique_ptr<CURLSH, ShareDeleter>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
 // curl_global_init is not thread-safe; run it once before any handle exists.
@@ -88,8 +94,61 @@ bool retriable_status(long status) {
 
 }  // namespace
 
-struct HttpClient::Handle {
-  CurlPtr curl;
+// Easy handles are not thread-safe; a request takes one of its own from the
+// pool. What they share (connections, TLS sessions, DNS) is guarded by one
+// mutex per kind of data, as libcurl's share interface asks of its user.
+struct HttpClient::Handles {
+  std::mutex pool_mutex;
+  std::vector<CurlPtr> idle;
+  std::array<std::mutex, CURL_LOCK_DATA_LAST> share_mutexes;
+  SharePtr share;
+
+  static void lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
+    static_cast<Handles*>(user)->share_mutexes[data].lock();
+  }
+  static void unlock(CURL*, curl_lock_data data, void* user) {
+    static_cast<Handles*>(user)->share_mutexes[data].unlock();
+  }
+
+  Handles() : share(curl_share_init()) {
+    if (!share) return;
+    curl_share_setopt(share.get(), CURLSHOPT_LOCKFUNC, &Handles::lock);
+    curl_share_setopt(share.get(), CURLSHOPT_UNLOCKFUNC, &Handles::unlock);
+    curl_share_setopt(share.get(), CURLSHOPT_USERDATA, this);
+    for (auto data : {CURL_LOCK_DATA_CONNECT, CURL_LOCK_DATA_SSL_SESSION, CURL_LOCK_DATA_DNS}) {
+      curl_share_setopt(share.get(), CURLSHOPT_SHARE, data);
+    }
+  }
+  // The easy handles go first: each may still refer to the share object.
+  ~Handles() { idle.clear(); }
+
+  CurlPtr take() {
+    std::lock_guard lock(pool_mutex);
+    if (idle.empty()) return CurlPtr(curl_easy_init());
+    CurlPtr curl = std::move(idle.back());
+    idle.pop_back();
+    return curl;
+  }
+  void give_back(CurlPtr curl) {
+    if (!curl) return;
+    std::lock_guard lock(pool_mutex);
+    idle.push_back(std::move(curl));
+  }
+};
+
+// Returns the handle to the pool whatever way the request ends.
+class BorrowedHandle {
+ public:
+  explicit BorrowedHandle(HttpClient::Handles& handles)
+      : handles_(handles), curl_(handles.take()) {}
+  ~BorrowedHandle() { handles_.give_back(std::move(curl_)); }
+  BorrowedHandle(const BorrowedHandle&) = delete;
+  BorrowedHandle& operator=(const BorrowedHandle&) = delete;
+  CURL* get() const { return curl_.get(); }
+
+ private:
+  HttpClient::Handles& handles_;
+  CurlPtr curl_;
 };
 
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter,
@@ -121,7 +180,7 @@ HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
       return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
     };
   }
-  handle_ = std::make_unique<Handle>(Handle{CurlPtr(curl_easy_init())});
+  handles_ = std::make_unique<Handles>();
 }
 
 HttpClient::~HttpClient() = default;
@@ -132,8 +191,10 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
                                          const std::string& body,
                                          const std::vector<std::string>& headers,
                                          bool retry_on_failure) {
-  CURL* curl = handle_->curl.get();
-  if (!curl) return fail(ErrorKind::Internal, "libcurl could not create a handle");
+  BorrowedHandle handle(*handles_);
+  CURL* curl = handle.get();
+  if (!curl || !handles_->share)
+    return fail(ErrorKind::Internal, "libcurl could not create a handle");
   const std::string url = options_.base_url + path;
   if (!url.starts_with("https://") && !(options_.allow_plain_http && url.starts_with("http://"))) {
     return fail(ErrorKind::Usage,
@@ -156,6 +217,7 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     char error_buffer[CURL_ERROR_SIZE] = {};
 
     curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_SHARE, handles_->share.get());
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
     if (method != "GET") {
@@ -184,10 +246,19 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "certswap/0.1");
 
+    // Taken per attempt: a retry waits its turn like any other request.
+    std::optional<ApiBudget::Slot> slot;
+    if (options_.budget) slot = options_.budget->acquire();
     const CURLcode code = curl_easy_perform(curl);
+    slot.reset();
     bool retriable = false;
     if (code == CURLE_OK) {
       curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+      // The server asked this token to slow down: every target using it waits,
+      // as long as this request waits before its own retry (capped the same way).
+      if (response.status == 429 && response.retry_after && options_.budget) {
+        options_.budget->pause(backoff_delay(options_.retry, attempt, 0.0, response.retry_after));
+      }
       if (!retriable_status(response.status) || attempt == attempts) return response;
       retriable = true;
       last_failure = fmt::format("HTTP {}", response.status);

@@ -10,9 +10,20 @@ void LoopHealth::begin(std::string what, Clock::duration bound) {
   const auto now = now_();
   std::lock_guard lock(mutex_);
   busy_ = true;
-  what_ = std::move(what);
-  started_ = now;
-  bound_ = bound;
+  loop_ = {std::move(what), now, bound};
+}
+
+int LoopHealth::begin_work(std::string what, Clock::duration bound) {
+  const auto now = now_();
+  std::lock_guard lock(mutex_);
+  const int id = next_id_++;
+  workers_[id] = {std::move(what), now, bound};
+  return id;
+}
+
+void LoopHealth::end_work(int id) {
+  std::lock_guard lock(mutex_);
+  workers_.erase(id);
 }
 
 void LoopHealth::idle() {
@@ -23,12 +34,17 @@ void LoopHealth::idle() {
 LoopHealth::Verdict LoopHealth::check() const {
   const auto now = now_();
   std::lock_guard lock(mutex_);
-  if (!busy_ || now - started_ <= bound_) return {};
+  auto overran = [&](const Work& w) { return now - w.started > w.bound; };
+  const Work* stuck = busy_ && overran(loop_) ? &loop_ : nullptr;
+  for (const auto& [id, w] : workers_) {
+    if (!stuck && overran(w)) stuck = &w;
+  }
+  if (!stuck) return {};
   using std::chrono::duration_cast;
   using std::chrono::seconds;
-  return {false, fmt::format("stalled: {} has run for {} s, longer than its bound of {} s", what_,
-                             duration_cast<seconds>(now - started_).count(),
-                             duration_cast<seconds>(bound_).count())};
+  return {false, fmt::format("stalled: {} has run for {} s, longer than its bound of {} s",
+                             stuck->what, duration_cast<seconds>(now - stuck->started).count(),
+                             duration_cast<seconds>(stuck->bound).count())};
 }
 
 }  // namespace certswap

@@ -6,6 +6,7 @@
 // flight. Thread-safe: the loop writes, the endpoint and watchdog threads read.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -21,6 +22,10 @@ class LoopHealth {
   void begin(std::string what, Clock::duration bound);
   // The loop is asleep, waiting for the next event.
   void idle();
+  // Work the loop handed to a worker thread, `what` taking at most `bound`:
+  // tracked beside the loop's own until end_work(the id returned).
+  int begin_work(std::string what, Clock::duration bound);
+  void end_work(int id);
 
   struct Verdict {
     bool healthy = true;
@@ -30,11 +35,16 @@ class LoopHealth {
 
  private:
   std::function<Clock::time_point()> now_;
+  struct Work {
+    std::string what;
+    Clock::time_point started{};
+    Clock::duration bound{};
+  };
   mutable std::mutex mutex_;
   bool busy_ = false;
-  std::string what_;
-  Clock::time_point started_{};
-  Clock::duration bound_{};
+  Work loop_;
+  int next_id_ = 0;
+  std::map<int, Work> workers_;
 };
 
 }  // namespace certswap

@@ -140,7 +140,36 @@ std::string Metrics::render() const {
                                 label(target), status, n);
            }
          });
+  if (budget_) render_budget(out, budget_->stats());
   return out;
+}
+
+void Metrics::watch_budget(std::shared_ptr<const ApiBudget> budget) {
+  std::lock_guard lock(mutex_);
+  budget_ = std::move(budget);
+}
+
+// One budget per token, and the agent has one token: no label.
+void Metrics::render_budget(std::string& out, const ApiBudget::Stats& b) {
+  auto one = [&](const char* name, const char* type, const char* help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+  };
+  one("certswap_api_budget_tokens", "gauge", "Requests the token may send now without waiting.",
+      b.tokens);
+  one("certswap_api_budget_rate", "gauge", "Requests per second the token may send (0: no limit).",
+      b.rate);
+  one("certswap_api_in_flight", "gauge", "API requests on the wire now.", b.in_flight);
+  one("certswap_api_max_in_flight", "gauge", "The bound of API requests at once (--concurrency).",
+      b.max_in_flight);
+  one("certswap_api_peak_in_flight", "gauge", "The most API requests at once so far.",
+      b.peak_in_flight);
+  one("certswap_api_requests_total", "counter", "API requests sent under the budget.", b.requests);
+  one("certswap_api_budget_waits_total", "counter",
+      "API requests that waited for the budget (rate, bound or pause).", b.waits);
+  one("certswap_api_pauses_total", "counter",
+      "429 answers with Retry-After that paused every target of the token.", b.pauses);
+  one("certswap_api_paused_seconds", "gauge", "Left of the current pause (0: not paused).",
+      std::chrono::duration<double>(b.paused_for).count());
 }
 
 }  // namespace certswap

@@ -379,6 +379,7 @@ class Rotation {
     StepTimer step(report_, cfg_.name, "validate-live");
     auto bootstrap = target_.source->bootstrap();
     if (!bootstrap) return step.failed(bootstrap.error());
+    const auto pass = enter(target_.live_gate);
     const LiveResult result = validate_live(set, *bootstrap, cfg_.live_timeout);
     switch (result.verdict) {
       case LiveVerdict::Accepted:

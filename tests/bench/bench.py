@@ -13,6 +13,7 @@ One function per measurement:
    (baseline-loop.sh: `avn service user-creds-download` + an app restart), idle
    and during a check and a rotation; binary sizes.
 3. scale: 1..1000 targets in one `--config` file against the emulator.
+4. targets (targets_bench.py): many targets with a 50 ms API, sequential beside concurrent.
 
 Percentiles are nearest-rank: with 50 samples the p99 is the largest sample.
 """
@@ -522,7 +523,8 @@ def main():
     p.add_argument("--avn", default=os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
                                                 "certswap", "venv-bench", "bin", "avn"))
     p.add_argument("--json", default=None)
-    p.add_argument("--only", default="rotation,footprint,scale,load")
+    p.add_argument("--only", default="rotation,footprint,scale,targets,load")
+    p.add_argument("--targets", type=int, default=1000, help="users in the many-targets benchmark")
     p.add_argument("--load-rates", default="10000", help="msg/s of the cpp-producer through a rotation")
     p.add_argument("--examples-bin", default=None, help="directory with cpp-producer (for --only load)")
     args = p.parse_args()
@@ -541,6 +543,9 @@ def main():
         res["footprint"] = footprint(tb, args.certswap, args.avn, args.idle_seconds, args.cycles, work)
     if "scale" in only:
         res["scale"] = scale(tb, args.certswap, [int(x) for x in args.scale.split(",")], args.scale_timeout, work)
+    if "targets" in only:
+        import targets_bench
+        res["targets"] = targets_bench.targets_bench(tb, args.certswap, args.targets, 0.1, args.scale_timeout, work)
     if "load" in only:
         import app_load_bench
         res["load"] = app_load_bench.app_load(args.testbed_dir, args.certswap, args.examples_bin,

@@ -1,6 +1,10 @@
 #pragma once
 // The subset of the Aiven REST API that certswap uses (see shared/aiven-api.md).
 #include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,7 +24,11 @@ class AivenClient {
   // otherwise (aiven-docs tools/api/secret-redaction.md).
   Result<ServiceUser> get_user(const std::string& project, const std::string& service,
                                const std::string& user);
+  // Within a pass (see new_pass) asked once per project, however many targets
+  // of that project ask, concurrently or not; before the first pass, every time.
   Result<std::string> get_project_ca(const std::string& project);
+  // The sidecar starts checking a batch of targets: project CAs are asked afresh.
+  void new_pass();
   Result<ServiceAddress> get_service_address(const std::string& project, const std::string& service,
                                              std::string_view route = "dynamic");
   Result<void> acknowledge_renewal(const std::string& project, const std::string& service,
@@ -33,6 +41,8 @@ class AivenClient {
                                                        const std::string& service,
                                                        const std::string& user);
 
+  const std::shared_ptr<ApiBudget>& budget() const { return http_.options().budget; }
+
   // The longest one call may take, retries included (request_bound.hpp).
   std::chrono::milliseconds request_bound() const;
 
@@ -44,8 +54,18 @@ class AivenClient {
   Result<std::string> call(const std::string& method, const std::string& path,
                            const std::string& body, bool retry,
                            std::string_view forbidden_hint = {});
+  Result<std::string> fetch_project_ca(const std::string& project);
+
+  struct CachedCa {
+    std::uint64_t pass = 0;
+    std::string pem;
+    std::mutex fetching;  // held by the one asking upstream; the others wait for its answer
+  };
   HttpClient http_;
   std::string auth_header_;
+  std::mutex ca_mutex_;  // guards pass_ and the map, not the entries' contents
+  std::uint64_t pass_ = 0;
+  std::map<std::string, std::unique_ptr<CachedCa>> cas_;
 };
 
 // Percent-encodes one path segment (RFC 3986 unreserved characters pass).

@@ -22,6 +22,12 @@ struct ApiConfig {
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds total_timeout{30'000};
   RetryPolicy retry;
+  // The token's rate budget (api_budget.hpp), requests per second; 0: none.
+  // 100/s: Aiven publishes no limit; this lets a sidecar check 1,000 targets
+  // in about 10 s and still spreads a burst (a SIGHUP of all of them) over
+  // seconds, and a 429 with Retry-After slows it further.
+  double rate = 100;
+  int concurrency = 8;  // API requests in flight at once
 };
 
 // How the apps learn about a new set (plugins/notifiers/*).
@@ -70,6 +76,7 @@ struct TargetConfig {
 
 struct Config {
   ApiConfig api;
+  int live_concurrency = 4;  // broker handshakes at once, across targets
   std::vector<TargetConfig> targets;
 };
 

@@ -2,13 +2,18 @@
 // `certswap run`: the sidecar loop. One thread sleeps in epoll over a timerfd
 // (the next due check), a signalfd (SIGHUP: check now; SIGTERM/SIGINT: finish
 // the rotation in flight and exit), an inotify fd (someone touched a live set)
-// and an eventfd (POST /rotate). Idle means asleep. /healthz and WATCHDOG=1
-// follow the loop's progress: they fail once a check runs past its bound.
+// and an eventfd (POST /rotate, and a check finished). Idle means asleep.
+// The checks themselves run on a pool of worker threads, several targets at
+// once: a slow or hung target holds one worker for its own bound, the others
+// go on. /healthz and WATCHDOG=1 follow the loop's progress and every check
+// in flight: they fail once one runs past its bound.
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "certswap/api_budget.hpp"
 #include "certswap/rotation.hpp"
 
 namespace certswap {
@@ -25,6 +30,13 @@ struct DaemonOptions {
   std::string listen = "127.0.0.1:9464";  // empty: no HTTP endpoint
   bool rotate_endpoint = false;
   std::function<double()> jitter;  // [0,1); default random
+  // API requests in flight at once: the bound of the API budget, given to it
+  // by whoever builds the client (agent_setup.cpp); here it sizes the pool.
+  int concurrency = 8;
+  int live_concurrency = 4;           // broker handshakes at once (live validations)
+  std::shared_ptr<ApiBudget> budget;  // shown in /metrics when set
+  // The loop hands out a batch of checks: the API client asks project CAs afresh.
+  std::function<void()> on_pass;
 };
 
 // The longest one check of `target` may take without being stuck, and so the

@@ -2,7 +2,10 @@
 // HTTPS client for the Aiven API: libcurl underneath, TLS verification always
 // on, retries with exponential backoff and jitter on 5xx, 429 (honouring
 // Retry-After) and transport errors. Sleep and jitter are injected so tests
-// don't wait and are deterministic.
+// don't wait and are deterministic. Thread-safe: each request takes an easy
+// handle of its own from a pool, and the handles share one connection cache,
+// TLS session cache and DNS cache (curl share interface), so concurrent
+// targets reuse each other's keep-alive connections.
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -11,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "certswap/api_budget.hpp"
 #include "certswap/error.hpp"
 
 namespace certswap {
@@ -36,6 +40,9 @@ struct HttpOptions {
   RetryPolicy retry;
   std::function<void(std::chrono::milliseconds)> sleep;  // default: this_thread::sleep_for
   std::function<double()> jitter;                        // in [0,1); default: random
+  // The token's budget (api_budget.hpp), shared by every client of that
+  // token: every attempt waits for it, and a 429 pauses it. None: unlimited.
+  std::shared_ptr<ApiBudget> budget;
 };
 
 struct HttpResponse {
@@ -60,10 +67,11 @@ class HttpClient {
 
   const HttpOptions& options() const { return options_; }
 
+  struct Handles;  // the easy handle pool and the share object (http_client.cpp)
+
  private:
-  struct Handle;
   HttpOptions options_;
-  std::unique_ptr<Handle> handle_;  // one CURL easy handle, reused for connection reuse
+  std::unique_ptr<Handles> handles_;  // the easy handle pool and the share object
 };
 
 // A longer Retry-After is taken as this: no answer should park the agent for longer.

@@ -3,9 +3,11 @@
 // Fed by the pipeline's step lines, so the pipeline itself knows nothing of metrics.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
+#include "certswap/api_budget.hpp"
 #include "certswap/step_reporter.hpp"
 
 namespace certswap {
@@ -21,6 +23,8 @@ class Metrics final : public StepReporter {
   void set_last_check(const std::string& target, std::int64_t unix_seconds, bool success);
   void set_ready(const std::string& target, bool ready);
   void count_notification_failure(const std::string& target);
+  // The API budget's state joins the rendering (tokens, in flight, pauses).
+  void watch_budget(std::shared_ptr<const ApiBudget> budget);
 
   bool all_ready() const;
   std::string render() const;
@@ -33,7 +37,9 @@ class Metrics final : public StepReporter {
     std::map<std::string, std::uint64_t> api_errors;                           // status
     bool ready = false;
   };
+  static void render_budget(std::string& out, const ApiBudget::Stats& budget);
   StepReporter& next_;
+  std::shared_ptr<const ApiBudget> budget_;
   mutable std::mutex mutex_;
   std::map<std::string, PerTarget> targets_;
 };

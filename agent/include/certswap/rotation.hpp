@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "certswap/cert_info.hpp"
+#include "certswap/concurrency_gate.hpp"
 #include "certswap/config.hpp"
 #include "certswap/format.hpp"
 #include "certswap/notifier.hpp"
@@ -21,6 +22,9 @@ struct Target {
   std::unique_ptr<Source> source;
   std::unique_ptr<Format> format;
   std::vector<std::unique_ptr<Notifier>> notifiers;
+  // Shared by the targets a sidecar checks at once: bounds their broker
+  // handshakes (--live-concurrency). None: unbounded (one target at a time).
+  ConcurrencyGate* live_gate = nullptr;
 };
 
 struct RotateOptions {

@@ -21,6 +21,8 @@ Result<Agent> build_agent(const Config& config) {
   http.connect_timeout = config.api.connect_timeout;
   http.total_timeout = config.api.total_timeout;
   http.retry = config.api.retry;
+  http.budget = std::make_shared<ApiBudget>(
+      ApiBudget::Limits{.rate = config.api.rate, .max_in_flight = config.api.concurrency});
   agent.api = std::make_unique<AivenClient>(std::move(http), std::move(*token));
   for (const auto& t : config.targets) {
     Target target;

@@ -26,6 +26,9 @@ struct Flags {
   ApiConfig api;
   std::string api_url, token_file, api_timeout;
   bool api_allow_plain_http = false;
+  // 0 / negative: unset (the config file's, else the default).
+  int concurrency = 0, live_concurrency = 0;
+  double api_rate = -1;
   std::string notify_signal, notify_pid_file, notify_exec, notify_url;
   int notify_pid = 0;
 };

@@ -152,6 +152,18 @@ void add_target_flags(CLI::App& app, Flags& f) {
   app.add_option("--token-file", f.token_file, "File holding the API token (else AIVEN_AUTH_TOKEN)")
       ->envname("CERTSWAP_TOKEN_FILE")
       ->group(a);
+  app.add_option("--concurrency", f.concurrency,
+                 "API requests in flight at once, across targets (default 8)")
+      ->check(CLI::PositiveNumber)
+      ->group(a);
+  app.add_option("--live-concurrency", f.live_concurrency,
+                 "Broker handshakes (live validations) at once, across targets (default 4)")
+      ->check(CLI::PositiveNumber)
+      ->group(a);
+  app.add_option("--api-rate", f.api_rate,
+                 "Requests per second the token may send; 0: no limit (default 100)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(a);
   app.add_option("--api-timeout", f.api_timeout, "Bound of one API request (default 30s)")
       ->envname("CERTSWAP_API_TIMEOUT")
       ->group(a);
@@ -224,6 +236,9 @@ Result<Config> build_config(const Flags& f) {
   if (f.api_allow_plain_http) config.api.allow_plain_http = true;
   if (!f.api.ca_file.empty()) config.api.ca_file = f.api.ca_file;
   if (!f.token_file.empty()) config.api.token_file = f.token_file;
+  if (f.concurrency > 0) config.api.concurrency = f.concurrency;
+  if (f.live_concurrency > 0) config.live_concurrency = f.live_concurrency;
+  if (f.api_rate >= 0) config.api.rate = f.api_rate;
   if (auto r = apply_duration(f.api_timeout, config.api.total_timeout); !r)
     return std::unexpected(r.error());
   while (!config.api.url.empty() && config.api.url.back() == '/') config.api.url.pop_back();

@@ -21,12 +21,17 @@ Result<void> check_listen_address(const std::string& listen) {
                 listen);
   return {};
 }
-int run_sidecar(const Flags& flags, const DaemonOptions& options) {
+int run_sidecar(const Flags& flags, const DaemonOptions& daemon_options) {
   auto config = build_config(flags);
   if (!config) return report_error(config.error());
   auto agent = build_agent(*config);
   if (!agent) return report_error(agent.error());
   PrintingReporter reporter(flags.log_format == "json" ? LogFormat::Json : LogFormat::Text);
+  DaemonOptions options = daemon_options;
+  options.concurrency = config->api.concurrency;
+  options.live_concurrency = config->live_concurrency;
+  options.budget = agent->api->budget();
+  options.on_pass = [api = agent->api.get()] { api->new_pass(); };
   return run_daemon(agent->targets, options, reporter);
 }
 

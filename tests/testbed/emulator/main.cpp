@@ -175,6 +175,19 @@ class Emulator {
       requests_.clear();
       res.set_content("{}", "application/json");
     });
+    // Test-bed only, no Aiven behaviour: how many Aiven calls are being
+    // served at once, and the most so far, so that a test can see the
+    // client's bound from the server's side. DELETE starts a new peak.
+    server.Get("/_testbed/concurrency", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(concurrency_mutex_);
+      res.set_content(json{{"in_flight", in_flight_}, {"peak", peak_in_flight_}}.dump(),
+                      "application/json");
+    });
+    server.Delete("/_testbed/concurrency", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(concurrency_mutex_);
+      peak_in_flight_ = in_flight_;
+      res.set_content("{}", "application/json");
+    });
   }
 
  private:
@@ -183,6 +196,24 @@ class Emulator {
     json body;
   };
   using AivenHandler = std::function<Answer(const httplib::Request&)>;
+
+  // Counts one Aiven call from its arrival to its answer (GET /_testbed/concurrency).
+  class InFlight {
+   public:
+    explicit InFlight(Emulator& emu) : emu_(emu) {
+      std::lock_guard lock(emu_.concurrency_mutex_);
+      emu_.peak_in_flight_ = std::max(emu_.peak_in_flight_, ++emu_.in_flight_);
+    }
+    ~InFlight() {
+      std::lock_guard lock(emu_.concurrency_mutex_);
+      --emu_.in_flight_;
+    }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+   private:
+    Emulator& emu_;
+  };
 
   // The spec's error shape: {"message", "errors": [{"error_code", "message", "status"}]}.
   static json error_body(const std::string& message, int status,
@@ -195,6 +226,7 @@ class Emulator {
   // Authentication, faults, request log and JSON for every Aiven path.
   httplib::Server::Handler aiven(AivenHandler handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
+      const InFlight counted(*this);
       // A rejected request does not use up a fault meant for an authenticated one.
       bool may_read_secrets = false;
       Answer answer = authenticate(req, may_read_secrets);
@@ -722,6 +754,8 @@ class Emulator {
   std::mutex mutex_;
   std::vector<Fault> faults_;
   std::vector<RequestRecord> requests_;
+  std::mutex concurrency_mutex_;
+  int in_flight_ = 0, peak_in_flight_ = 0;
 };
 
 }  // namespace
@@ -770,6 +804,11 @@ int main(int argc, char** argv) {
   // the macro in our translation unit never reached its sockets.
   server.set_tcp_nodelay(true);
   emu.routes(server);
+  // A keep-alive connection holds one server thread while it is open: enough
+  // threads for a client's pool of connections (several targets at once)
+  // besides the tests' control calls. httplib takes ownership of the queue.
+  server.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  server.set_keep_alive_max_count(1000);
   const int bound =
       port == 0 ? server.bind_to_any_port(listen) : (server.bind_to_port(listen, port) ? port : -1);
   if (bound <= 0) {
