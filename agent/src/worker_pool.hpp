@@ -1,15 +1,16 @@
 #pragma once
-// A fixed set of threads running queued jobs, first in first out: the
-// sidecar's checks of many targets at once. Destroying the pool drops the
-// jobs not started and waits for the running ones (a SIGTERM finishes the
-// work in flight, nothing more).
+// Up to N threads running queued jobs, first in first out: the sidecar's
+// checks of many targets at once, and the HTTP endpoint's requests. Threads
+// start when jobs arrive and end when the queue is empty, so an idle sidecar
+// keeps none. Destroying the pool drops the jobs not started and waits for the
+// running ones (a SIGTERM finishes the work in flight, nothing more).
 #include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <functional>
+#include <list>
 #include <mutex>
-#include <stop_token>
 #include <thread>
-#include <vector>
 
 namespace certswap {
 
@@ -23,14 +24,22 @@ class WorkerPool {
   void submit(std::function<void()> job);
   // Forgets the jobs no thread has started; returns how many.
   std::size_t drop_pending();
+  // Returns once every queued job ran and every thread ended.
+  void wait_idle();
+  // Threads alive now (0 when idle).
+  std::size_t threads() const;
 
  private:
-  void work(std::stop_token stop);
+  using Threads = std::list<std::thread>;
+  void work(Threads::iterator self);
+  void join_finished(std::unique_lock<std::mutex>& lock);
 
-  std::mutex mutex_;
-  std::condition_variable_any ready_;
+  const std::size_t max_threads_;
+  mutable std::mutex mutex_;
+  std::condition_variable idle_;
   std::deque<std::function<void()>> jobs_;
-  std::vector<std::jthread> threads_;  // last: they stop and join before the queue goes
+  Threads threads_;
+  std::list<Threads::iterator> finished_;
 };
 
 }  // namespace certswap

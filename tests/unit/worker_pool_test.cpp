@@ -119,3 +119,13 @@ TEST_CASE("a check on a worker past its bound makes the sidecar unhealthy", "[he
   now += 1h;
   CHECK(health.check().healthy);
 }
+
+TEST_CASE("the pool starts threads for its jobs and keeps none once they ran", "[pool]") {
+  WorkerPool pool(4);
+  CHECK(pool.threads() == 0);
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 8; ++i) pool.submit([&] { ++ran; });
+  pool.wait_idle();
+  CHECK(ran == 8);
+  CHECK(pool.threads() == 0);
+}
