@@ -39,6 +39,13 @@ int main(int argc, char** argv) {
 
   auto* init_cmd =
       app.add_subcommand("init", "Init-container mode: make sure a valid set is live, then exit");
+  std::string install_dir;
+  auto* install_opt =
+      init_cmd
+          ->add_option("--install-preload", install_dir,
+                       "Then copy the preload library (and the Java agent) into DIR (default "
+                       "<output-dir>/.certswap-reload)")
+          ->expected(0, 1);
 
   auto* run_cmd =
       app.add_subcommand("run", "Sidecar / service mode: keep every target fresh until SIGTERM");
@@ -78,6 +85,32 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("--timeout", live_timeout,
                            "Bound of the broker connection (default 10s)");
 
+  auto* exec_cmd = app.add_subcommand(
+      "exec", "Run an app with the preload library / Java agent that reload the certificate");
+  ExecOptions exec_options;
+  exec_cmd->add_option("--dir", exec_options.dir,
+                       "certswap output directory the app reads (default: the configured one)");
+  exec_cmd->add_option("--preload", exec_options.preload,
+                       "Path of libcertswap-preload.so (else $CERTSWAP_PRELOAD_LIB, else next to "
+                       "certswap)");
+  exec_cmd->add_option("--java-agent", exec_options.java_agent,
+                       "Path of certswap-agent.jar (else $CERTSWAP_JAVA_AGENT, else next to "
+                       "certswap)");
+  exec_cmd->add_flag("--reload-ca", exec_options.reload_ca, "Also follow CA bundle changes");
+  exec_cmd->add_option("command", exec_options.command, "-- app args...")->required();
+
+  auto* doctor_cmd =
+      app.add_subcommand("doctor", "Tell whether hot reload will work for a process (read-only)");
+  DoctorOptions doctor_options;
+  auto* pid_opt = doctor_cmd->add_option("--pid", doctor_options.pid, "Process to inspect");
+  doctor_cmd->add_option("--dir", doctor_options.dir,
+                         "Reload directory (default: the process's CERTSWAP_RELOAD_DIR)");
+  doctor_cmd->add_option("--wait", doctor_options.wait,
+                         "With -- cmd: how long to wait for it to load its TLS library (10s)");
+  doctor_cmd->add_flag("--json", doctor_options.json, "Machine-readable output");
+  doctor_cmd->add_option("command", doctor_options.command, "-- cmd args... (instead of --pid)")
+      ->excludes(pid_opt);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -111,7 +144,10 @@ int main(int argc, char** argv) {
       return report_error(listen.error());
     return run_sidecar(flags, daemon_options);
   }
-  if (*init_cmd) return run_rotations(flags, true, RotateOptions{}, false);
+  if (*init_cmd)
+    return run_init(flags, install_opt->count() ? std::optional(install_dir) : std::nullopt);
+  if (*exec_cmd) return run_exec(flags, exec_options);
+  if (*doctor_cmd) return run_doctor(doctor_options);
   if (*status_cmd) return run_status(flags, status_json, status_offline);
   if (*validate_cmd) return run_validate(cert, key, ca, bootstrap, live_timeout, log_format);
   return kExitUsage;

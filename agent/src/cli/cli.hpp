@@ -1,7 +1,9 @@
 #pragma once
 // The CLI's commands, one file each; main.cpp only parses flags and picks one.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,5 +62,33 @@ int run_sidecar(const Flags& flags, const DaemonOptions& options);
 int run_status(const Flags& flags, bool as_json, bool offline);
 int run_validate(const std::string& cert, const std::string& key, const std::string& ca,
                  const std::string& bootstrap, const std::string& timeout_text, LogFormat format);
+
+// The no-code-change reload helpers (plugins/preload, plugins/java-agent).
+inline constexpr const char* kPreloadFileName = "libcertswap-preload.so";
+inline constexpr const char* kJavaAgentFileName = "certswap-agent.jar";
+// plugin_locator.cpp: the flag, else CERTSWAP_PRELOAD_LIB / CERTSWAP_JAVA_AGENT,
+// else next to the certswap executable; the error names every place tried.
+Result<std::filesystem::path> find_preload_library(const std::string& flag_value);
+Result<std::filesystem::path> find_java_agent(const std::string& flag_value);
+
+struct ExecOptions {
+  std::string dir, preload, java_agent;
+  bool reload_ca = false;
+  std::vector<std::string> command;
+};
+// Replaces the process with the app; returns only on failure (127/126/64).
+int run_exec(const Flags& flags, const ExecOptions& options);
+
+// init, then (when `install_dir` is set; "" means <output dir>/.certswap-reload)
+// copies the preload library and the Java agent there.
+int run_init(const Flags& flags, const std::optional<std::string>& install_dir);
+
+struct DoctorOptions {
+  int pid = 0;
+  std::string dir, wait = "10s";
+  bool json = false;
+  std::vector<std::string> command;
+};
+int run_doctor(const DoctorOptions& options);
 
 }  // namespace certswap::cli
