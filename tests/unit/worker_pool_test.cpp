@@ -39,7 +39,7 @@ TEST_CASE("the pool runs every job, never more at once than its threads", "[pool
   CHECK(most >= 2);  // they ran side by side
 }
 
-TEST_CASE("a job that hangs holds one thread; the others go on", "[pool]") {
+TEST_CASE("a job that hangs holds one thread, and the others go on", "[pool]") {
   std::mutex mutex;
   std::condition_variable cv;
   bool release = false;
