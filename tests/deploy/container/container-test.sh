@@ -131,6 +131,13 @@ if [[ "$mode" == kube ]]; then
   kube_wait "/readyz of the sidecar" ready
   app_started() { kube_logs app | grep -q '^started with /var/run/kafka-certs/service.cert'; }
   kube_wait "the app container to start" app_started
+  # init --install-preload put the library in the shared volume, and the app
+  # container's LD_PRELOAD entry (the only change an app needs) loaded it.
+  installed="$work/volumes/kafka-certs/.certswap-reload/libcertswap-preload.so"
+  [[ "$(stat -c '%a %u' "$installed" 2>/dev/null)" == "644 $uid" ]] ||
+    kube_fail "init --install-preload did not leave $installed (mode 644, uid $uid)"
+  kube_logs app | grep -q '^preload library loaded$' ||
+    kube_fail "the app container did not load the preload library from the shared volume"
   acks_before="$(acks)"
   renew kube
   acknowledged() { (($(acks) > acks_before)); }
@@ -141,7 +148,7 @@ if [[ "$mode" == kube ]]; then
   [[ "$live_subject" == *OU*kube* ]] || kube_fail "the live certificate is not the renewed one: $live_subject"
   podman pod stop --time 10 "$pod" >/dev/null || kube_fail "podman pod stop failed"
   (($(acks) == acks_before + 1)) || kube_fail "$(($(acks) - acks_before)) acknowledgements for one renewal, expected 1"
-  echo "container: kube play: init, sidecar, SIGHUP to the app and one acknowledgement in $((SECONDS - started)) s"
+  echo "container: kube play: init (preload installed), sidecar, SIGHUP to the app and one acknowledgement in $((SECONDS - started)) s"
   exit 0
 fi
 
