@@ -92,6 +92,30 @@ def test_doctor_pypi_wheel_static_openssl_will_not_work_even_with_preload(runnin
     assert "confluent_kafka" in r.stdout
 
 
+def doctor_command(argv, env):
+    return subprocess.run([CERTSWAP, "doctor", "--wait", "60s", "--", *argv], capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+def test_doctor_command_waits_for_the_kafka_client_not_for_the_preload_library(tmp_path):
+    # LD_PRELOAD maps the library at exec, long before the app imports its
+    # Kafka client: a verdict drawn then would say "unknown" (or miss a static
+    # OpenSSL still to come).
+    r = doctor_command(["/usr/bin/python3", "-c", PRODUCER],
+                       clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(tmp_path)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("hot reload: will work")
+
+
+def test_doctor_command_catches_the_static_openssl_of_a_wheel(tmp_path):
+    # The venv's Python maps libcrypto.so.3 for hashlib before it imports the
+    # wheel, whose librdkafka carries its own OpenSSL.
+    r = doctor_command([sys.executable, "-c", "import hashlib; " + PRODUCER],
+                       clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(tmp_path)))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.startswith("hot reload: will NOT work: OpenSSL is linked statically")
+
+
 SLEEPER = "class Sleep { public static void main(String[] a) throws Exception { " \
           "System.out.println(\"ready\"); Thread.sleep(120000); } }"
 

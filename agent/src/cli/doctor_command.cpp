@@ -305,14 +305,33 @@ void print_text(const json& r, const Verdict& v) {
   std::fputs(out.c_str(), stdout);
 }
 
-bool tls_stack_mapped(int pid) {
-  std::istringstream maps(slurp(fmt::format("/proc/{}/maps", pid)));
+// What `-- cmd` waits for before it inspects: a TLS client stack, i.e. libssl,
+// a librdkafka (Debian's, or a wheel's with OpenSSL inside) or a JVM. Not the
+// preload library (LD_PRELOAD maps it at exec, before the app loaded anything)
+// and not libcrypto alone (Python maps it for hashlib at start): either would
+// have the verdict drawn before a statically linked OpenSSL arrives.
+bool tls_client_mapped(const std::string& maps_text) {
+  std::istringstream maps(maps_text);
   for (std::string line; std::getline(maps, line);) {
-    for (const char* name :
-         {"/libssl.so", "/libcrypto.so", "/libjvm.so", "/librdkafka", "/libcertswap-preload"})
+    for (const char* name : {"/libssl.so", "/librdkafka", "/libjvm.so"})
       if (line.find(name) != std::string::npos) return true;
   }
   return false;
+}
+
+// Waits until `cmd` has mapped a TLS client stack and its mappings stopped
+// changing (the loader maps a library before its dependencies, so one look
+// could see librdkafka without the libssl it needs), it exited, or the wait ran out.
+void await_tls_client(pid_t pid, std::chrono::steady_clock::duration wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  const auto maps_path = fmt::format("/proc/{}/maps", pid);
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline && ::waitpid(pid, nullptr, WNOHANG) == 0) {
+    std::string now = slurp(maps_path);
+    if (tls_client_mapped(now) && now == last) return;
+    last = std::move(now);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 // Starts the command as given (no certswap exec environment) and returns its
@@ -359,11 +378,7 @@ int run_doctor(const DoctorOptions& o) {
     if (!child) return report_error(child.error());
     pid = *child;
     started = true;
-    // Inspect once a TLS stack is mapped, the child exited, or the wait ran out.
-    const auto deadline = std::chrono::steady_clock::now() + *wait;
-    while (std::chrono::steady_clock::now() < deadline && !tls_stack_mapped(pid) &&
-           ::waitpid(pid, nullptr, WNOHANG) == 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    await_tls_client(pid, *wait);
   }
   int code = kDoctorUnknown;
   if (::access(fmt::format("/proc/{}/maps", pid).c_str(), R_OK) != 0 ||
