@@ -33,10 +33,26 @@ Result<UniqueFd> open_directory(const fs::path& path) {
   return fd;
 }
 
+namespace {
+std::atomic<std::uint64_t> fsync_calls{0};
+std::atomic<std::int64_t> fsync_us{0};
+}  // namespace
+
 Result<void> fsync_fd(int fd, const fs::path& what) {
-  if (::fsync(fd) != 0)
-    return fail(ErrorKind::Io, "fsync({}) failed: {}", what.string(), errno_text());
+  const auto start = std::chrono::steady_clock::now();
+  const int rc = ::fsync(fd);
+  const int saved = errno;
+  fsync_us += std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  ++fsync_calls;
+  errno = saved;
+  if (rc != 0) return fail(ErrorKind::Io, "fsync({}) failed: {}", what.string(), errno_text());
   return {};
+}
+
+FsyncStats fsync_stats() {
+  return {fsync_calls.load(), std::chrono::microseconds(fsync_us.load())};
 }
 
 Result<void> write_all(int fd, std::string_view content, const fs::path& what) {
@@ -49,6 +65,16 @@ Result<void> write_all(int fd, std::string_view content, const fs::path& what) {
     content.remove_prefix(static_cast<size_t>(n));
   }
   return {};
+}
+
+Result<void> write_new_file(int dir_fd, const char* name, std::string_view content, mode_t mode,
+                            const fs::path& what) {
+  UniqueFd fd(::openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0));
+  if (!fd) return fail(ErrorKind::Io, "create {} failed: {}", what.string(), errno_text());
+  if (::fchmod(fd.get(), mode) != 0)
+    return fail(ErrorKind::Io, "fchmod({}, {:o}) failed: {}", what.string(), mode, errno_text());
+  if (auto r = write_all(fd.get(), content, what); !r) return r;
+  return fsync_fd(fd.get(), what);
 }
 
 // Steps, each failure reported as its own outcome:

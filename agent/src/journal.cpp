@@ -117,7 +117,9 @@ Result<void> Journal::save(JournalState s) {
 
 // stage:
 //   1. remove a leftover staging.tmp/ (an interrupted stage) and create it 0700;
-//   2. write each file durably (0600, fsync, fsync of staging.tmp/);
+//   2. create each file in it (O_EXCL, 0600 before the first byte), write and
+//      fsync it, then fsync staging.tmp/ once: the directory is new and
+//      nobody reads it before step 3, so no file needs a rename of its own;
 //   3. swap staging.tmp/ and staging/ with one renameat2(RENAME_EXCHANGE), so
 //      a crash leaves either the whole old set or the whole new one; where the
 //      file system can't exchange (or there is no old staging/), remove the
@@ -129,12 +131,18 @@ Result<void> Journal::stage(const CredentialSet& set) {
   if (auto r = remove_tree(tmp); !r) return r;
   if (::mkdir(tmp.c_str(), 0700) != 0)
     return fail(ErrorKind::Io, "mkdir({}) failed: {}", tmp.string(), errno_text());
-  for (const auto& [name, content] :
-       {std::pair<const char*, const std::string*>{"ca.pem", &set.ca_pem},
-        {"service.cert", &set.cert_pem},
-        {"service.key", &set.key_pem},
-        {"origin", &set.origin}})
-    if (auto r = write_file_durably(tmp / name, *content, kPrivate); !r) return r;
+  {
+    auto tmp_fd = open_directory(tmp);
+    if (!tmp_fd) return std::unexpected(tmp_fd.error());
+    for (const auto& [name, content] :
+         {std::pair<const char*, const std::string*>{"ca.pem", &set.ca_pem},
+          {"service.cert", &set.cert_pem},
+          {"service.key", &set.key_pem},
+          {"origin", &set.origin}})
+      if (auto r = write_new_file(tmp_fd->get(), name, *content, kPrivate, tmp / name); !r)
+        return r;
+    if (auto r = fsync_fd(tmp_fd->get(), tmp); !r) return r;
+  }
 
   if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, live.c_str(), RENAME_EXCHANGE) != 0) {
     if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
@@ -174,11 +182,10 @@ Result<std::optional<CredentialSet>> Journal::staged() const {
   return set;
 }
 
+// No fsync of `dir` of its own: the save below renames state.json in the same
+// directory and fsyncs it, which makes the removal durable with it.
 Result<void> Journal::clear_staged() {
   if (auto r = remove_tree(dir_ / kStaging); !r) return r;
-  auto dfd = open_directory(dir_);
-  if (!dfd) return std::unexpected(dfd.error());
-  if (auto r = fsync_fd(dfd->get(), dir_); !r) return r;
   JournalState s = state_;
   s.staged_fingerprint.clear();
   return save(std::move(s));

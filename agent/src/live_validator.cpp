@@ -1,5 +1,6 @@
 #include "certswap/live_validator.hpp"
 
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
@@ -71,6 +72,22 @@ bool set_property(rd_kafka_conf_t* conf, const char* name, const std::string& va
   return true;
 }
 
+// librdkafka's first rd_kafka_new runs sasl_client_init, which dlopens every
+// Cyrus SASL plugin installed (nine on Debian, with Berkeley DB): milliseconds
+// per process and mappings the sidecar keeps for good, for a mechanism
+// certswap never uses (its connections are mTLS). An empty plugin path stops
+// that; looked up at run time because libsasl2 is librdkafka's dependency,
+// not ours (absent in a build without Cyrus SASL: then nothing to do).
+void skip_sasl_plugins() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    using SetPath = int (*)(int, const char*);
+    constexpr int kSaslPathTypePlugin = 0;
+    if (auto set_path = reinterpret_cast<SetPath>(::dlsym(RTLD_DEFAULT, "sasl_set_path")))
+      set_path(kSaslPathTypePlugin, "");
+  });
+}
+
 }  // namespace
 
 std::string_view to_string(LiveVerdict verdict) {
@@ -115,6 +132,7 @@ LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
   rd_kafka_conf_set_log_cb(conf.get(), log_callback);
   rd_kafka_conf_set_opaque(conf.get(), &obs);
 
+  skip_sasl_plugins();
   char errstr[512];
   KafkaPtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr));
   if (!rk) {
@@ -122,32 +140,43 @@ LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
             elapsed()};
   }
   conf.release();  // owned by rk now
+  const auto client_setup =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start);
 
-  const auto deadline = start + timeout;
-  while (clock::now() < deadline) {
-    const rd_kafka_metadata_t* raw = nullptr;
-    const auto slice = std::min<std::chrono::milliseconds>(
-        std::chrono::milliseconds(250),
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
-    const auto err = rd_kafka_metadata(rk.get(), 0, nullptr, &raw,
-                                       static_cast<int>(std::max<long long>(1, slice.count())));
-    MetadataPtr md(raw);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md) {
-      return {LiveVerdict::Accepted,
-              fmt::format("metadata from {} broker(s), controller/origin {}", md->broker_cnt,
-                          md->orig_broker_name ? md->orig_broker_name : "?"),
-              elapsed()};
+  auto verdict = [&]() -> LiveResult {
+    const auto deadline = start + timeout;
+    while (clock::now() < deadline) {
+      const rd_kafka_metadata_t* raw = nullptr;
+      const auto slice = std::min<std::chrono::milliseconds>(
+          std::chrono::milliseconds(250),
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+      const auto err = rd_kafka_metadata(rk.get(), 0, nullptr, &raw,
+                                         static_cast<int>(std::max<long long>(1, slice.count())));
+      MetadataPtr md(raw);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md) {
+        return {LiveVerdict::Accepted,
+                fmt::format("metadata from {} broker(s), controller/origin {}", md->broker_cnt,
+                            md->orig_broker_name ? md->orig_broker_name : "?"),
+                elapsed()};
+      }
+      std::lock_guard lock(obs.mutex);
+      if (obs.refusal) return {LiveVerdict::Rejected, *obs.refusal, elapsed()};
     }
     std::lock_guard lock(obs.mutex);
     if (obs.refusal) return {LiveVerdict::Rejected, *obs.refusal, elapsed()};
-  }
-  std::lock_guard lock(obs.mutex);
-  if (obs.refusal) return {LiveVerdict::Rejected, *obs.refusal, elapsed()};
-  return {LiveVerdict::Inconclusive,
-          obs.other_failure
-              ? *obs.other_failure
-              : fmt::format("no answer from {} within {} ms", bootstrap, timeout.count()),
-          elapsed()};
+    return {LiveVerdict::Inconclusive,
+            obs.other_failure
+                ? *obs.other_failure
+                : fmt::format("no answer from {} within {} ms", bootstrap, timeout.count()),
+            elapsed()};
+  };
+  LiveResult result = verdict();
+  result.client_setup = client_setup;
+  const auto destroying = clock::now();
+  rk.reset();
+  result.teardown =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - destroying);
+  return result;
 }
 
 }  // namespace certswap

@@ -44,16 +44,19 @@ void setup_logging(LogFormat format) {
 }
 
 void PrintingReporter::step(std::string_view target, std::string_view step, std::string_view status,
-                            std::chrono::milliseconds took, std::string_view detail) {
+                            std::chrono::microseconds took, std::string_view detail) {
   if (format_ == LogFormat::Json) {
-    nlohmann::json line{{"time", iso_now()}, {"target", target},   {"step", step},
-                        {"status", status},  {"ms", took.count()}, {"detail", detail}};
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+    nlohmann::json line{{"time", iso_now()}, {"target", target}, {"step", step},
+                        {"status", status},  {"ms", ms},         {"us", took.count()},
+                        {"detail", detail}};
     std::fputs((line.dump() + "\n").c_str(), stdout);
   } else {
-    std::fputs(fmt::format("{:<28} {:<16} {:<12} {:>6} ms  {}\n", target, step, status,
-                           took.count(), detail)
-                   .c_str(),
-               stdout);
+    std::fputs(
+        fmt::format("{:<28} {:<16} {:<12} {:>6} ms  {}\n", target, step, status,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), detail)
+            .c_str(),
+        stdout);
   }
   std::fflush(stdout);
 }

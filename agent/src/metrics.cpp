@@ -30,7 +30,7 @@ std::int64_t now_seconds() {
 }  // namespace
 
 void Metrics::step(std::string_view target, std::string_view step, std::string_view status,
-                   std::chrono::milliseconds took, std::string_view detail) {
+                   std::chrono::microseconds took, std::string_view detail) {
   {
     std::lock_guard lock(mutex_);
     auto& t = targets_[std::string(target)];

@@ -17,7 +17,7 @@ One function per measurement:
 
 Percentiles are nearest-rank: with 50 samples the p99 is the largest sample.
 """
-import argparse, json, math, os, platform, shutil, socket, ssl, statistics, subprocess, sys, \
+import argparse, json, math, os, platform, re, shutil, socket, ssl, statistics, subprocess, sys, \
     tempfile, time, urllib.error, urllib.request
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -88,8 +88,14 @@ def run_measured(cmd, env, timeout=None):
                 cpu_ms=(ru.ru_utime + ru.ru_stime) * 1000, maxrss_kib=ru.ru_maxrss)
 
 
+LIVE_PARTS = re.compile(r"client setup ([\d.]+) ms, broker ([\d.]+) ms, teardown ([\d.]+) ms")
+
+
 def steps_of(stdout):
-    """Step name -> ms (summed if a step appears more than once) from --log-format json."""
+    """Step name -> ms (summed if a step appears more than once) from --log-format json
+    (the "us" field where the agent gives it). validate-live's detail splits the step into
+    live:setup, live:broker and live:teardown; "fsync" is not a step but the fsync time
+    within the steps."""
     steps = {}
     for line in stdout.splitlines():
         try:
@@ -97,7 +103,14 @@ def steps_of(stdout):
         except ValueError:
             continue
         if "step" in e and "ms" in e:
-            steps[e["step"]] = steps.get(e["step"], 0.0) + e["ms"]
+            ms = e["us"] / 1000 if "us" in e else e["ms"]
+            steps[e["step"]] = steps.get(e["step"], 0.0) + ms
+            m = LIVE_PARTS.search(e.get("detail", "")) if e["step"] == "validate-live" else None
+            if m:
+                for k, v in zip(("live:setup", "live:broker", "live:teardown"), m.groups()):
+                    steps[k] = steps.get(k, 0.0) + float(v)
+            if e["step"] == "fsync":
+                steps["fsync:calls"] = float(e["detail"].split()[0])
     return steps
 
 
@@ -109,6 +122,44 @@ def proc_status(pid):
 def proc_ticks(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def ctxt_switches(pid):
+    """Voluntary + involuntary context switches of every thread: a sleeping thread that
+    wakes up counts at least one, so a flat count means no wakeups."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            for l in open(f"/proc/{pid}/task/{task}/status"):
+                if l.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    total += int(l.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def memory_profile(pid):
+    """Threads, RSS, anonymous RSS, PSS (smaps_rollup) and what each mapped file contributes
+    (smaps: Rss, Pss, and Anonymous = pages the process copied, e.g. relocations)."""
+    st = {l.split(":")[0]: l.split(":")[1].split()[0] for l in open(f"/proc/{pid}/status") if ":" in l}
+    roll = {l.split(":")[0]: int(l.split()[1]) for l in open(f"/proc/{pid}/smaps_rollup")
+            if ":" in l and l.split()[1].isdigit()}
+    files, cur = {}, None
+    for l in open(f"/proc/{pid}/smaps"):
+        p = l.split()
+        if not p[0].endswith(":"):
+            cur = p[5] if len(p) > 5 else "[anon]"
+            files.setdefault(cur, dict(rss=0, pss=0, anon=0))
+        elif p[0] in ("Rss:", "Pss:", "Anonymous:"):
+            files[cur][dict(zip(("Rss:", "Pss:", "Anonymous:"), ("rss", "pss", "anon")))[p[0]]] += int(p[1])
+    libs = {k: v for k, v in files.items() if ".so" in os.path.basename(k)}
+    return dict(threads=len(os.listdir(f"/proc/{pid}/task")), rss_kib=int(st["VmRSS"]),
+                anon_kib=int(st["RssAnon"]), pss_kib=roll["Pss"],
+                libs=len(libs), libs_rss_kib=sum(v["rss"] for v in libs.values()),
+                libs_pss_kib=sum(v["pss"] for v in libs.values()),
+                libs_anon_kib=sum(v["anon"] for v in libs.values()),
+                top_libs=sorted(((os.path.basename(k), v) for k, v in libs.items()),
+                                key=lambda kv: -kv[1]["pss"])[:6])
 
 
 def reset_peak(pid):
@@ -179,9 +230,17 @@ def table(title, command, header, rows, notes=()):
 
 # ---------------------------------------------------------------- 1. rotation latency
 
-STEPS = ["open", "fetch", "compare", "stage", "validate-offline", "validate-live", "swap",
-         "notify", "acknowledge", "prune"]
-WAITING = ["fetch", "validate-live", "acknowledge"]
+STEPS = ["open", "fetch", "compare", "stage", "validate-offline", "locate", "validate-live",
+         "live:setup", "live:broker", "live:teardown", "swap", "notify", "acknowledge", "prune"]
+NOT_STEPS = ["live:setup", "live:broker", "live:teardown", "fsync", "fsync:calls"]
+
+
+def waiting_of(s):
+    """Wall time spent waiting on the API (fetch, locate, acknowledge) and the broker
+    (validate-live less its client setup and teardown; an older agent without the split:
+    the whole step, and locate inside it)."""
+    broker = s.get("live:broker", s.get("validate-live", 0.0))
+    return s.get("fetch", 0.0) + s.get("locate", 0.0) + s.get("acknowledge", 0.0) + broker
 
 
 def rotation_latency(tb, certswap, rotations, work):
@@ -198,10 +257,13 @@ def rotation_latency(tb, certswap, rotations, work):
         if r["rc"] != 0:
             raise SystemExit(f"rotate failed ({r['rc']}):\n{r['stdout']}")
         s = steps_of(r["stdout"])
-        waiting = sum(s.get(k, 0.0) for k in WAITING)
+        waiting = waiting_of(s)
+        fsync = s.get("fsync", 0.0)
         runs.append(dict(steps=s, wall_ms=r["wall_ms"], cpu_ms=r["cpu_ms"], maxrss_kib=r["maxrss_kib"],
                          waiting_ms=waiting, overhead_ms=r["wall_ms"] - waiting,
-                         untimed_ms=r["wall_ms"] - sum(s.values())))
+                         own_ms=r["wall_ms"] - waiting - fsync, fsync_ms=fsync,
+                         fsync_calls=s.get("fsync:calls", 0.0),
+                         untimed_ms=r["wall_ms"] - sum(v for k, v in s.items() if k not in NOT_STEPS)))
 
     def row(name, values, unit="ms"):
         return [name, f"{statistics.median(values):.1f}", f"{pct(values, 99):.1f}",
@@ -210,17 +272,22 @@ def rotation_latency(tb, certswap, rotations, work):
     rows = [row(k, [r["steps"][k] for r in runs if k in r["steps"]])
             for k in STEPS if any(k in r["steps"] for r in runs)]
     rows += [row("**end to end** (wall time of the `certswap rotate` process)", [r["wall_ms"] for r in runs]),
-             row("waiting = fetch + validate-live + acknowledge", [r["waiting_ms"] for r in runs]),
+             row("waiting = fetch + locate + live:broker + acknowledge", [r["waiting_ms"] for r in runs]),
              row("**agent's own overhead** = end to end − waiting", [r["overhead_ms"] for r in runs]),
+             row("… of which fsync (the disk's time, inside the steps)", [r["fsync_ms"] for r in runs]),
+             row("fsync calls", [r["fsync_calls"] for r in runs], "calls"),
+             row("**agent's own time** = end to end − waiting − fsync", [r["own_ms"] for r in runs]),
              row("… of which outside any step (exec, config, exit)", [r["untimed_ms"] for r in runs]),
              row("CPU time of the process (user+sys)", [r["cpu_ms"] for r in runs]),
              row("peak RSS of the process", [mib(r["maxrss_kib"]) for r in runs], "MiB")]
     table(f"1. One rotation, step by step ({rotations} rotations)",
           f"`POST /_testbed/renew`, then `certswap rotate --log-format json --notify-exec /bin/true` (x{rotations})",
           ["step", "median", "p99", "min", "max", "unit"], rows,
-          ["Steps are certswap's own timings (`--log-format json`, field `ms`). *Waiting* is the wall time "
-           "of the steps that talk to the emulator (fetch: two HTTPS GETs; acknowledge: one PUT) or the "
-           "broker (validate-live: a librdkafka client, mTLS handshake, metadata request); it includes "
+          ["Steps are certswap's own timings (`--log-format json`, field `us`). *Waiting* is the wall time "
+           "of the steps that talk to the emulator (fetch: two HTTPS GETs; locate: the GET of the service "
+           "for its brokers; acknowledge: one PUT) or the broker (live:broker, validate-live from the "
+           "client's creation to the verdict: mTLS handshake, metadata request; live:setup, building the "
+           "client, and live:teardown, rd_kafka_destroy, count as the agent's); it includes "
            "certswap's own TLS and parsing work inside those steps, so the overhead is a lower bound of "
            "the agent's cost. *Overhead* is everything else: process start, config, compare, stage, "
            "offline validation, swap (fsyncs), the notifier (fork+exec of /bin/true), prune, exit. "
@@ -345,8 +412,11 @@ def footprint(tb, certswap, avn, idle_seconds, cycles, work):
 
         # Idle: both asleep, same window.
         c_t0, b_t0 = proc_ticks(side.pid), {p: proc_ticks(p) for p in loop_pids()}
+        c_w0 = ctxt_switches(side.pid)
         time.sleep(idle_seconds)
         c_t1 = proc_ticks(side.pid)
+        c_w1 = ctxt_switches(side.pid)
+        res["idle_profile"] = dict(memory_profile(side.pid), wakeups=c_w1 - c_w0)
         b_pids = loop_pids()
         b_t1 = sum(proc_ticks(p) - b_t0.get(p, 0) for p in b_pids)
         res["idle"] = dict(certswap_ticks=c_t1 - c_t0, certswap_rss_kib=proc_status(side.pid)["VmRSS"],
@@ -390,6 +460,13 @@ def footprint(tb, certswap, avn, idle_seconds, cycles, work):
     rows.append(["on disk: certswap binary unstripped (RelWithDebInfo, -g)", f"{mib(bs['unstripped'] / 1024):.1f} MiB", "–", "–"])
     add(f"CPU over {idle_seconds} s idle", i["certswap_ticks"], i["baseline_ticks"], "ticks", "{:.0f}")
     add("RSS idle", mib(i["certswap_rss_kib"]), mib(i["baseline_rss_kib"]), "MiB")
+    ip = res["idle_profile"]
+    rows.append([f"idle: threads / wakeups over {idle_seconds} s (all threads' context switches)",
+                 f"{ip['threads']} / {ip['wakeups']}", "–", "–"])
+    rows.append(["idle: anonymous RSS / PSS", f"{mib(ip['anon_kib']):.1f} / {mib(ip['pss_kib']):.1f} MiB", "–", "–"])
+    rows.append([f"idle: {ip['libs']} shared libraries: RSS / PSS / copied (anonymous) pages",
+                 f"{mib(ip['libs_rss_kib']):.1f} / {mib(ip['libs_pss_kib']):.1f} / {mib(ip['libs_anon_kib']):.1f} MiB",
+                 "–", "–"])
     add("routine check, nothing new: time (median)", med(c_checks, "wall_ms"), med(b_checks, "wall_ms"), "ms")
     add("routine check: CPU time (median)", med(c_checks, "cpu_ms"), med(b_checks, "cpu_ms"), "ms")
     add("routine check: peak RSS (max)", mib(worst(c_checks, "hwm_kib")), mib(worst(b_checks, "maxrss_kib")), "MiB")
@@ -411,6 +488,8 @@ def footprint(tb, certswap, avn, idle_seconds, cycles, work):
            "The baseline does less per renewal: no validation (offline or against the broker), no atomic "
            "swap, no acknowledgement; every app restart (stand-in: kill + spawn of `sleep`) means downtime "
            "that a real app adds on top.",
+           "Shared libraries of the idle sidecar with the largest PSS (KiB RSS/PSS/anonymous): " +
+           ", ".join(f"{n} {v['rss']}/{v['pss']}/{v['anon']}" for n, v in ip["top_libs"]) + ".",
            f"avn's requests to the emulator: {', '.join(res['avn_requests'])}. Renewals done by the "
            f"sidecar: {res['rotations_done']}/{cycles}."])
     return res

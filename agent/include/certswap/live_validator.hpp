@@ -17,7 +17,11 @@ enum class LiveVerdict {
 struct LiveResult {
   LiveVerdict verdict;
   std::string detail;  // librdkafka's own words for the failure, or the broker count
-  std::chrono::milliseconds elapsed{0};
+  std::chrono::milliseconds elapsed{0};  // from the start until the verdict
+  // Apart, because neither is the broker's time: building the client (TLS
+  // context, the set's key) and rd_kafka_destroy (joining its threads).
+  std::chrono::microseconds client_setup{0};
+  std::chrono::microseconds teardown{0};
 };
 
 LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,

@@ -14,7 +14,7 @@ class PrintingReporter final : public StepReporter {
  public:
   explicit PrintingReporter(LogFormat format) : format_(format) {}
   void step(std::string_view target, std::string_view step, std::string_view status,
-            std::chrono::milliseconds took, std::string_view detail) override;
+            std::chrono::microseconds took, std::string_view detail) override;
 
  private:
   LogFormat format_;

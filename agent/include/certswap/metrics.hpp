@@ -17,7 +17,7 @@ class Metrics final : public StepReporter {
   explicit Metrics(StepReporter& next) : next_(next) {}
 
   void step(std::string_view target, std::string_view step, std::string_view status,
-            std::chrono::milliseconds took, std::string_view detail) override;
+            std::chrono::microseconds took, std::string_view detail) override;
 
   void set_not_after(const std::string& target, std::int64_t unix_seconds);
   void set_last_check(const std::string& target, std::int64_t unix_seconds, bool success);
