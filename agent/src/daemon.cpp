@@ -7,7 +7,6 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -32,6 +31,7 @@
 #include "directory_watcher.hpp"
 #include "loop_health.hpp"
 #include "on_demand_task_queue.hpp"
+#include "sd_notify.hpp"
 #include "worker_pool.hpp"
 
 namespace certswap {
@@ -116,11 +116,11 @@ class Daemon {
       dispatch_due_targets();
       // Once every target has been checked once, as a single-threaded loop would have.
       if (!announced && nothing_in_flight()) {
-        sd_notify(0, "READY=1");
+        notify_service_manager("READY=1");
         announced = true;
       }
-      sd_notifyf(0, "STATUS=%s",
-                 metrics_.all_ready() ? "all targets ready" : "some targets not ready");
+      notify_service_manager(metrics_.all_ready() ? "STATUS=all targets ready"
+                                                  : "STATUS=some targets not ready");
       arm_timer();
       wait_for_events();
     }
@@ -130,7 +130,7 @@ class Daemon {
     pool_.reset();  // waits for the checks in flight
     spdlog::info("stopping");
     watchdog_ = {};
-    sd_notify(0, "STOPPING=1");
+    notify_service_manager("STOPPING=1");
     stop_endpoint();
     return kExitOk;
   }
@@ -219,9 +219,9 @@ class Daemon {
   // the service alive, and only while the loop makes progress, so that a
   // stuck one is restarted by systemd.
   void start_watchdog() {
-    std::uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) <= 0) return;
-    const auto every = std::chrono::microseconds(usec / 2);
+    const auto interval = watchdog_interval();
+    if (!interval) return;
+    const auto every = *interval / 2;
     watchdog_ = std::jthread([this, every](std::stop_token stop) {
       std::mutex mutex;
       std::condition_variable_any wake;
@@ -229,7 +229,7 @@ class Daemon {
       while (!stop.stop_requested()) {
         const auto health = health_.check();
         if (health.healthy) {
-          sd_notify(0, "WATCHDOG=1");
+          notify_service_manager("WATCHDOG=1");
           warned = false;
         } else if (!warned) {
           spdlog::error("{}; no WATCHDOG=1 until it moves on", health.reason);

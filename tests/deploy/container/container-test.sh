@@ -53,10 +53,11 @@ if [[ "$mode" == image ]]; then
 
   size="$(podman image inspect --format '{{.Size}}' "$image")"
   echo "container: image size $((size / 1000)) kB"
-  # What ldd resolves is ~28 MB, 10 MB of it Debian's libcurl4 dependencies
-  # (GnuTLS, Kerberos, LDAP, RTMP, SSH), which certswap never uses but the
-  # loader needs; the budget catches a regression, not that floor.
-  ((size < 32000000)) || fail "the image is $size bytes, over the 32 MB budget"
+  # 27.3 MB: what ldd resolves is 26.0 MB, 9.4 MB of it libraries only
+  # Debian's libcurl4 brings (GnuTLS, Kerberos, LDAP, RTMP, SSH), which certswap
+  # never uses but the loader needs (deploy/README.md, "Image"). The budget
+  # catches a library that comes back or a new one, not that floor.
+  ((size < 28000000)) || fail "the image is $size bytes, over the 28 MB budget"
 
   for tool in /bin/sh /bin/bash /usr/bin/apt-get /usr/bin/dpkg; do
     if podman run --rm --entrypoint "$tool" "$image" -c true >/dev/null 2>&1; then
