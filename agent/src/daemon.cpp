@@ -305,11 +305,18 @@ class Daemon {
           target.config.name,
           std::chrono::duration_cast<seconds>(result->live.not_after.time_since_epoch()).count());
       metrics_.set_ready(target.config.name, left > options_.danger_window);
-      const auto interval =
-          left < options_.renewal_window ? options_.renewal_poll_interval : options_.poll_interval;
-      // ±10% so that many sidecars started together drift apart.
-      state.due = now + std::chrono::duration_cast<std::chrono::milliseconds>(
-                            interval * (0.9 + 0.2 * options_.jitter()));
+      // A repair check (an inotify event) looked at the disk, not upstream: the
+      // API poll stays when it was due. Otherwise anything that touches the
+      // output directory more often than the poll interval (another writer,
+      // init --install-preload, a file manager) would starve the poll and a
+      // renewal would never be taken.
+      if (!repair) {
+        const auto interval = left < options_.renewal_window ? options_.renewal_poll_interval
+                                                             : options_.poll_interval;
+        // ±10% so that many sidecars started together drift apart.
+        state.due = now + std::chrono::duration_cast<std::chrono::milliseconds>(
+                              interval * (0.9 + 0.2 * options_.jitter()));
+      }
     } else {
       ++state.failures;
       // The live set (if any) keeps serving; readiness follows its validity.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -144,6 +145,32 @@ TEST_CASE("a deleted service.key is repaired within a second without a download"
   for (const auto& r : cli.tb.control_get("/_testbed/requests")) {
     CHECK(r.value("path", "").find("/user/" + cli.user) == std::string::npos);
   }
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("activity in the output directory does not hold back the API poll", "[daemon]") {
+  Cli cli("busy-dir");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  Sidecar sidecar(cli, {}, "2s");
+  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }));
+  // Something else writes beside the set (here every 200 ms, well inside the
+  // poll interval), as init --install-preload or an app's own files do: each
+  // write wakes a repair check of the disk.
+  std::atomic<bool> stop{false};
+  std::jthread toucher([&] {
+    const auto file = cli.out / ".app-note";
+    while (!stop) {
+      std::ofstream(file) << "x";
+      std::this_thread::sleep_for(100ms);
+      fs::remove(file);
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  cli.tb.renew(cli.user, "busy");
+  const bool acknowledged = eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 30s);
+  stop = true;
+  toucher.join();
+  CHECK(acknowledged);
   CHECK(sidecar.process->stop(SIGTERM) == 0);
 }
 
