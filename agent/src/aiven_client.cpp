@@ -60,29 +60,34 @@ Result<ServiceUser> AivenClient::get_user(const std::string& project, const std:
 }
 
 void AivenClient::new_pass() {
-  std::lock_guard lock(ca_mutex_);
+  std::lock_guard lock(cache_mutex_);
   ++pass_;
 }
 
-Result<std::string> AivenClient::get_project_ca(const std::string& project) {
-  CachedCa* entry = nullptr;
+template <class T, class Fetch>
+Result<T> AivenClient::once_per_pass(Cache<T>& cache, const std::string& key, Fetch fetch) {
+  Cached<T>* entry = nullptr;
   std::uint64_t pass = 0;
   {
-    std::lock_guard lock(ca_mutex_);
-    if (pass_ == 0) return fetch_project_ca(project);
+    std::lock_guard lock(cache_mutex_);
+    if (pass_ == 0) return fetch();
     pass = pass_;
-    auto& slot = cas_[project];
-    if (!slot) slot = std::make_unique<CachedCa>();
+    auto& slot = cache[key];
+    if (!slot) slot = std::make_unique<Cached<T>>();
     entry = slot.get();  // entries are never erased: the pointer stays valid
   }
   std::lock_guard fetching(entry->fetching);
-  if (entry->pass == pass) return entry->pem;
-  auto ca = fetch_project_ca(project);
-  if (ca) {
-    entry->pem = *ca;
+  if (entry->pass == pass) return entry->value;
+  auto answer = fetch();
+  if (answer) {
+    entry->value = *answer;
     entry->pass = pass;
   }
-  return ca;
+  return answer;
+}
+
+Result<std::string> AivenClient::get_project_ca(const std::string& project) {
+  return once_per_pass(cas_, project, [&] { return fetch_project_ca(project); });
 }
 
 Result<std::string> AivenClient::fetch_project_ca(const std::string& project) {
@@ -95,6 +100,16 @@ Result<std::string> AivenClient::fetch_project_ca(const std::string& project) {
 Result<ServiceAddress> AivenClient::get_service_address(const std::string& project,
                                                         const std::string& service,
                                                         std::string_view route) {
+  // '/' cannot occur in an encoded segment, so the key is unambiguous.
+  const auto key = fmt::format("{}/{}/{}", url_encode_segment(project), url_encode_segment(service),
+                               url_encode_segment(route));
+  return once_per_pass(addresses_, key,
+                       [&] { return fetch_service_address(project, service, route); });
+}
+
+Result<ServiceAddress> AivenClient::fetch_service_address(const std::string& project,
+                                                          const std::string& service,
+                                                          std::string_view route) {
   const auto path = fmt::format("/v1/project/{}/service/{}", url_encode_segment(project),
                                 url_encode_segment(service));
   auto body = call("GET", path, "", true);

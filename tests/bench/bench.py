@@ -3,6 +3,7 @@
 
   bench.py TESTBED_DIR CERTSWAP_BIN [--rotations N] [--idle-seconds S] [--cycles K]
            [--scale 1,10,100,1000] [--scale-timeout SECONDS] [--avn PATH] [--json FILE]
+           [--targets 100,1000] [--chart PNG]
 
 One function per measurement:
 
@@ -14,6 +15,9 @@ One function per measurement:
    and during a check and a rotation; binary sizes.
 3. scale: 1..1000 targets in one `--config` file against the emulator.
 4. targets (targets_bench.py): many targets with a 50 ms API, sequential beside concurrent.
+
+--chart draws chart.py's PNG from the results (matplotlib: run under the venv of
+setup-venv.sh, as run-bench.sh does).
 
 Percentiles are nearest-rank: with 50 samples the p99 is the largest sample.
 """
@@ -603,7 +607,10 @@ def main():
                                                 "certswap", "venv-bench", "bin", "avn"))
     p.add_argument("--json", default=None)
     p.add_argument("--only", default="rotation,footprint,scale,targets,load")
-    p.add_argument("--targets", type=int, default=1000, help="users in the many-targets benchmark")
+    p.add_argument("--targets", default="100,1000", help="users in the many-targets benchmark, one run each")
+    p.add_argument("--chart", default=None, help="PNG to draw (chart.py) from the results")
+    p.add_argument("--targets-key-type", default="rsa", choices=["rsa", "ec"],
+                   help="keys of the many-targets users (ec: quicker to make on a slow machine)")
     p.add_argument("--load-rates", default="10000", help="msg/s of the cpp-producer through a rotation")
     p.add_argument("--examples-bin", default=None, help="directory with cpp-producer (for --only load)")
     args = p.parse_args()
@@ -624,7 +631,8 @@ def main():
         res["scale"] = scale(tb, args.certswap, [int(x) for x in args.scale.split(",")], args.scale_timeout, work)
     if "targets" in only:
         import targets_bench
-        res["targets"] = targets_bench.targets_bench(tb, args.certswap, args.targets, 0.1, args.scale_timeout, work)
+        res["targets"] = targets_bench.targets_bench(tb, args.certswap, [int(x) for x in args.targets.split(",")],
+                                                     0.1, args.scale_timeout, work, args.targets_key_type)
     if "load" in only:
         import app_load_bench
         res["load"] = app_load_bench.app_load(args.testbed_dir, args.certswap, args.examples_bin,
@@ -635,6 +643,10 @@ def main():
     if args.json:
         json.dump(res, open(args.json, "w"), indent=1, default=str)
         print(f"\nJSON: {args.json}")
+    if args.chart:
+        import chart
+        chart.draw(json.loads(json.dumps(res, default=str)), args.chart)
+        print(f"\nChart: {args.chart}")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds certswap into build-bench/, installs the baseline's Aiven CLI, starts the
-# test bed and prints the benchmark tables (Markdown) and writes build-bench/bench.json.
+# test bed and prints the benchmark tables (Markdown) and writes build-bench/bench.json
+# and build-bench/bench.png (chart.py).
 # Arguments go to bench.py (e.g. --rotations 50 --idle-seconds 60 --scale 1,10,100,1000).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -10,12 +11,8 @@ build="$root/build-bench"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 ninja -C "$build" certswap aiven-emulator cpp-producer > /dev/null
 
-# The baseline: avn (PyPI aiven-client) in a venv of its own.
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/certswap/venv-bench"
-if [[ ! -x "$venv/bin/avn" ]]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet aiven-client==4.18.0
-fi
+# The baseline's avn (PyPI aiven-client) and matplotlib, pinned in requirements.txt.
+venv="$(tests/bench/setup-venv.sh)"
 
 # The preload library's cost per new TLS connection (no test bed needed).
 tests/bench/preload-bench.sh "$build"
@@ -25,5 +22,5 @@ rm -rf "$run"
 export CERTSWAP_EMULATOR_BIN="$build/tests/testbed/emulator/aiven-emulator"
 trap 'tests/testbed/testbed.sh down "$run" > /dev/null' EXIT
 tests/testbed/testbed.sh up "$run" > /dev/null
-python3 tests/bench/bench.py "$run" "$build/agent/certswap" --avn "$venv/bin/avn" \
-  --examples-bin "$build/examples" --json "$build/bench.json" "$@"
+"$venv/bin/python" tests/bench/bench.py "$run" "$build/agent/certswap" --avn "$venv/bin/avn" \
+  --examples-bin "$build/examples" --json "$build/bench.json" --chart "$build/bench.png" "$@"

@@ -215,3 +215,42 @@ TEST_CASE("the project CA is asked once per pass, however many targets ask at on
   REQUIRE(api.get_project_ca("p"));
   CHECK(ca_gets == 4);
 }
+
+TEST_CASE("a service's address is asked once per pass and route, however many targets ask",
+          "[budget]") {
+  LocalServer local;
+  std::atomic<int> service_gets{0};
+  local.server.Get("/v1/project/p/service/s", [&](const httplib::Request&, httplib::Response& res) {
+    ++service_gets;
+    std::this_thread::sleep_for(10ms);
+    res.set_content(R"({"service": {"service_uri": "kafka.example:9", "components": [
+        {"component": "kafka", "route": "public", "host": "public.example", "port": 10,
+         "kafka_authentication_method": "certificate"}]}})",
+                    "application/json");
+  });
+  local.start();
+  AivenClient api(local.options(nullptr), "token");
+  REQUIRE(api.get_service_address("p", "s"));
+  REQUIRE(api.get_service_address("p", "s"));
+  CHECK(service_gets == 2);
+  api.new_pass();
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        auto address = api.get_service_address("p", "s");
+        REQUIRE(address);
+        CHECK(address->bootstrap == "kafka.example:9");
+      });
+    }
+  }
+  CHECK(service_gets == 3);
+  // Another route is another answer to keep.
+  auto address = api.get_service_address("p", "s", "public");
+  REQUIRE(address);
+  CHECK(address->bootstrap == "public.example:10");
+  CHECK(service_gets == 4);
+  api.new_pass();
+  REQUIRE(api.get_service_address("p", "s"));
+  CHECK(service_gets == 5);
+}

@@ -27,8 +27,12 @@ class AivenClient {
   // Within a pass (see new_pass) asked once per project, however many targets
   // of that project ask, concurrently or not; before the first pass, every time.
   Result<std::string> get_project_ca(const std::string& project);
-  // The sidecar starts checking a batch of targets: project CAs are asked afresh.
+  // The sidecar starts checking a batch of targets: project CAs and service
+  // addresses are asked afresh.
   void new_pass();
+  // Like get_project_ca, once per pass per project, service and route: the
+  // answer lists every user of the service, so 1,000 targets installing at
+  // once would each fetch and parse megabytes for the same address.
   Result<ServiceAddress> get_service_address(const std::string& project, const std::string& service,
                                              std::string_view route = "dynamic");
   Result<void> acknowledge_renewal(const std::string& project, const std::string& service,
@@ -55,17 +59,28 @@ class AivenClient {
                            const std::string& body, bool retry,
                            std::string_view forbidden_hint = {});
   Result<std::string> fetch_project_ca(const std::string& project);
+  Result<ServiceAddress> fetch_service_address(const std::string& project,
+                                               const std::string& service, std::string_view route);
 
-  struct CachedCa {
+  template <class T>
+  struct Cached {
     std::uint64_t pass = 0;
-    std::string pem;
+    T value;
     std::mutex fetching;  // held by the one asking upstream; the others wait for its answer
   };
+  template <class T>
+  using Cache = std::map<std::string, std::unique_ptr<Cached<T>>>;
+  // The answer of `fetch` for `key`, asked upstream once per pass (every time
+  // before the first); failures are not kept.
+  template <class T, class Fetch>
+  Result<T> once_per_pass(Cache<T>& cache, const std::string& key, Fetch fetch);
+
   HttpClient http_;
   std::string auth_header_;
-  std::mutex ca_mutex_;  // guards pass_ and the map, not the entries' contents
+  std::mutex cache_mutex_;  // guards pass_ and the maps, not the entries' contents
   std::uint64_t pass_ = 0;
-  std::map<std::string, std::unique_ptr<CachedCa>> cas_;
+  Cache<std::string> cas_;
+  Cache<ServiceAddress> addresses_;
 };
 
 // Percent-encodes one path segment (RFC 3986 unreserved characters pass).

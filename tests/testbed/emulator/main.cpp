@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
+#include <shared_mutex>
 #include <thread>
 
 #include "pki.hpp"
@@ -96,7 +98,20 @@ class Emulator {
     ensure_pki();
     state_ = State::load(dir_ / "state.json");
     if (state_.projects.empty()) seed();
+    persister_ = std::thread([this] { persist_loop(); });
   }
+
+  // What the last change left unwritten is written before the process ends.
+  ~Emulator() {
+    {
+      std::lock_guard lock(persist_mutex_);
+      stopping_ = true;
+    }
+    persist_wanted_.notify_all();
+    persister_.join();
+  }
+  Emulator(const Emulator&) = delete;
+  Emulator& operator=(const Emulator&) = delete;
 
   const fs::path& dir() const { return dir_; }
 
@@ -128,23 +143,25 @@ class Emulator {
         }));
 
     server.Post("/_testbed/service", control([this](const json& b) { return set_service(b); }));
-    server.Post("/_testbed/settings", control([this](const json& b) { return set_settings(b); }));
+    // Settings and faults are not part of state.json: they end with the process.
+    server.Post("/_testbed/settings",
+                control([this](const json& b) { return set_settings(b); }, false));
     server.Get("/_testbed/settings", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
+      std::shared_lock lock(mutex_);
       res.set_content(settings_json().dump(), "application/json");
     });
     server.Post("/_testbed/users",
                 control([this](const json& b) { return control_create_user(b); }));
     server.Post("/_testbed/renew", control([this](const json& b) { return renew(b); }));
     server.Post("/_testbed/ca-bundle", control([this](const json& b) { return ca_bundle(b); }));
-    server.Post("/_testbed/faults", control([this](const json& b) { return add_fault(b); }));
+    server.Post("/_testbed/faults", control([this](const json& b) { return add_fault(b); }, false));
     server.Delete("/_testbed/faults", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(faults_mutex_);
       faults_.clear();
       res.set_content("{}", "application/json");
     });
     server.Get("/_testbed/acks", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
+      std::shared_lock lock(mutex_);
       const User* u = find_user(req.get_param_value("project"), req.get_param_value("service"),
                                 req.get_param_value("username"));
       if (!u) {
@@ -159,7 +176,7 @@ class Emulator {
                       "application/json");
     });
     server.Get("/_testbed/requests", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(requests_mutex_);
       json list = json::array();
       for (const auto& r : requests_)
         list.push_back({{"method", r.method},
@@ -171,7 +188,7 @@ class Emulator {
       res.set_content(list.dump(), "application/json");
     });
     server.Delete("/_testbed/requests", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(requests_mutex_);
       requests_.clear();
       res.set_content("{}", "application/json");
     });
@@ -259,15 +276,22 @@ class Emulator {
         }
       }
       if (answer.status == 0) {
-        std::lock_guard lock(mutex_);
+        // GETs read side by side; a change waits for them and they for it.
+        const bool reads = req.method == "GET";
+        std::shared_lock shared(mutex_, std::defer_lock);
+        std::unique_lock exclusive(mutex_, std::defer_lock);
+        if (reads)
+          shared.lock();
+        else
+          exclusive.lock();
         answer = handler(req);
-        if (answer.status < 300) state_.save(dir_ / "state.json");
+        if (answer.status < 300 && !reads) persist();
         // Only GETs reveal secrets, and only when asked; the POST that makes a
         // user returns its new credentials (secret-redaction.md).
-        const bool reveal = (req.method == "GET" && asks_secrets) || req.method == "POST";
+        const bool reveal = (reads && asks_secrets) || req.method == "POST";
         if (answer.status < 300 && settings_.redact_by_default && !reveal) redact(answer.body);
+        if (fault && answer.status < 300) apply_body_fault(*fault, answer.body);
       }
-      if (fault && answer.status < 300) apply_body_fault(*fault, answer.body);
       std::string text = answer.body.dump();
       const std::string kind = fault ? fault->value("kind", "") : "";
       if (kind == "malformed_json" && answer.status < 300)
@@ -287,8 +311,9 @@ class Emulator {
     };
   }
 
-  httplib::Server::Handler control(std::function<Answer(const json&)> handler) {
-    return [this, handler](const httplib::Request& req, httplib::Response& res) {
+  httplib::Server::Handler control(std::function<Answer(const json&)> handler,
+                                   bool changes_state = true) {
+    return [this, handler, changes_state](const httplib::Request& req, httplib::Response& res) {
       json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
       Answer answer;
       if (body.is_discarded()) {
@@ -297,7 +322,7 @@ class Emulator {
         std::lock_guard lock(mutex_);
         try {
           answer = handler(body);
-          if (answer.status < 300) state_.save(dir_ / "state.json");
+          if (answer.status < 300 && changes_state) persist();
         } catch (const std::exception& e) {
           answer = {400, error_body(e.what(), 400)};
         }
@@ -363,7 +388,7 @@ class Emulator {
   }
 
   std::optional<json> take_fault(const std::string& method, const std::string& path) {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(faults_mutex_);
     for (auto it = faults_.begin(); it != faults_.end(); ++it) {
       if ((it->method == "*" || it->method == method) && std::regex_match(path, it->path)) {
         json spec = it->spec;
@@ -433,7 +458,7 @@ class Emulator {
       const bool auth = lower(k) == "authorization";
       headers[lower(k)] = auth ? v.substr(0, v.find(' ')) + " ***" : v;
     }
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(requests_mutex_);
     requests_.push_back({req.method, req.path, query, headers, status, now});
   }
 
@@ -462,8 +487,7 @@ class Emulator {
         user_request(u.username, ou.empty() ? "certswap-testbed" : ou, now - 1h, now + days * 24h);
     request.organization = service;
     auto issued = issue(request, &signer);
-    u.access_cert = issued.cert_pem;
-    u.access_key = issued.key_pem;
+    u.set_credentials(std::move(issued.cert_pem), std::move(issued.key_pem));
   }
 
   User make_user(const std::string& service, const std::string& name, const std::string& type,
@@ -589,7 +613,8 @@ class Emulator {
                               {"usage", "primary"},
                               {"ssl", true}});
       }
-      static std::mt19937_64 rng{std::random_device{}()};
+      // Per thread: GETs of the service run side by side.
+      thread_local std::mt19937_64 rng{std::random_device{}()};
       std::shuffle(components.begin(), components.end(), rng);
     }
     const std::string uri =
@@ -692,6 +717,7 @@ class Emulator {
   }
 
   Answer add_fault(const json& b) {
+    std::lock_guard lock(faults_mutex_);
     faults_.push_back({b.value("method", "*"), std::regex(b.value("path_regex", ".*")),
                        b.value("count", 1), b.at("fault")});
     return {200, json::object()};
@@ -746,14 +772,54 @@ class Emulator {
     state_.save(dir_ / "state.json");
   }
 
+  // Called with mutex_ held exclusively, after a change to state_. The
+  // persister writes state.json off the request path: a 1,000-user state is
+  // megabytes, and writing and fsyncing it inside every call serialised them
+  // all (the benchmarks then measured the emulator). Changes that come while
+  // it writes are written together next.
+  void persist() {
+    {
+      std::lock_guard lock(persist_mutex_);
+      dirty_ = true;
+    }
+    persist_wanted_.notify_one();
+  }
+
+  void persist_loop() {
+    std::unique_lock lock(persist_mutex_);
+    for (;;) {
+      persist_wanted_.wait(lock, [&] { return dirty_ || stopping_; });
+      if (!dirty_) return;
+      dirty_ = false;
+      lock.unlock();
+      State snapshot;
+      {
+        std::shared_lock reading(mutex_);
+        snapshot = state_;
+      }
+      try {
+        snapshot.save(dir_ / "state.json");
+      } catch (const std::exception& e) {
+        std::cerr << "aiven-emulator: " << e.what() << std::endl;
+      }
+      lock.lock();
+    }
+  }
+
   fs::path dir_;
   Authority project_ca_, new_ca_, api_ca_;
   std::string token_, token_no_secrets_;
-  Settings settings_;
+  Settings settings_;  // guarded by mutex_, like state_
   State state_;
-  std::mutex mutex_;
+  std::shared_mutex mutex_;
+  std::mutex faults_mutex_;
   std::vector<Fault> faults_;
+  std::mutex requests_mutex_;
   std::vector<RequestRecord> requests_;
+  std::mutex persist_mutex_;
+  std::condition_variable persist_wanted_;
+  bool dirty_ = false, stopping_ = false;
+  std::thread persister_;
   std::mutex concurrency_mutex_;
   int in_flight_ = 0, peak_in_flight_ = 0;
 };

@@ -19,12 +19,18 @@ nlohmann::json User::to_api() const {
                    {"password", password},
                    {"access_cert", access_cert},
                    {"access_key", access_key},
-                   {"access_cert_not_valid_after_time", iso8601(not_after_of(access_cert))},
+                   {"access_cert_not_valid_after_time", access_cert_not_after},
                    {"password_updated_time", password_updated_time}};
   if (expiring_cert_not_valid_after_time) {
     j["expiring_cert_not_valid_after_time"] = *expiring_cert_not_valid_after_time;
   }
   return j;
+}
+
+void User::set_credentials(std::string cert_pem, std::string key_pem) {
+  access_cert_not_after = iso8601(not_after_of(cert_pem));
+  access_cert = std::move(cert_pem);
+  access_key = std::move(key_pem);
 }
 
 void to_json(nlohmann::json& j, const User& u) {
@@ -45,8 +51,7 @@ void from_json(const nlohmann::json& j, User& u) {
   u.username = j.at("username");
   u.type = j.at("type");
   u.password = j.at("password");
-  u.access_cert = j.at("access_cert");
-  u.access_key = j.at("access_key");
+  u.set_credentials(j.at("access_cert"), j.at("access_key"));
   if (j.contains("expiring") && j["expiring"].is_string())
     u.expiring_cert_not_valid_after_time = j["expiring"];
   u.password_updated_time = j.value("password_updated_time", "");

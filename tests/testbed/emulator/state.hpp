@@ -15,12 +15,16 @@ struct User {
   std::string type = "normal";
   std::string password;
   std::string access_cert, access_key;
+  // access_cert's notAfter in ISO 8601, kept beside it: answering a service
+  // with 1,000 users must not parse 1,000 certificates.
+  std::string access_cert_not_after;
   std::optional<std::string> expiring_cert_not_valid_after_time;  // set while a renewal is pending
   std::string password_updated_time;
   int ack_count = 0;
   std::vector<std::string> ack_fingerprints;
 
   nlohmann::json to_api() const;  // the Aiven user object
+  void set_credentials(std::string cert_pem, std::string key_pem);
 };
 
 struct Endpoint {
@@ -48,6 +52,7 @@ struct State {
   std::map<std::string, Project> projects;
 
   static State load(const std::filesystem::path& file);
+  // Written to a temporary file, fsynced and renamed over `file`.
   void save(const std::filesystem::path& file) const;
 };
 
