@@ -1,7 +1,8 @@
 // `certswap run` with many targets at once (issue 14, "Many targets"): the
 // bound on API requests in flight as the emulator counts them, a hung target
 // that does not hold back the others, and a 429 that pauses every target of
-// the token. The names say "sidecar" so that the TSan job runs them too.
+// the token; and the one-shot `rotate --config` on the same bounds. The names
+// say "sidecar" so that the TSan job runs them too.
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -193,4 +194,23 @@ TEST_CASE("a 429 with Retry-After to one target pauses the sidecar's other targe
   // And they go on afterwards.
   CHECK(eventually([&] { return user_gets(fleet.tb(), others) > during + 1; }, 10s));
   CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("rotate --config installs many targets at once within --concurrency as the sidecar does",
+          "[scale]") {
+  Fleet fleet("oneshot-", 8);
+  fleet.tb().add_fault({{"method", "GET"},
+                        {"path_regex", ".*/user/oneshot-.*"},
+                        {"count", 100000},
+                        {"fault", {{"kind", "delay"}, {"ms", 300}}}});
+  fleet.tb().control_delete("/_testbed/concurrency");
+  auto r = fleet.users.front()->run({"rotate", "--config", fleet.config.string(), "--concurrency",
+                                     "3", "--live-concurrency", "2"});
+  const auto seen = fleet.tb().control_get("/_testbed/concurrency");
+  fleet.tb().clear_faults();
+  CHECK(r.exit_code == 0);
+  for (const auto& c : fleet.users) CHECK(fleet.installed(*c));
+  INFO(seen.dump());
+  CHECK(seen.at("peak").get<int>() <= 3);
+  CHECK(seen.at("peak").get<int>() >= 2);  // side by side, not one after another
 }
