@@ -118,7 +118,20 @@ class Rotation {
                   "--dry-run cannot be combined with --reset-credentials: a reset replaces the "
                   "credential upstream at once, so it is never a dry run");
     }
-    const LiveState live = read_live();
+    // Timed like every other step: reading and checking the live set parses an
+    // RSA key and verifies a chain, which would otherwise count as time outside
+    // any step.
+    const LiveState live = [&] {
+      StepTimer step(report_, cfg_.name, "inspect");
+      LiveState found = read_live();
+      if (found.cert) {
+        step.ok(fmt::format("live set is valid until {} (sha256 {})",
+                            format_time(found.cert->not_after), found.cert->sha256_fingerprint));
+      } else {
+        step.ok(found.set ? "live set is not valid: " + found.problem : "no live set");
+      }
+      return found;
+    }();
 
     // 1. fetch: what upstream serves now (or a fresh pair, when asked to reset).
     auto fetched = fetch(options);

@@ -224,7 +224,8 @@ TEST_CASE("the json log format prints one JSON object per step and per log line"
     }
   }
   CHECK(parsed > 5);
-  for (auto step : {"fetch", "validate-offline", "validate-live", "swap", "acknowledge"}) {
+  for (auto step :
+       {"inspect", "fetch", "validate-offline", "validate-live", "swap", "acknowledge"}) {
     CHECK(steps.contains(step));
   }
 }
