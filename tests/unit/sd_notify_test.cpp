@@ -90,7 +90,7 @@ TEST_CASE("an '@' in $NOTIFY_SOCKET names the abstract namespace", "[sd_notify]"
   CHECK_FALSE(manager.received());
 }
 
-TEST_CASE("without $NOTIFY_SOCKET nothing is sent and that is no error; a bad address fails",
+TEST_CASE("without $NOTIFY_SOCKET nothing is sent and that is no error, and a bad address fails",
           "[sd_notify]") {
   ScopedEnv socket("NOTIFY_SOCKET", nullptr);
   CHECK(notify_service_manager("READY=1") == NotifyResult::no_manager);
