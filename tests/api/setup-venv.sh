@@ -3,13 +3,5 @@
 # packages of the API tests (jsonschema, the official `avn` CLI); prints its python.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/certswap/venv-api"
-stamp="$venv/.requirements"
-wanted="$(cat "$here/requirements.txt")"
-if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt" >&2
-  printf '%s' "$wanted" > "$stamp"
-fi
+venv="$(bash "$here/../support/pinned-venv.sh" venv-api "$here/requirements.txt")"
 echo "$venv/bin/python"
