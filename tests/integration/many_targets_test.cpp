@@ -112,6 +112,16 @@ int user_gets(const testbed::Testbed& tb, const std::vector<const Cli*>& of) {
   return n;
 }
 
+// Every user GET of the fleet takes 300 ms, long enough that requests overlap
+// when they are sent side by side; the emulator's in-flight count starts anew.
+void slow_user_gets(const Fleet& fleet, const std::string& prefix) {
+  fleet.tb().add_fault({{"method", "GET"},
+                        {"path_regex", ".*/user/" + prefix + ".*"},
+                        {"count", 100000},
+                        {"fault", {{"kind", "delay"}, {"ms", 300}}}});
+  fleet.tb().control_delete("/_testbed/concurrency");
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -119,13 +129,7 @@ TEST_CASE(
     "--concurrency as the emulator counts them",
     "[daemon][scale]") {
   Fleet fleet("many-", 10);
-  // Every user GET takes 300 ms: long enough that requests overlap when the
-  // sidecar sends them side by side.
-  fleet.tb().add_fault({{"method", "GET"},
-                        {"path_regex", ".*/user/many-.*"},
-                        {"count", 100000},
-                        {"fault", {{"kind", "delay"}, {"ms", 300}}}});
-  fleet.tb().control_delete("/_testbed/concurrency");
+  slow_user_gets(fleet, "many-");
   FleetSidecar sidecar(fleet, {"--concurrency", "3", "--live-concurrency", "2"});
   CHECK(eventually(
       [&] {
@@ -199,11 +203,7 @@ TEST_CASE("a 429 with Retry-After to one target pauses the sidecar's other targe
 TEST_CASE("rotate --config installs many targets at once within --concurrency as the sidecar does",
           "[scale]") {
   Fleet fleet("oneshot-", 8);
-  fleet.tb().add_fault({{"method", "GET"},
-                        {"path_regex", ".*/user/oneshot-.*"},
-                        {"count", 100000},
-                        {"fault", {{"kind", "delay"}, {"ms", 300}}}});
-  fleet.tb().control_delete("/_testbed/concurrency");
+  slow_user_gets(fleet, "oneshot-");
   auto r = fleet.users.front()->run({"rotate", "--config", fleet.config.string(), "--concurrency",
                                      "3", "--live-concurrency", "2"});
   const auto seen = fleet.tb().control_get("/_testbed/concurrency");
