@@ -92,6 +92,11 @@ def test_doctor_pypi_wheel_static_openssl_will_not_work_even_with_preload(runnin
     assert "confluent_kafka" in r.stdout
 
 
+# The command shares doctor's stdout: no "ready" line before the verdict.
+QUIET_PRODUCER = PRODUCER.replace("print('ready', flush=True); ", "")
+assert QUIET_PRODUCER != PRODUCER
+
+
 def doctor_command(argv, env):
     # doctor passes its environment, LD_PRELOAD included, to the command, so
     # certswap starts with it too; the suite's ASan build would refuse a library
@@ -106,7 +111,7 @@ def test_doctor_command_waits_for_the_kafka_client_not_for_the_preload_library(t
     # LD_PRELOAD maps the library at exec, long before the app imports its
     # Kafka client: a verdict drawn then would say "unknown" (or miss a static
     # OpenSSL still to come).
-    r = doctor_command(["/usr/bin/python3", "-c", PRODUCER],
+    r = doctor_command(["/usr/bin/python3", "-c", QUIET_PRODUCER],
                        clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(tmp_path)))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("hot reload: will work")
@@ -115,7 +120,7 @@ def test_doctor_command_waits_for_the_kafka_client_not_for_the_preload_library(t
 def test_doctor_command_catches_the_static_openssl_of_a_wheel(tmp_path):
     # The venv's Python maps libcrypto.so.3 for hashlib before it imports the
     # wheel, whose librdkafka carries its own OpenSSL.
-    r = doctor_command([sys.executable, "-c", "import hashlib; " + PRODUCER],
+    r = doctor_command([sys.executable, "-c", "import hashlib; " + QUIET_PRODUCER],
                        clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(tmp_path)))
     assert r.returncode == 1, r.stdout + r.stderr
     assert r.stdout.startswith("hot reload: will NOT work: OpenSSL is linked statically")
