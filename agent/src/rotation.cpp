@@ -22,6 +22,12 @@ std::int64_t unix_seconds(Clock::time_point t) {
 }
 
 // Times one step and reports it as one line, ok or failed.
+// What rotate's and init's `inspect` step says of a valid live set.
+std::string valid_live_summary(const CertInfo& cert) {
+  return fmt::format("live set is valid until {} (sha256 {})", format_time(cert.not_after),
+                     cert.sha256_fingerprint);
+}
+
 class StepTimer {
  public:
   StepTimer(StepReporter& report, std::string_view target, std::string_view step)
@@ -125,8 +131,7 @@ class Rotation {
       StepTimer step(report_, cfg_.name, "inspect");
       LiveState found = read_live();
       if (found.cert) {
-        step.ok(fmt::format("live set is valid until {} (sha256 {})",
-                            format_time(found.cert->not_after), found.cert->sha256_fingerprint));
+        step.ok(valid_live_summary(*found.cert));
       } else {
         step.ok(found.set ? "live set is not valid: " + found.problem : "no live set");
       }
@@ -278,8 +283,7 @@ class Rotation {
     if (live.cert) {
       auto usable = validate_offline(*live.set, offline_policy(), now_);
       if (usable) {
-        step.ok(fmt::format("live set is valid until {} (sha256 {})",
-                            format_time(live.cert->not_after), live.cert->sha256_fingerprint));
+        step.ok(valid_live_summary(*live.cert));
         if (!drift(*live.set)) return record_success(Outcome::UpToDate, *live.cert);
         // Current, but not as the configuration asks: the same as rotate's
         // re-render, without asking upstream.
@@ -391,7 +395,7 @@ class Rotation {
   }
 
   Result<void> validate_against_broker(const CredentialSet& set, const LiveState& live) {
-    // Its own step: the API's time (a GET of the service, once per process)
+    // Its own step: the API's time (a GET of the service, once per pass)
     // must not pass for the broker's.
     Result<std::string> bootstrap;
     {
