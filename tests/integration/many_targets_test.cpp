@@ -208,6 +208,7 @@ TEST_CASE("rotate --config installs many targets at once within --concurrency as
                                      "3", "--live-concurrency", "2"});
   const auto seen = fleet.tb().control_get("/_testbed/concurrency");
   fleet.tb().clear_faults();
+  INFO(r.output);
   CHECK(r.exit_code == 0);
   for (const auto& c : fleet.users) CHECK(fleet.installed(*c));
   INFO(seen.dump());
