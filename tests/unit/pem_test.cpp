@@ -111,6 +111,23 @@ TEST_CASE("private keys are read as PKCS#8, as PKCS#1 RSA and as SEC1 EC") {
   }
 }
 
+// The reader goes by the PEM label and the PKCS#8 algorithm first; what it
+// cannot place that way must still read as before.
+TEST_CASE("an Ed25519 key and a key after a certificate in the same text are read") {
+  EvpPkeyPtr ed(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+  REQUIRE(ed);
+  auto key = parse_private_key(test_pki::pkcs8_pem(ed.get()), "service.key");
+  REQUIRE(key);
+  CHECK(EVP_PKEY_eq(key->get(), ed.get()) == 1);
+
+  auto rsa = test_pki::rsa_key();
+  auto after_cert =
+      parse_private_key(issue("app").cert_pem + test_pki::pkcs8_pem(rsa.get()), "service.key");
+  REQUIRE(after_cert);
+  CHECK(EVP_PKEY_eq(after_cert->get(), rsa.get()) == 1);
+  CHECK(ERR_peek_error() == 0);
+}
+
 TEST_CASE("encrypted keys are refused, PKCS#8 or legacy, saying that they are not supported") {
   auto key = test_pki::ec_key();
   for (const auto& pem :
