@@ -182,13 +182,15 @@ Result<std::optional<CredentialSet>> Journal::staged() const {
   return set;
 }
 
-// No fsync of `dir` of its own: the save below renames state.json in the same
-// directory and fsyncs it, which makes the removal durable with it.
+// Neither a save nor an fsync of `dir` of its own: a rotation's next step
+// saves its outcome anyway, and that save renames state.json in the same
+// directory and fsyncs it, which makes the removal durable with it. A crash in
+// between leaves a journal that still names the staged set, which only
+// `status` reads, until the next check.
 Result<void> Journal::clear_staged() {
   if (auto r = remove_tree(dir_ / kStaging); !r) return r;
-  JournalState s = state_;
-  s.staged_fingerprint.clear();
-  return save(std::move(s));
+  state_.staged_fingerprint.clear();
+  return {};
 }
 
 }  // namespace certswap

@@ -50,6 +50,8 @@ class Journal {
   // as one set: written and fsync'ed in staging.tmp/, then swapped in.
   Result<void> stage(const CredentialSet& set);
   Result<std::optional<CredentialSet>> staged() const;
+  // Removes staging/ and forgets its fingerprint in state(); the next save
+  // writes that down.
   Result<void> clear_staged();
 
   const std::filesystem::path& dir() const { return dir_; }
