@@ -95,13 +95,14 @@ def run_measured(cmd, env, timeout=None):
 
 
 LIVE_PARTS = re.compile(r"client setup ([\d.]+) ms, broker ([\d.]+) ms, teardown ([\d.]+) ms")
+CHECK_FSYNC = re.compile(r"(\d+) fsync calls, (\d+) us in fsync")
 
 
 def steps_of(stdout):
     """Step name -> ms (summed if a step appears more than once) from --log-format json
     (the "us" field where the agent gives it). validate-live's detail splits the step into
-    live:setup, live:broker and live:teardown; "fsync" is not a step but the fsync time
-    within the steps."""
+    live:setup, live:broker and live:teardown; "check" is the whole check's wall time inside
+    the process, and its detail gives "fsync" (ms) and "fsync:calls" within the steps."""
     steps = {}
     for line in stdout.splitlines():
         try:
@@ -115,8 +116,12 @@ def steps_of(stdout):
             if m:
                 for k, v in zip(("live:setup", "live:broker", "live:teardown"), m.groups()):
                     steps[k] = steps.get(k, 0.0) + float(v)
-            if e["step"] == "fsync":
+            if e["step"] == "fsync":  # an agent from before the `check` line: a line of its own
                 steps["fsync:calls"] = float(e["detail"].split()[0])
+            m = CHECK_FSYNC.search(e.get("detail", "")) if e["step"] == "check" else None
+            if m:
+                steps["fsync:calls"] = steps.get("fsync:calls", 0.0) + float(m.group(1))
+                steps["fsync"] = steps.get("fsync", 0.0) + float(m.group(2)) / 1000
     return steps
 
 
@@ -238,7 +243,7 @@ def table(title, command, header, rows, notes=()):
 
 STEPS = ["open", "inspect", "fetch", "compare", "stage", "validate-offline", "locate", "validate-live",
          "live:setup", "live:broker", "live:teardown", "swap", "notify", "acknowledge", "prune"]
-NOT_STEPS = ["live:setup", "live:broker", "live:teardown", "fsync", "fsync:calls"]
+NOT_STEPS = ["live:setup", "live:broker", "live:teardown", "fsync", "fsync:calls", "check"]
 
 
 def waiting_of(s):
@@ -268,6 +273,7 @@ def rotation_latency(tb, certswap, rotations, work):
         runs.append(dict(steps=s, wall_ms=r["wall_ms"], cpu_ms=r["cpu_ms"], maxrss_kib=r["maxrss_kib"],
                          waiting_ms=waiting, overhead_ms=r["wall_ms"] - waiting,
                          own_ms=r["wall_ms"] - waiting - fsync, fsync_ms=fsync,
+                         check_own_ms=s["check"] - waiting - fsync if "check" in s else None,
                          fsync_calls=s.get("fsync:calls", 0.0),
                          untimed_ms=r["wall_ms"] - sum(v for k, v in s.items() if k not in NOT_STEPS)))
 
@@ -284,7 +290,11 @@ def rotation_latency(tb, certswap, rotations, work):
              row("fsync calls", [r["fsync_calls"] for r in runs], "calls"),
              row("**agent's own time** = end to end − waiting − fsync", [r["own_ms"] for r in runs]),
              row("… of which outside any step (exec, config, exit)", [r["untimed_ms"] for r in runs]),
-             row("CPU time of the process (user+sys)", [r["cpu_ms"] for r in runs]),
+    ]
+    if all(r["check_own_ms"] is not None for r in runs):  # an agent from before the `check` line has none
+        rows.append(row("… of which inside the check (`check` line − waiting − fsync)",
+                        [r["check_own_ms"] for r in runs]))
+    rows += [row("CPU time of the process (user+sys)", [r["cpu_ms"] for r in runs]),
              row("peak RSS of the process", [mib(r["maxrss_kib"]) for r in runs], "MiB")]
     table(f"1. One rotation, step by step ({rotations} rotations)",
           f"`POST /_testbed/renew`, then `certswap rotate --log-format json --notify-exec /bin/true` (x{rotations})",
@@ -377,6 +387,56 @@ class Sidecar:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.logf.close()
+
+
+def sidecar_rotation(tb, certswap, rotations, work):
+    """The same rotation inside `certswap run` (POST /rotate after each renewal): no process
+    start or exit, so the check's own time is all of certswap's time."""
+    user = f"bench-srot-{os.getpid()}"
+    tb.create_user(user)
+    env = tb.env(user, os.path.join(work, "sidecar-rotation"))
+    subprocess.run([certswap, "init"], env=env, check=True, capture_output=True)
+    sc = Sidecar(certswap, env, work, "sidecar-rotation", ("--notify-exec", "/bin/true"))
+    runs = []
+    try:
+        if not wait_until(sc.ready, 60):
+            raise SystemExit("the sidecar did not become ready:\n" + "\n".join(sc.lines()))
+        for i in range(rotations):
+            tb.renew(user, 1000 + i)
+            n = len(sc.lines())
+            http("POST", sc.url("/rotate"))
+            def rotated():
+                return next((j for j, l in enumerate(sc.lines()[n:]) if '"step":"check"' in l
+                             and '"detail":"rotated' in l), None)
+            if not wait_until(lambda: rotated() is not None, 60):
+                raise SystemExit("no rotation in the sidecar:\n" + "\n".join(sc.lines()[n:]))
+            lines = sc.lines()[n:][:rotated() + 1]
+            first = max(j for j, l in enumerate(lines) if '"step":"open"' in l)
+            st = steps_of("\n".join(lines[first:]))
+            waiting = waiting_of(st)
+            runs.append(dict(steps=st, check_ms=st["check"], waiting_ms=waiting, fsync_ms=st["fsync"],
+                             fsync_calls=st["fsync:calls"], own_ms=st["check"] - waiting - st["fsync"]))
+    finally:
+        sc.stop()
+
+    def row(name, values, unit="ms"):
+        return [name, f"{statistics.median(values):.2f}", f"{pct(values, 99):.2f}",
+                f"{min(values):.2f}", f"{max(values):.2f}", unit]
+
+    rows = [row(k, [r["steps"][k] for r in runs if k in r["steps"]])
+            for k in STEPS if any(k in r["steps"] for r in runs)]
+    rows += [row("**the check** (`check` line: open to the last step)", [r["check_ms"] for r in runs]),
+             row("waiting = fetch + locate + live:broker + acknowledge", [r["waiting_ms"] for r in runs]),
+             row("fsync (the disk's time, inside the steps)", [r["fsync_ms"] for r in runs]),
+             row("fsync calls", [r["fsync_calls"] for r in runs], "calls"),
+             row("**certswap's own time** = check − waiting − fsync", [r["own_ms"] for r in runs])]
+    table(f"1b. One rotation inside the sidecar ({rotations} rotations)",
+          f"`certswap run --notify-exec /bin/true --enable-rotate-endpoint`; `POST /_testbed/renew`, then "
+          f"`POST /rotate` (x{rotations})",
+          ["step", "median", "p99", "min", "max", "unit"], rows,
+          ["The same steps and definitions as table 1, from the sidecar's JSON log; there is no process "
+           "start or exit in a sidecar's rotation."])
+    return dict(rotations=rotations, runs=runs)
 
 
 def footprint(tb, certswap, avn, idle_seconds, cycles, work):
@@ -627,6 +687,7 @@ def main():
           f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if "rotation" in only:
         res["rotation"] = rotation_latency(tb, args.certswap, args.rotations, work)
+        res["sidecar_rotation"] = sidecar_rotation(tb, args.certswap, args.rotations, work)
     if "footprint" in only:
         res["footprint"] = footprint(tb, args.certswap, args.avn, args.idle_seconds, args.cycles, work)
     if "scale" in only:

@@ -32,8 +32,8 @@ Result<void> fsync_fd(int fd, const std::filesystem::path& what);
 Result<void> write_new_file(int dir_fd, const char* name, std::string_view content, mode_t mode,
                             const std::filesystem::path& what);
 
-// Every fsync_fd of the process so far: on a virtual disk they are most of a
-// rotation's local time, and the disk's, so a benchmark reports them apart.
+// Every fsync_fd of the calling thread so far: on a virtual disk they are most
+// of a rotation's local time, and the disk's, so a benchmark reports them apart.
 struct FsyncStats {
   std::uint64_t calls = 0;
   std::chrono::microseconds waited{0};

@@ -5,7 +5,6 @@
 
 #include "certswap/cert_info.hpp"
 #include "certswap/concurrency_gate.hpp"
-#include "certswap/durable_file.hpp"
 #include "certswap/exit_codes.hpp"
 #include "cli/cli.hpp"
 #include "worker_pool.hpp"
@@ -15,21 +14,10 @@ namespace {
 
 using Check = std::function<Result<RotationReport>(Target&)>;
 
-// One target: its steps, then the disk's part of them as a line of its own.
-Result<RotationReport> run_one(Target& target, const Check& check, StepReporter& reporter) {
-  const auto synced_before = fsync_stats();
-  auto result = check(target);
-  const auto synced = fsync_stats();
-  reporter.step(
-      target.config.name, "fsync", "ok", synced.waited - synced_before.waited,
-      fmt::format("{} fsync calls within the steps above", synced.calls - synced_before.calls));
-  return result;
-}
-
 // Many targets, as the sidecar checks them: on a pool with the same bounds
 // (--concurrency API requests through the client's budget, --live-concurrency
 // broker handshakes), so that a CronJob over 1,000 targets is not a sequential
-// walk. The fsync line is left out: its counter is the process's, not a target's.
+// walk.
 std::vector<std::optional<Result<RotationReport>>> run_many(Agent& agent, const Config& config,
                                                             const Check& check) {
   std::vector<std::optional<Result<RotationReport>>> results(agent.targets.size());
@@ -61,7 +49,7 @@ int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& optio
   };
   std::vector<std::optional<Result<RotationReport>>> results;
   if (agent->targets.size() == 1) {
-    results.emplace_back(run_one(agent->targets.front(), check, reporter));
+    results.emplace_back(check(agent->targets.front()));
   } else {
     results = run_many(*agent, *config, check);
   }
