@@ -66,17 +66,75 @@ std::optional<std::string> optional_string(const json& object, const char* field
 
 }  // namespace
 
+namespace {
+
+// Reads a body through without building it: is it one JSON object, and is its
+// top-level "error" truthy (anything but null, false and "")? An answer to a
+// PUT of a user is the whole service, every user's certificate included:
+// megabytes with 1,000 users, once per acknowledgement.
+class TopLevelError final : public nlohmann::json_sax<json> {
+ public:
+  bool object_root = false;
+  bool error = false;
+
+  bool null() override { return value(false); }
+  bool boolean(bool v) override { return value(v); }
+  bool number_integer(number_integer_t) override { return value(true); }
+  bool number_unsigned(number_unsigned_t) override { return value(true); }
+  bool number_float(number_float_t, const string_t&) override { return value(true); }
+  bool string(string_t& v) override { return value(!v.empty()); }
+  bool binary(binary_t&) override { return value(true); }
+  bool start_object(std::size_t) override { return open(true); }
+  bool start_array(std::size_t) override { return open(false); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    error_next_ = depth_ == 1 && k == "error";
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool value(bool truthy) {
+    if (depth_ == 0) return false;  // a scalar root is no object
+    if (error_next_) error = truthy;
+    error_next_ = false;
+    return true;
+  }
+  bool open(bool is_object) {
+    if (depth_ == 0) object_root = is_object;
+    if (error_next_) error = true;
+    error_next_ = false;
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  bool error_next_ = false;
+};
+
+}  // namespace
+
 Result<void> check_response(long status, std::string_view body, const std::string& where,
                             std::string_view forbidden_hint) {
   if (status < 200 || status >= 300) {
     return fail(ErrorKind::Api, "{} failed with HTTP {}: \"{}\"{}", where, status,
                 api_message(body), status_hint(status, forbidden_hint));
   }
-  auto parsed = parse_object(body, where);
-  if (!parsed) return std::unexpected(parsed.error());
+  if (body.empty()) return {};  // an empty body is an empty object
+  TopLevelError sax;
+  if (!json::sax_parse(body, &sax) || !sax.object_root) {
+    return fail(ErrorKind::Api,
+                "response to {} is not a JSON object ({} bytes; truncated or malformed)", where,
+                body.size());
+  }
   // The official client treats a truthy "error" in a 2xx body as a failure too.
-  if (auto it = parsed->find("error");
-      it != parsed->end() && !it->is_null() && *it != false && *it != "") {
+  if (sax.error) {
     return fail(ErrorKind::Api, "{} answered an error: \"{}\"", where, api_message(body));
   }
   return {};

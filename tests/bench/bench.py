@@ -668,7 +668,7 @@ def main():
     p.add_argument("--avn", default=os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
                                                 "certswap", "venv-bench", "bin", "avn"))
     p.add_argument("--json", default=None)
-    p.add_argument("--only", default="rotation,footprint,scale,targets,load")
+    p.add_argument("--only", default="rotation,sidecar-rotation,footprint,scale,targets,load")
     p.add_argument("--targets", default="100,1000", help="users in the many-targets benchmark, one run each")
     p.add_argument("--chart", default=None, help="PNG to draw (chart.py) from the results")
     p.add_argument("--targets-key-type", default="rsa", choices=["rsa", "ec"],
@@ -687,6 +687,7 @@ def main():
           f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if "rotation" in only:
         res["rotation"] = rotation_latency(tb, args.certswap, args.rotations, work)
+    if "sidecar-rotation" in only:
         res["sidecar_rotation"] = sidecar_rotation(tb, args.certswap, args.rotations, work)
     if "footprint" in only:
         res["footprint"] = footprint(tb, args.certswap, args.avn, args.idle_seconds, args.cycles, work)

@@ -155,3 +155,27 @@ TEST_CASE("an error status or a truthy error field fails with the API's own mess
   CHECK(check_response(200, R"({"error": null})", "GET u"));
   CHECK(check_response(204, "", "PUT u"));
 }
+
+// check_response reads the body as a stream of tokens, not as a document.
+TEST_CASE("only a top-level error counts and only a whole JSON object passes") {
+  for (const char* truthy : {R"("x")", "true", "0", "1.5", "{}", "[]", R"({"a": 1})"}) {
+    INFO(truthy);
+    CHECK_FALSE(check_response(
+        200, std::string(R"({"a": [1, {"error": null}], "error": )") + truthy + "}", "PUT u"));
+  }
+  for (const char* falsy : {"null", "false", R"("")"}) {
+    INFO(falsy);
+    CHECK(check_response(200, std::string(R"({"error": )") + falsy + R"(, "b": {"c": []}})",
+                         "PUT u"));
+  }
+  CHECK(check_response(200, R"({"service": {"error": "nested", "users": [{"error": true}]}})",
+                       "PUT u"));
+  // The last "error" key wins, as a parsed document keeps it.
+  CHECK(check_response(200, R"({"error": "first", "error": false})", "PUT u"));
+  for (const char* not_object : {"[]", R"("text")", "42", "null", R"({"a": 1} x)", R"({"a": )"}) {
+    INFO(not_object);
+    auto r = check_response(200, not_object, "PUT u");
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("not a JSON object"));
+  }
+}
