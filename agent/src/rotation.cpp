@@ -170,17 +170,19 @@ class Rotation {
     }
 
     // 2. compare: the same certificate and CA bundle are live already?
+    // (Timed from here: it parses the offered certificate, and below checks
+    // the offered set when a live one exists.)
+    StepTimer compare(report_, cfg_.name, "compare");
     const bool same_cert =
-        live.set && live.cert && same_certificate(live.set->cert_pem, fetched->set.cert_pem);
+        live.cert && fingerprint_of(fetched->set.cert_pem) == live.cert->sha256_fingerprint;
     const bool same_ca =
         live.set && sha256_hex(live.set->ca_pem) == sha256_hex(fetched->set.ca_pem);
     if (same_cert && same_ca && !options.force) {
-      StepTimer step(report_, cfg_.name, "compare");
       const auto stale = drift(*live.set);
-      step.ok(stale
-                  ? fmt::format("live set is current (sha256 {}), but {}",
-                                live.cert->sha256_fingerprint, *stale)
-                  : fmt::format("live set is current (sha256 {})", live.cert->sha256_fingerprint));
+      compare.ok(
+          stale ? fmt::format("live set is current (sha256 {}), but {}",
+                              live.cert->sha256_fingerprint, *stale)
+                : fmt::format("live set is current (sha256 {})", live.cert->sha256_fingerprint));
       if (options.dry_run) return record_success(Outcome::UpToDate, *live.cert);
       bool owed = false;
       if (stale) {
@@ -212,26 +214,24 @@ class Rotation {
     // An API replica that lags behind serves the pair from before the live
     // one: installing it would go back in time, and acknowledging would be
     // wrong. (A set that is not valid goes on, to fail validation by name.)
+    // The offline check made here is the validate-offline step's answer too.
+    std::optional<Result<CertInfo>> offered;
     if (live.cert && !options.force) {
-      auto offered = validate_offline(fetched->set, offline_policy(), now_);
-      if (offered && offered->not_before < live.cert->not_before) {
-        StepTimer step(report_, cfg_.name, "compare");
-        step.warn(fmt::format(
+      offered = validate_offline(fetched->set, offline_policy(), now_);
+      if (*offered && (*offered)->not_before < live.cert->not_before) {
+        compare.warn(fmt::format(
             "{} offers a certificate issued {} (sha256 {}), before the live one issued {}: "
             "keeping the live set (--force installs it anyway)",
-            fetched->set.origin, format_time(offered->not_before), offered->sha256_fingerprint,
-            format_time(live.cert->not_before)));
+            fetched->set.origin, format_time((*offered)->not_before),
+            (*offered)->sha256_fingerprint, format_time(live.cert->not_before)));
         return record_success(Outcome::UpToDate, *live.cert);
       }
     }
-    {
-      StepTimer step(report_, cfg_.name, "compare");
-      step.ok(!live.set    ? "no live set"
-              : !live.cert ? "live set is not valid: " + live.problem
-              : !same_cert ? "a new certificate is available"
-              : !same_ca   ? "the CA bundle changed"
-                           : "forced");
-    }
+    compare.ok(!live.set    ? "no live set"
+               : !live.cert ? "live set is not valid: " + live.problem
+               : !same_cert ? "a new certificate is available"
+               : !same_ca   ? "the CA bundle changed"
+                            : "forced");
 
     // 3. stage: persist before anything else can fail (some sets are view-once).
     if (!options.dry_run) {
@@ -246,7 +246,8 @@ class Rotation {
     CertInfo candidate;
     {
       StepTimer step(report_, cfg_.name, "validate-offline");
-      auto info = validate_offline(fetched->set, offline_policy(), now_);
+      auto info =
+          offered ? std::move(*offered) : validate_offline(fetched->set, offline_policy(), now_);
       if (!info) return record_failure(step.failed(info.error()).error());
       candidate = *info;
       step.ok(fmt::format("subject \"{}\", serial {}, not after {}, sha256 {}", candidate.subject,
@@ -360,10 +361,10 @@ class Rotation {
     return published;
   }
 
-  static bool same_certificate(const std::string& a, const std::string& b) {
-    auto ia = inspect_certificate_pem(a, "live service.cert");
-    auto ib = inspect_certificate_pem(b, "fetched service.cert");
-    return ia && ib && ia->sha256_fingerprint == ib->sha256_fingerprint;
+  static std::optional<std::string> fingerprint_of(const std::string& cert_pem) {
+    auto info = inspect_certificate_pem(cert_pem, "fetched service.cert");
+    if (!info) return std::nullopt;
+    return info->sha256_fingerprint;
   }
 
   Result<Fetched> fetch(const RotateOptions& options) {
