@@ -194,10 +194,7 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
                                          const std::string& body,
                                          const std::vector<std::string>& headers,
                                          bool retry_on_failure) {
-  BorrowedHandle handle(*handles_);
-  CURL* curl = handle.get();
-  if (!curl || !handles_->share)
-    return fail(ErrorKind::Internal, "libcurl could not create a handle");
+  if (!handles_->share) return fail(ErrorKind::Internal, "libcurl could not create a share");
   const std::string url = options_.base_url + path;
   if (!url.starts_with("https://") && !(options_.allow_plain_http && url.starts_with("http://"))) {
     return fail(ErrorKind::Usage,
@@ -218,6 +215,17 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     }
     HttpResponse response;
     char error_buffer[CURL_ERROR_SIZE] = {};
+
+    // Taken per attempt: a retry waits its turn like any other request. The
+    // handle (and the keep-alive connection it holds) only once the budget
+    // lets the request go, so there are never more handles with a connection
+    // than requests the budget allows in flight, whatever the worker count.
+    std::optional<ApiBudget::Slot> slot;
+    if (options_.budget) slot = options_.budget->acquire();
+    std::optional<BorrowedHandle> handle;
+    handle.emplace(*handles_);
+    CURL* curl = handle->get();
+    if (!curl) return fail(ErrorKind::Internal, "libcurl could not create a handle");
 
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_SHARE, handles_->share.get());
@@ -249,14 +257,14 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "certswap/0.1");
 
-    // Taken per attempt: a retry waits its turn like any other request.
-    std::optional<ApiBudget::Slot> slot;
-    if (options_.budget) slot = options_.budget->acquire();
     const CURLcode code = curl_easy_perform(curl);
+    if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    // The handle goes back before the slot, so the next request the budget
+    // lets go finds it idle instead of making another.
+    handle.reset();
     slot.reset();
     bool retriable = false;
     if (code == CURLE_OK) {
-      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
       // The server asked this token to slow down: every target using it waits,
       // as long as this request waits before its own retry (capped the same way).
       if (response.status == 429 && response.retry_after && options_.budget) {
