@@ -671,6 +671,8 @@ def main():
     p.add_argument("--only", default="rotation,sidecar-rotation,footprint,scale,targets,load")
     p.add_argument("--targets", default="100,1000", help="users in the many-targets benchmark, one run each")
     p.add_argument("--chart", default=None, help="PNG to draw (chart.py) from the results")
+    p.add_argument("--targets-modes", default="sequential,concurrent",
+                   help="which of the many-targets modes to run")
     p.add_argument("--targets-key-type", default="rsa", choices=["rsa", "ec"],
                    help="keys of the many-targets users (ec: quicker to make on a slow machine)")
     p.add_argument("--load-rates", default="10000", help="msg/s of the cpp-producer through a rotation")
@@ -696,7 +698,8 @@ def main():
     if "targets" in only:
         import targets_bench
         res["targets"] = targets_bench.targets_bench(tb, args.certswap, [int(x) for x in args.targets.split(",")],
-                                                     0.1, args.scale_timeout, work, args.targets_key_type)
+                                                     0.1, args.scale_timeout, work, args.targets_key_type,
+                                                     args.targets_modes.split(","))
     if "load" in only:
         import app_load_bench
         res["load"] = app_load_bench.app_load(args.testbed_dir, args.certswap, args.examples_bin,

@@ -121,7 +121,7 @@ def measure(tb, certswap, work, users, extra, name, renewed, base_rss, timeout, 
     return r
 
 
-def targets_bench(tb, certswap, sizes, renew_share, timeout, work, key_type="rsa"):
+def targets_bench(tb, certswap, sizes, renew_share, timeout, work, key_type="rsa", only_modes=None):
     """key_type "ec": the emulator issues EC P-256 keys instead of Aiven's RSA-3072, because
     making 1,000 RSA-3072 keys takes the emulator minutes on a loaded 2-core machine."""
     sizes = sorted(set(sizes))
@@ -147,7 +147,7 @@ def targets_bench(tb, certswap, sizes, renew_share, timeout, work, key_type="rsa
             # Spread over the file, so that the cycle is not over once the first ones are.
             renewed = users[:n][:: max(1, round(1 / renew_share))]
             modes = {}
-            for mode, extra in MODES:
+            for mode, extra in [m for m in MODES if only_modes is None or m[0] in only_modes]:
                 tb.call("DELETE", "/_testbed/concurrency")
                 r = measure(tb, certswap, work, users[:n], extra, f"many-{n}-{mode}", renewed,
                             base_rss, timeout, f"{n}{mode}")
