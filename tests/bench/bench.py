@@ -246,6 +246,18 @@ STEPS = ["open", "inspect", "fetch", "compare", "stage", "validate-offline", "lo
 NOT_STEPS = ["live:setup", "live:broker", "live:teardown", "fsync", "fsync:calls", "check"]
 
 
+def stat_row(name, values, unit, digits):
+    """Median, p99, min and max of one measure as a table row."""
+    return [name] + [f"{v:.{digits}f}" for v in (statistics.median(values), pct(values, 99),
+                                                  min(values), max(values))] + [unit]
+
+
+def step_rows(runs, row):
+    """A row per step that any run reported, in pipeline order."""
+    return [row(k, [r["steps"][k] for r in runs if k in r["steps"]])
+            for k in STEPS if any(k in r["steps"] for r in runs)]
+
+
 def waiting_of(s):
     """Wall time spent waiting on the API (fetch, locate, acknowledge) and the broker
     (validate-live less its client setup and teardown; an older agent without the split:
@@ -278,11 +290,9 @@ def rotation_latency(tb, certswap, rotations, work):
                          untimed_ms=r["wall_ms"] - sum(v for k, v in s.items() if k not in NOT_STEPS)))
 
     def row(name, values, unit="ms"):
-        return [name, f"{statistics.median(values):.1f}", f"{pct(values, 99):.1f}",
-                f"{min(values):.1f}", f"{max(values):.1f}", unit]
+        return stat_row(name, values, unit, 1)
 
-    rows = [row(k, [r["steps"][k] for r in runs if k in r["steps"]])
-            for k in STEPS if any(k in r["steps"] for r in runs)]
+    rows = step_rows(runs, row)
     rows += [row("**end to end** (wall time of the `certswap rotate` process)", [r["wall_ms"] for r in runs]),
              row("waiting = fetch + locate + live:broker + acknowledge", [r["waiting_ms"] for r in runs]),
              row("**agent's own overhead** = end to end − waiting", [r["overhead_ms"] for r in runs]),
@@ -420,11 +430,9 @@ def sidecar_rotation(tb, certswap, rotations, work):
         sc.stop()
 
     def row(name, values, unit="ms"):
-        return [name, f"{statistics.median(values):.2f}", f"{pct(values, 99):.2f}",
-                f"{min(values):.2f}", f"{max(values):.2f}", unit]
+        return stat_row(name, values, unit, 2)
 
-    rows = [row(k, [r["steps"][k] for r in runs if k in r["steps"]])
-            for k in STEPS if any(k in r["steps"] for r in runs)]
+    rows = step_rows(runs, row)
     rows += [row("**the check** (`check` line: open to the last step)", [r["check_ms"] for r in runs]),
              row("waiting = fetch + locate + live:broker + acknowledge", [r["waiting_ms"] for r in runs]),
              row("fsync (the disk's time, inside the steps)", [r["fsync_ms"] for r in runs]),
