@@ -39,6 +39,26 @@ BROKER_SH = ROOT / "tests/testbed/kafka/kafka-broker.sh"
 # higher rates (a benchmark, never a timed test).
 RATE = int(os.environ.get("CERTSWAP_EXAMPLES_RATE", "200"))
 PARTITIONS = 2
+# The phases of a scenario are windows of delivered (or consumed) messages, not
+# of seconds: a stalled app or a busy machine cannot pass a phase by waiting it
+# out. The counts are what the former fixed phases carried at RATE, so the
+# latency report's phases (before, during, after, later) keep their size.
+BEFORE_RENEWAL = 2 * RATE  # steady traffic on the old certificate
+AFTER_SWAP = 6 * RATE  # traffic on the new certificate before the old principal's ACLs go
+AFTER_RESTART = 2 * RATE  # traffic once every connection had to authenticate again
+PHASE_TIMEOUT = 90
+
+
+def wait_until(cond, timeout, what):
+    """Polls cond until it returns something true, and returns that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
 
 
 def testbed():
@@ -93,6 +113,10 @@ class AuthzBroker:
             f.seek(offset)
             return f.read()
 
+    def denied(self, principal, offset):
+        """Whether the authorizer refused principal since offset in the log."""
+        return f"Principal = {principal} is Denied" in self.log_since(offset)
+
     def stop(self):
         subprocess.run([str(BROKER_SH), "stop", str(self.dir)], check=False)
 
@@ -124,14 +148,46 @@ class Acls:
                            AclPermissionType.ALLOW) for rt, name, op in ops]
 
     def grant(self, principal, topic, group=None):
-        for f in self.admin.create_acls(self.bindings(principal, topic, group)).values():
+        bindings = self.bindings(principal, topic, group)
+        for f in self.admin.create_acls(bindings).values():
             f.result(timeout=30)
+        # The controller has committed them, but the broker's authorizer takes them
+        # from the metadata log a moment later; an app that connects before that
+        # is refused its topic and gives up. The broker answers DescribeAcls
+        # from its own authorizer, so this sees what the app will see.
+        flt = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, principal, None,
+                               AclOperation.ANY, AclPermissionType.ANY)
+        wait_until(lambda: len(self.admin.describe_acls(flt).result(timeout=30)) >= len(bindings),
+                   30, f"the broker's authorizer to apply the ACLs of {principal}")
 
     def revoke(self, principal):
         flt = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, principal, None,
                                AclOperation.ANY, AclPermissionType.ANY)
         deleted = self.admin.delete_acls([flt])[flt].result(timeout=30)
         assert deleted, f"no ACLs of {principal} to delete"
+
+
+class TopicWatch:
+    """The topic read as the admin while the scenario runs: what the app really
+    delivered, with the producer's timestamps (as read_all sees them later)."""
+
+    def __init__(self, admin_config, topic):
+        self.c = Consumer({**admin_config, "group.id": f"watch-{secrets.token_hex(4)}",
+                           "enable.auto.commit": False, "reconnect.backoff.ms": 100})
+        self.c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+        self.stamps = []
+
+    def count(self, since_ms=0):
+        """Records on the topic with a timestamp after since_ms."""
+        while True:
+            batch = self.c.consume(500, timeout=0.1)
+            self.stamps.extend(m.timestamp()[1] for m in batch if m.error() is None)
+            if len(batch) < 500:
+                break
+        return sum(1 for ts in self.stamps if ts > since_ms)
+
+    def close(self):
+        self.c.close()
 
 
 class App:
@@ -143,7 +199,8 @@ class App:
                                      env=env)
         self.events = queue.Queue()
         self.all = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.proc.stdout:
@@ -176,7 +233,9 @@ class App:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        time.sleep(0.2)
+        # The reader ends at EOF: after it, every line the app printed is in self.all.
+        self.reader.join(timeout=30)
+        assert not self.reader.is_alive(), "the example's stdout stayed open after it exited"
         self.log.close()
         return next((e for e in self.all if e["event"] == "summary"), None)
 
@@ -208,6 +267,7 @@ class Scenario:
         self.acls = Acls(self.admin)
         fs = self.admin.create_topics([NewTopic(self.topic, PARTITIONS, 1)])
         fs[self.topic].result(timeout=30)
+        self.watch = TopicWatch(self.broker.admin_config(), self.topic)
 
     def certswap(self, *args):
         env = dict(os.environ,
@@ -264,6 +324,7 @@ class Scenario:
         return got
 
     def close(self):
+        self.watch.close()
         self.broker.stop()
 
 
@@ -323,6 +384,25 @@ def producer_argv(kind, s, reload):
     return argv + ([] if reload else ["--no-reload"])
 
 
+def wait_for_traffic_after(s, old, since_ms, log_mark, expect_traffic, count=None, what=None,
+                           n=AFTER_RESTART):
+    """The last phase: the old principal has lost its ACLs and every connection
+    has authenticated again. An app that moved to the new certificate keeps
+    delivering; one that did not is refused by the broker, which is as far as a
+    control run needs to go (its stream is broken from there on)."""
+    count = count or (lambda: s.watch.count(since_ms))
+    what = what or f"{n} messages delivered after the old principal lost its ACLs"
+
+    def traffic_or_refusal():
+        if count() >= n:
+            return "traffic"
+        if not expect_traffic and s.broker.denied(old, log_mark):
+            return "refused"
+        return None
+    return wait_until(traffic_or_refusal, PHASE_TIMEOUT,
+                      what if expect_traffic else f"{what}, or the broker refusing {old}")
+
+
 def run_producer_rotation(kind, s, reload):
     """The whole scenario for a producer; returns (problems, summary)."""
     fmt_is_pkcs12 = kind == "java"
@@ -333,7 +413,8 @@ def run_producer_rotation(kind, s, reload):
     app = App(producer_argv(kind, s, reload), s.tmp / f"{kind}-producer.log")
     try:
         assert app.wait_for("started", 60), "the example never delivered a message"
-        time.sleep(2)
+        wait_until(lambda: s.watch.count() >= BEFORE_RENEWAL, PHASE_TIMEOUT,
+                   f"{BEFORE_RENEWAL} messages on the old certificate before the renewal")
         s.renew()
         new = s.current_principal()
         assert new != old
@@ -348,18 +429,30 @@ def run_producer_rotation(kind, s, reload):
             # Java keeps established connections (the factory serves new ones), so the
             # restart comes first: it makes every connection authenticate again.
             s.broker.restart()
+            mark_ms = time.time() * 1000
             reloaded = app.wait_for("reloaded", 30) if reload else None
-            time.sleep(1)
+            # Only connections made after the restart carry traffic now: with the
+            # reload, that is the new certificate.
+            wait_until(lambda: s.watch.count(mark_ms) >= RATE, PHASE_TIMEOUT,
+                       f"{RATE} messages after the broker restart, before the revocation")
+            log_mark = s.broker.log_size()
             s.acls.revoke(old)
         else:
+            mark_ms = time.time() * 1000
             reloaded = app.wait_for("reloaded", 30) if reload else None
-            time.sleep(6)  # steady traffic on the new certificate: the "after" phase
+            if reloaded:
+                mark_ms = reloaded["_t"] * 1000
+            # Steady traffic on the new certificate (the report's "after" phase);
+            # without the reload, the old certificate still has its ACLs here.
+            wait_until(lambda: s.watch.count(mark_ms) >= AFTER_SWAP, PHASE_TIMEOUT,
+                       f"{AFTER_SWAP} messages after the swap, before the revocation")
             s.acls.revoke(old)
             s.broker.restart()
+            log_mark = s.broker.log_size()
         if reload:
             assert reloaded, "the example did not report a reload"
         restarted_at_ms = time.time() * 1000
-        time.sleep(4)
+        wait_for_traffic_after(s, old, restarted_at_ms, log_mark, expect_traffic=reload)
     finally:
         summary = app.stop()
     assert summary, "the example printed no summary"
@@ -371,7 +464,7 @@ def run_producer_rotation(kind, s, reload):
     if summary["failed"]:
         problems.append(f"{summary['failed']} deliveries failed")
     after_restart = sum(1 for recs in got.values() for _, ts in recs if ts > restarted_at_ms)
-    if after_restart < RATE:  # 4 s at RATE/s after the restart; one second's worth is the floor
+    if after_restart < RATE:  # the last phase waited for twice as many
         problems.append(f"only {after_restart} messages after the old principal lost its ACLs "
                         "and the broker restarted")
     return problems, summary
@@ -436,9 +529,14 @@ def run_consumer_rotation(s, reload):
             "--topic", s.topic, "--group", s.group, "--instance-id", "consumer-1"]
     app = App(argv + ([] if reload else ["--no-reload"]), s.tmp / "cpp-consumer.log")
     numbers = BackgroundNumbers(s)
+
+    def consumed(since=0):
+        """Messages the example consumed among those numbered since or later."""
+        return sum(1 for e in list(app.all) if e["event"] == "message" and int(e["value"]) >= since)
     try:
         assert app.wait_for("message", 60), "the example consumed nothing"
-        time.sleep(2)
+        wait_until(lambda: consumed() >= BEFORE_RENEWAL, PHASE_TIMEOUT,
+                   f"{BEFORE_RENEWAL} messages consumed on the old certificate before the renewal")
         s.renew()
         new = s.current_principal()
         assert new != old
@@ -448,15 +546,22 @@ def run_consumer_rotation(s, reload):
         assert r.returncode == 0, "certswap rotate failed"
         assert s.ack_count() == 1
         reloaded = app.wait_for("reloaded", 30) if reload else None
-        time.sleep(2)
+        # Messages produced from here on can only reach a reloaded example through
+        # its new consumer, which must have joined (or rebalanced) by then.
+        mark = numbers.sent
+        wait_until(lambda: consumed(mark) >= 2 * RATE, PHASE_TIMEOUT,
+                   f"{2 * RATE} messages produced after the swap consumed")
         window = s.broker.log_since(log_mark)
         rebalances = window.count(f"Preparing to rebalance group {s.group}")
         rejoined = f"joins group {s.group} in Stable state. Replacing previously mapped member" in window
         s.acls.revoke(old)
         s.broker.restart()
+        restart_mark, restart_log_mark = numbers.sent, s.broker.log_size()
         if reload:
             assert reloaded, "the example did not report a reload"
-        time.sleep(4)
+        wait_for_traffic_after(s, old, None, restart_log_mark, expect_traffic=reload,
+                               count=lambda: consumed(restart_mark),
+                               what=f"{AFTER_RESTART} messages produced after the restart consumed")
         sent = numbers.stop()
         # Let the consumer catch up with the last messages, while it makes progress.
         seen, last_progress = -1, time.monotonic()

@@ -14,8 +14,8 @@ CERTSWAP_TESTBED_DIR, CERTSWAP_BIN and CERTSWAP_EXAMPLES_BIN.
 import os
 import time
 
-from test_hot_reload import (RATE, ROOT, App, report, scenario,  # noqa: F401 (fixture)
-                             stream_intact)
+from test_hot_reload import (BEFORE_RENEWAL, PHASE_TIMEOUT, RATE, ROOT, App,  # noqa: F401
+                             report, scenario, stream_intact, wait_for_traffic_after, wait_until)
 
 AGENT_JAR = ROOT / "plugins/java-agent/target/certswap-agent.jar"
 
@@ -49,7 +49,8 @@ def run_rotation(s, agent):
         assert app.wait_for("started", 60), "the producer never delivered a message"
         if agent:
             assert agent_lines(log, "following"), "the agent did not take the producer's key store"
-        time.sleep(2)
+        wait_until(lambda: s.watch.count() >= BEFORE_RENEWAL, PHASE_TIMEOUT,
+                   f"{BEFORE_RENEWAL} messages on the old certificate before the renewal")
         s.renew()
         new = s.current_principal()
         assert new != old
@@ -60,13 +61,18 @@ def run_rotation(s, agent):
         # Open connections keep their certificate: the restart makes every one
         # authenticate again, and only new connections can show the new certificate.
         s.broker.restart()
+        restarted_at_ms = time.time() * 1000
         deadline = time.monotonic() + 30
         while agent and not agent_lines(log, "switched") and time.monotonic() < deadline:
             time.sleep(0.2)
-        time.sleep(1)
+        # Traffic on the connections made since the restart (with the agent, on the
+        # new certificate) before the old principal loses its ACLs.
+        wait_until(lambda: s.watch.count(restarted_at_ms) >= RATE, PHASE_TIMEOUT,
+                   f"{RATE} messages after the broker restart, before the revocation")
+        log_mark = s.broker.log_size()
         s.acls.revoke(old)
-        restarted_at_ms = time.time() * 1000
-        time.sleep(4)
+        revoked_at_ms = time.time() * 1000
+        wait_for_traffic_after(s, old, revoked_at_ms, log_mark, expect_traffic=agent)
     finally:
         summary = app.stop()
     assert summary, "the producer printed no summary"
@@ -76,7 +82,7 @@ def run_rotation(s, agent):
     problems = stream_intact(values, summary["sent"])
     if summary["failed"]:
         problems.append(f"{summary['failed']} deliveries failed")
-    after = sum(1 for recs in got.values() for _, ts in recs if ts > restarted_at_ms)
+    after = sum(1 for recs in got.values() for _, ts in recs if ts > revoked_at_ms)
     if after < RATE:
         problems.append(f"only {after} messages after the old principal lost its ACLs")
     return problems, log

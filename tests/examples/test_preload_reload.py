@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from test_hot_reload import (PARTITIONS, RATE, App, BackgroundNumbers, scenario,  # noqa: F401
-                             stream_intact)
+from test_hot_reload import (PARTITIONS, PHASE_TIMEOUT, RATE, App, BackgroundNumbers,  # noqa: F401
+                             scenario, stream_intact, wait_for_traffic_after, wait_until)
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,25 +34,6 @@ def preload_env(s, preload):
         env.update(LD_PRELOAD=os.environ["CERTSWAP_PRELOAD_LIB"], CERTSWAP_RELOAD_DIR=str(s.out),
                    CERTSWAP_RELOAD_LOG="stderr")
     return env
-
-
-def wait_until(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def topic_size(s):
-    from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({**s.broker.admin_config(), "group.id": "size-probe"})
-    try:
-        return sum(c.get_watermark_offsets(TopicPartition(s.topic, p), timeout=30)[1]
-                   for p in range(PARTITIONS))
-    finally:
-        c.close()
 
 
 def log_has(path, text):
@@ -142,9 +123,11 @@ class KcatConsumer:
         self.log.close()
 
 
-def rotate_restart(s, old, app_log, preload, sent_count, group=None):
+def rotate_restart(s, old, app_log, preload, progress, group=None):
     """Renew to a new principal, swap, restart the broker, remove the old
     principal's ACLs; returns the time (ms) the old principal lost them.
+    progress() counts the messages the app has delivered (or consumed): each
+    phase is a number of them, so only the app's real progress ends it.
 
     The restart comes before the revocation, as in the Java example's test: the
     library switches new connections only, and the restart makes every
@@ -156,18 +139,22 @@ def rotate_restart(s, old, app_log, preload, sent_count, group=None):
     r = s.certswap("rotate")
     assert r.returncode == 0, "certswap rotate failed"
     assert s.ack_count() == 1, "certswap did not acknowledge the renewal exactly once"
-    mark = sent_count()
-    wait_until(lambda: sent_count() >= mark + 2 * RATE, 30, "two seconds of traffic after the swap")
+    mark = progress()
+    wait_until(lambda: progress() >= mark + 2 * RATE, PHASE_TIMEOUT,
+               f"{2 * RATE} messages after the swap, before the restart")
     s.broker.restart()
     if preload:
         wait_until(lambda: log_has(app_log, "switched to generation"), 60,
                    "the preload library's switch on reconnection")
-    mark = sent_count()
-    wait_until(lambda: sent_count() >= mark + RATE, 30, "a second of traffic after the restart")
+    mark = progress()
+    wait_until(lambda: progress() >= mark + RATE, PHASE_TIMEOUT,
+               f"{RATE} messages after the restart, before the revocation")
+    log_mark = s.broker.log_size()
     s.acls.revoke(old)
     revoked_at_ms = time.time() * 1000
-    mark = sent_count()
-    wait_until(lambda: sent_count() >= mark + 4 * RATE, 30, "four seconds of traffic after the revocation")
+    mark = progress()
+    wait_for_traffic_after(s, old, revoked_at_ms, log_mark, expect_traffic=preload,
+                           count=lambda: progress() - mark, n=4 * RATE)
     return revoked_at_ms
 
 
@@ -176,7 +163,7 @@ def check_topic(s, sent, revoked_at_ms):
     values = {p: [v for v, _ in recs] for p, recs in got.items()}
     problems = stream_intact(values, sent)
     after = sum(1 for recs in got.values() for _, ts in recs if ts > revoked_at_ms)
-    if after < RATE:  # 4 s at RATE/s after the revocation; one second's worth is the floor
+    if after < RATE:  # the last phase waited for four times as many
         problems.append(f"only {after} messages after the old principal lost its ACLs")
     return problems
 
@@ -187,8 +174,8 @@ def run_kcat_producer(s, preload):
     s.acls.grant(old, s.topic)
     app = KcatProducer(s, preload)
     try:
-        wait_until(lambda: topic_size(s) > 0, 60, "kcat's first message on the topic")
-        revoked_at_ms = rotate_restart(s, old, app.log_path, preload, lambda: app.sent)
+        wait_until(lambda: s.watch.count() > 0, 60, "kcat's first message on the topic")
+        revoked_at_ms = rotate_restart(s, old, app.log_path, preload, s.watch.count)
     finally:
         sent = app.stop()
     print(Path(app.log_path).read_text(errors="replace")[-2000:])
@@ -203,11 +190,9 @@ def run_python_producer(s, preload, in_memory):
             "--topic", s.topic, "--rate", str(RATE), "--dir", str(s.out)]
     log_path = s.tmp / "python-producer.log"
     app = App(argv + (["--in-memory"] if in_memory else []), log_path, env=preload_env(s, preload))
-    t0 = time.monotonic()
     try:
         assert app.wait_for("started", 60), "the producer never delivered a message"
-        revoked_at_ms = rotate_restart(s, old, log_path, preload,
-                                         lambda: (time.monotonic() - t0) * RATE)
+        revoked_at_ms = rotate_restart(s, old, log_path, preload, s.watch.count)
     finally:
         summary = app.stop()
     print(Path(log_path).read_text(errors="replace")[-2000:])
@@ -245,7 +230,7 @@ def run_kcat_consumer(s, preload):
     numbers = BackgroundNumbers(s)
     try:
         wait_until(lambda: app.count > 0, 60, "kcat's first message")
-        rotate_restart(s, old, app.log_path, preload, lambda: numbers.sent, group=s.group)
+        rotate_restart(s, old, app.log_path, preload, lambda: app.count, group=s.group)
         sent = numbers.stop()
         # Let the consumer catch up with the last messages, while it makes progress.
         seen, last_progress = -1, time.monotonic()
