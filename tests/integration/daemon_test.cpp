@@ -204,6 +204,10 @@ TEST_CASE("a target failing with API 500s does not hold back another target", "[
   const std::string bad_errors =
       "certswap_api_errors_total{target=\"" + bad.user + "\",status=\"500\"}";
   CHECK(eventually([&] { return sidecar.get("/metrics").second.contains(bad_errors); }));
+  // Each failed check's own summary line is no second API error (it names no status).
+  CHECK_FALSE(sidecar.get("/metrics")
+                  .second.contains("certswap_api_errors_total{target=\"" + bad.user +
+                                   "\",status=\"transport\"}"));
   good.tb.clear_faults();
   CHECK(bad.tb.ack_count(bad.user) == 0);
   CHECK(sidecar.process->stop(SIGTERM) == 0);

@@ -209,6 +209,8 @@ TEST_CASE("the json log format prints one JSON object per step and per log line"
   REQUIRE(r.exit_code == 0);
   std::istringstream lines(r.output);
   std::set<std::string> steps;
+  nlohmann::json last_step;
+  long long steps_us = 0;  // the steps before the last
   int parsed = 0;
   for (std::string line; std::getline(lines, line);) {
     if (line.empty()) continue;
@@ -218,6 +220,8 @@ TEST_CASE("the json log format prints one JSON object per step and per log line"
       CHECK(j["ms"].is_number_integer());
       CHECK(j["status"].is_string());
       steps.insert(j["step"].get<std::string>());
+      if (!last_step.is_null()) steps_us += last_step["us"].get<long long>();
+      last_step = j;
     } else {
       CHECK(j["level"].is_string());
       CHECK(j["msg"].is_string());
@@ -228,6 +232,15 @@ TEST_CASE("the json log format prints one JSON object per step and per log line"
        {"inspect", "fetch", "validate-offline", "validate-live", "swap", "acknowledge"}) {
     CHECK(steps.contains(step));
   }
+  // The check's own line comes last: its whole time, which holds every step,
+  // and the fsyncs the rotation made (it makes some for the generation and the journal).
+  INFO(last_step.dump());
+  CHECK(last_step["step"] == "check");
+  CHECK(last_step["status"] == "ok");
+  CHECK(last_step["us"].get<long long>() >= steps_us);
+  const auto detail = last_step["detail"].get<std::string>();
+  CHECK_THAT(detail, Catch::StartsWith("rotated; ") && Catch::EndsWith(" us in fsync"));
+  CHECK(std::stoi(detail.substr(std::string("rotated; ").size())) > 0);
 }
 
 TEST_CASE("rotate --force publishes the same set again and tells the apps", "[rotation]") {
