@@ -56,10 +56,10 @@ std::optional<PemBlock> read_pem_block(std::string_view pem) {
 
 // OpenSSL 3.0's PEM_read_bio_PrivateKey tries its decoders one after another
 // until one fits: about 350 us for an RSA-3072 key, three times what a decoder
-// told the structure and key type takes, and a rotation reads keys three
-// times. The PEM label says the structure; PKCS#8 names the algorithm by OID,
-// which the decoders accept as a key type. Anything else (or a failure) is
-// left to the generic reader, which also words the error.
+// told the structure and key type takes, and every check reads the live key
+// and a rotation the offered one too. The PEM label says the structure; PKCS#8 names the algorithm
+// by OID, which the decoders accept as a key type. Anything else (or a failure) is left to the
+// generic reader, which also words the error.
 EvpPkeyPtr decode_key_directly(std::string_view pem) {
   auto block = read_pem_block(pem);
   if (!block) return nullptr;

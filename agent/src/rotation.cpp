@@ -22,13 +22,13 @@ std::int64_t unix_seconds(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-// Times one step and reports it as one line, ok or failed.
 // What rotate's and init's `inspect` step says of a valid live set.
 std::string valid_live_summary(const CertInfo& cert) {
   return fmt::format("live set is valid until {} (sha256 {})", format_time(cert.not_after),
                      cert.sha256_fingerprint);
 }
 
+// Times one step and reports it as one line, ok or failed.
 class StepTimer {
  public:
   StepTimer(StepReporter& report, std::string_view target, std::string_view step)
@@ -296,7 +296,12 @@ class Rotation {
     StepTimer step(report_, cfg_.name, "inspect");
     const LiveState live = read_live();
     if (live.cert) {
-      auto usable = validate_offline(*live.set, offline_policy(), now_);
+      // read_live checked key, chain and expiry; only the minimum remaining
+      // validity is left. The full check runs again only when that fails, for
+      // its words.
+      auto usable = live.cert->not_after > now_ + cfg_.min_remaining
+                        ? Result<CertInfo>(*live.cert)
+                        : validate_offline(*live.set, offline_policy(), now_);
       if (usable) {
         step.ok(valid_live_summary(*live.cert));
         if (!drift(*live.set)) return record_success(Outcome::UpToDate, *live.cert);

@@ -77,6 +77,23 @@ TEST_CASE("init repairs a directory whose key was corrupted", "[rotation]") {
   CHECK(connect_with_live_files(cli) == certswap::LiveVerdict::Accepted);
 }
 
+TEST_CASE("init keeps a live set that ends within --min-remaining and says why it is not enough",
+          "[rotation]") {
+  Cli cli("init-min-remaining");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto fp = live_fingerprint(cli.out);
+  const auto gen = fs::read_symlink(cli.out / "..data");
+  // Upstream serves the same pair, which is no better: nothing to install.
+  auto r = cli.run({"init", "--min-remaining", "36500d"});
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("less than the minimum remaining"));
+  CHECK(live_fingerprint(cli.out) == fp);
+  CHECK(fs::read_symlink(cli.out / "..data") == gen);
+  auto again = cli.run({"init"});  // with the default minimum the same set is fine
+  CHECK(again.exit_code == 0);
+  CHECK(fs::read_symlink(cli.out / "..data") == gen);
+}
+
 TEST_CASE("rotate after a renewal swaps, keeps the old generation, acknowledges once",
           "[rotation]") {
   Cli cli("rotate");
