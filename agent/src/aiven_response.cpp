@@ -123,8 +123,10 @@ class TopLevelError final : public nlohmann::json_sax<json> {
 Result<void> check_response(long status, std::string_view body, const std::string& where,
                             std::string_view forbidden_hint) {
   if (status < 200 || status >= 300) {
-    return fail(ErrorKind::Api, "{} failed with HTTP {}: \"{}\"{}", where, status,
-                api_message(body), status_hint(status, forbidden_hint));
+    auto error = fail(ErrorKind::Api, "{} failed with HTTP {}: \"{}\"{}", where, status,
+                      api_message(body), status_hint(status, forbidden_hint));
+    error.error().http_status = static_cast<int>(status);
+    return error;
   }
   if (body.empty()) return {};  // an empty body is an empty object
   TopLevelError sax;

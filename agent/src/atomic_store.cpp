@@ -257,6 +257,14 @@ Result<void> AtomicStore::remove_generation(const std::string& generation) {
 // `..data` (one atomic directory-entry replacement), fsync `dir`.
 Result<void> AtomicStore::point_data_at(const std::string& generation) {
   const int dfd = dir_fd_.get();
+  // Checked here, right before the rename, not only by the caller: `..data`
+  // pointing at a missing directory makes every public name dangle.
+  auto st = lstat_at(dfd, generation, dir_);
+  if (!st) return std::unexpected(st.error());
+  if (!*st || !S_ISDIR((*st)->st_mode))
+    return fail(ErrorKind::Io,
+                "generation {} is not there (removed by another writer?); not pointing {} at it",
+                (dir_ / generation).string(), (dir_ / kData).string());
   if (auto r = remove_stale_data_tmp(dfd, dir_); !r) return r;
   if (::symlinkat(generation.c_str(), dfd, kDataTmp) != 0)
     return fail(ErrorKind::Io, "symlink({} -> {}) failed: {}", (dir_ / kDataTmp).string(),
@@ -407,13 +415,13 @@ Result<std::map<std::string, std::string>> AtomicStore::read_live(
   }
   auto current = checked_current(dfd, dir_);
   if (!current) return std::unexpected(current.error());
-  if (!*current) {
-    if (!out.empty()) return out;
-    return fail(ErrorKind::Io, "{} has no {} yet: nothing was published", dir_.string(), kData);
-  }
+  // Nothing published: the plain files, if any, are all a reader finds.
+  if (!*current) return out;
   // Resolve ..data once so that every file comes from the same generation.
   const fs::path gen_path = dir_ / **current;
   UniqueFd gfd(::openat(dfd, (*current)->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  // `..data` dangles: every link does, and only the plain files are readable.
+  if (!gfd && errno == ENOENT) return out;
   if (!gfd) return fail(ErrorKind::Io, "open({}) failed: {}", gen_path.string(), errno_text());
   auto names = list_names(dfd, dir_);
   if (!names) return std::unexpected(names.error());
@@ -422,6 +430,9 @@ Result<std::map<std::string, std::string>> AtomicStore::read_live(
     auto target = readlink_at(dfd, name, dir_);
     if (!target || !*target || **target != link_target_for(name)) continue;
     UniqueFd fd(::openat(gfd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    // A link whose file the generation lacks dangles: no reader gets it, so
+    // it is not part of the live set (the format names what is missing).
+    if (!fd && errno == ENOENT) continue;
     if (!fd)
       return fail(ErrorKind::Io, "open({}) failed: {}", (gen_path / name).string(), errno_text());
     auto content = read_all(fd.get(), gen_path / name);
@@ -461,11 +472,6 @@ std::optional<std::string> AtomicStore::attributes_differ(
 Result<void> AtomicStore::activate(const std::string& generation) {
   if (!is_generation_name(generation) || generation.find('/') != std::string::npos)
     return fail(ErrorKind::Internal, "\"{}\" is not a generation name", generation);
-  auto st = lstat_at(dir_fd_.get(), generation, dir_);
-  if (!st) return std::unexpected(st.error());
-  if (!*st || !S_ISDIR((*st)->st_mode))
-    return fail(ErrorKind::Io, "generation {} does not exist as a directory",
-                (dir_ / generation).string());
   return point_data_at(generation);
 }
 
@@ -491,13 +497,19 @@ Result<void> AtomicStore::prune(int keep) {
 }
 
 // adopt_plain_files:
-//   1. read the plain files among `names` (regular files, not followed);
-//   2. unless `..data` already holds exactly those bytes (a run killed after
-//      step 3), write them as a new generation and flip `..data` to it
-//      (publish steps 1-5; nothing a reader opens has changed yet);
+//   1. read what a reader opens now through every public name: the plain
+//      files among `names` (regular files, not followed) and the links that
+//      still resolve through `..data` (a directory that is part plain, part
+//      links, e.g. an admin dropped avn's service.cert and service.key over
+//      our links but not ca.pem);
+//   2. unless `..data` already holds the plain files' bytes (a run killed
+//      after step 3), write all of step 1 as a new generation and flip
+//      `..data` to it (publish steps 1-5): the plain files are not read
+//      through `..data`, and every link now finds the same bytes in the new
+//      generation, so nothing a reader opens has changed yet;
 //   3. replace each plain file by its link, one rename each: before and after
 //      every rename the name yields the same bytes, so cert and key match at
-//      every moment and at every crash point.
+//      every moment and at every crash point, and no link ever dangles.
 Result<void> AtomicStore::adopt_plain_files(const std::vector<std::string>& names) {
   const auto plain = plain_files(names);
   if (plain.empty()) return {};
@@ -515,12 +527,12 @@ Result<void> AtomicStore::adopt_plain_files(const std::vector<std::string>& name
   }
   if (!staged) {
     std::vector<StoredFile> files;
-    for (const auto& name : plain) {
+    for (const auto& [name, content] : *seen) {
       // The key's mode is the only one that matters for secrecy; a name is
       // secret when its bytes say so, as the formats mark them.
-      const bool secret = seen->at(name).find("PRIVATE KEY") != std::string::npos ||
+      const bool secret = content.find("PRIVATE KEY") != std::string::npos ||
                           name.ends_with(".p12") || name.ends_with(".key");
-      files.push_back({name, seen->at(name), secret});
+      files.push_back({name, content, secret});
     }
     auto gen = write_generation(files);
     if (!gen) return std::unexpected(gen.error());
@@ -535,6 +547,15 @@ Result<void> AtomicStore::adopt_plain_files(const std::vector<std::string>& name
     if (i == 0) failpoint("adopt-after-first-link");
   }
   return {};
+}
+
+bool AtomicStore::ever_held_a_set(const std::vector<std::string>& names) const {
+  const int dfd = dir_fd_.get();
+  auto exists = [&](const std::string& name) {
+    auto st = lstat_at(dfd, name, dir_);
+    return !st || st->has_value();  // an entry we cannot even lstat counts as there
+  };
+  return exists(kData) || !generations().empty() || std::ranges::any_of(names, exists);
 }
 
 Result<void> AtomicStore::repair_links(const std::vector<std::string>& names) {

@@ -3,6 +3,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <cstdint>
 #include <ctime>
@@ -22,6 +23,22 @@ std::string name_string(const X509_NAME* name) {
   const long len = BIO_get_mem_data(bio.get(), &data);
   if (len <= 0 || !data) return {};
   return std::string(data, static_cast<size_t>(len));
+}
+
+// The last commonName (the most specific one), as UTF-8; "" when there is none.
+std::string common_name(const X509_NAME* name) {
+  const int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (index < 0) return {};
+  int last = index;
+  for (int next = index; (next = X509_NAME_get_index_by_NID(name, NID_commonName, next)) >= 0;)
+    last = next;
+  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, last));
+  unsigned char* utf8 = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8, data);
+  if (len < 0) return {};
+  std::string text(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
+  OPENSSL_free(utf8);
+  return text;
 }
 
 // A time OpenSSL cannot read becomes `unreadable`, chosen by the caller so
@@ -106,6 +123,7 @@ CertInfo describe(const X509& const_cert) {
   CertInfo info;
   info.subject = name_string(X509_get_subject_name(cert));
   info.issuer = name_string(X509_get_issuer_name(cert));
+  info.common_name = common_name(X509_get_subject_name(cert));
   std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>> serial(
       ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (serial) {

@@ -363,7 +363,8 @@ class Daemon {
   // For `certswap status` and for whoever reads the journal next.
   // Not worth waiting for: a writer that holds the lock records its own state.
   void record_next_check(const Target& target, std::chrono::steady_clock::duration in) {
-    auto lock = WriterLock::acquire(target.config.state_dir, std::chrono::milliseconds(0));
+    auto lock = WriterLock::acquire(target.config.output_dir, target.config.state_dir,
+                                    std::chrono::milliseconds(0));
     if (!lock) return;
     auto journal = Journal::open(target.config.state_dir);
     if (!journal) return;
@@ -394,7 +395,8 @@ class Daemon {
 
   // A deleted link is put back from the live generation without a download.
   void repair_links(const Target& target) {
-    auto lock = WriterLock::acquire(target.config.state_dir, target.config.lock_timeout);
+    auto lock = WriterLock::acquire(target.config.output_dir, target.config.state_dir,
+                                    target.config.lock_timeout);
     if (!lock) {
       spdlog::warn("{}: {}", target.config.name, lock.error().message);
       return;

@@ -37,7 +37,8 @@ nlohmann::json to_json(const JournalState& s) {
           {"last_check", s.last_check},
           {"last_rotation", s.last_rotation},
           {"next_check", s.next_check},
-          {"reset_requested", s.reset_requested}};
+          {"reset_requested", s.reset_requested},
+          {"reset_from", s.reset_from}};
 }
 
 // Missing keys keep their defaults so that an older journal still loads;
@@ -59,6 +60,7 @@ JournalState from_json(const nlohmann::json& j) {
   get("last_rotation", s.last_rotation);
   get("next_check", s.next_check);
   get("reset_requested", s.reset_requested);
+  get("reset_from", s.reset_from);
   return s;
 }
 

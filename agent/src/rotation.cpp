@@ -7,6 +7,7 @@
 #include "certswap/atomic_store.hpp"
 #include "certswap/durable_file.hpp"
 #include "certswap/failpoint.hpp"
+#include "certswap/identity.hpp"
 #include "certswap/journal.hpp"
 #include "certswap/live_validator.hpp"
 #include "certswap/offline_validator.hpp"
@@ -22,12 +23,6 @@ std::int64_t unix_seconds(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-// What rotate's and init's `inspect` step says of a valid live set.
-std::string valid_live_summary(const CertInfo& cert) {
-  return fmt::format("live set is valid until {} (sha256 {})", format_time(cert.not_after),
-                     cert.sha256_fingerprint);
-}
-
 // Times one step and reports it as one line, ok or failed.
 class StepTimer {
  public:
@@ -37,6 +32,8 @@ class StepTimer {
   void ok(std::string_view detail) { emit("ok", detail); }
   void skipped(std::string_view detail) { emit("skipped", detail); }
   void warn(std::string_view detail) { emit("warning", detail); }
+  // The broker's verdict was skipped (metrics count it by this status).
+  void emergency(std::string_view detail) { emit("emergency", detail); }
   std::unexpected<Error> failed(Error error) {
     emit(to_string(error.kind), error.message);
     return std::unexpected(std::move(error));
@@ -55,11 +52,45 @@ class StepTimer {
   steady_clock::time_point start_;
 };
 
-// The live set as the apps see it, if there is a readable and valid one.
+enum class BrokerCheck {
+  Accepted,  // the brokers accepted the new set
+  Skipped,   // no verdict, and the live set was about to expire: swapped on offline checks
+};
+
+// What the output directory holds when a run starts. Each step switches on
+// this instead of inferring it from whether the files could be read.
+enum class Holding {
+  Nothing,  // never held a set: no `..data`, no file or link, no journal record
+  Ours,     // a readable set of the configured user (`cert` when valid right now)
+  Foreign,  // a readable set of another user or project: not this target's live set
+  Damaged,  // something is there, but no readable set (a file lost, a link dangling)
+};
+
 struct LiveState {
-  std::optional<CredentialSet> set;
-  std::optional<CertInfo> cert;  // present when the live set is valid right now
-  std::string problem;           // why it is not, for the logs
+  Holding holding = Holding::Nothing;
+  std::optional<CredentialSet> set;  // Ours or Foreign
+  std::optional<CertInfo> cert;      // Ours and valid right now
+  std::string problem;               // why it is not Ours and valid
+
+  // Only a directory that never held a set has no app reading it.
+  bool apps_may_read() const { return holding != Holding::Nothing; }
+  bool ours_and_valid() const { return holding == Holding::Ours && cert.has_value(); }
+
+  std::string summary() const {
+    switch (holding) {
+      case Holding::Nothing:
+        return "no live set: the directory never held one";
+      case Holding::Ours:
+        return cert ? fmt::format("live set is valid until {} (sha256 {})",
+                                  format_time(cert->not_after), cert->sha256_fingerprint)
+                    : "live set is not valid: " + problem;
+      case Holding::Foreign:
+        return "the live set is not this target's: " + problem;
+      case Holding::Damaged:
+        return "the live set is damaged: " + problem;
+    }
+    return problem;
+  }
 };
 
 class Rotation {
@@ -78,7 +109,8 @@ class Rotation {
     StepTimer step(report, target.config.name, "open");
     // Held until the rotation is over: the store's repair below and every
     // later write assume nobody else writes this target meanwhile.
-    auto lock = WriterLock::acquire(target.config.state_dir, target.config.lock_timeout);
+    auto lock = WriterLock::acquire(target.config.output_dir, target.config.state_dir,
+                                    target.config.lock_timeout);
     if (!lock) return step.failed(lock.error());
     StoreOptions options;
     options.key_mode = target.config.key_mode;
@@ -97,26 +129,59 @@ class Rotation {
 
   LiveState read_live() const {
     LiveState live;
+    const auto names = target_.format->file_names();
     // Plain files count: what `avn service user-creds-download` left is a live set.
-    auto files = store_.read_live(target_.format->file_names());
+    auto files = store_.read_live(names);
     if (!files) {
+      live.holding = Holding::Damaged;
       live.problem = files.error().message;
       return live;
     }
     auto set = target_.format->read_back(*files);
     if (!set) {
+      const bool held = !files->empty() || store_.ever_held_a_set(names) ||
+                        !journal_.state().live_fingerprint.empty();
+      live.holding = held ? Holding::Damaged : Holding::Nothing;
       live.problem = set.error().message;
       return live;
     }
-    live.set = *set;
     OfflinePolicy valid_now{cfg_.clock_skew, std::chrono::seconds(0)};
     auto info = validate_offline(*set, valid_now, now_);
+    // An invalid set still names its user, unless its certificate is unreadable.
+    auto who = info ? info : inspect_certificate_pem(set->cert_pem, "live service.cert");
+    if (!who) {
+      live.holding = Holding::Damaged;
+      live.problem = info.error().message;
+      return live;
+    }
+    live.set = std::move(*set);
+    if (auto other = identity_mismatch(*who, cfg_.user)) {
+      live.holding = Holding::Foreign;
+      live.problem = *other;
+      return live;
+    }
+    live.holding = Holding::Ours;
     if (info) {
       live.cert = *info;
     } else {
       live.problem = info.error().message;
     }
     return live;
+  }
+
+  // A live set of this user that does not chain to the project CA upstream
+  // serves now belongs to another project: not this target's either.
+  void check_project(LiveState& live, const CredentialSet& fetched) const {
+    if (!live.ours_and_valid() || live.set->ca_pem == fetched.ca_pem) return;
+    CredentialSet under_project_ca{fetched.ca_pem, live.set->cert_pem, live.set->key_pem,
+                                   live.set->origin};
+    OfflinePolicy valid_now{cfg_.clock_skew, std::chrono::seconds(0)};
+    auto chained = validate_offline(under_project_ca, valid_now, now_);
+    if (chained) return;
+    live.holding = Holding::Foreign;
+    live.problem = fmt::format("its certificate is not signed by the project CA {} serves ({})",
+                               fetched.origin, chained.error().message);
+    live.cert.reset();
   }
 
   // The live certificate's fingerprint, read back through the format: all
@@ -141,31 +206,30 @@ class Rotation {
     // Timed like every other step: reading and checking the live set parses an
     // RSA key and verifies a chain, which would otherwise count as time outside
     // any step.
-    const LiveState live = [&] {
+    LiveState live = [&] {
       StepTimer step(report_, cfg_.name, "inspect");
       LiveState found = read_live();
-      if (found.cert) {
-        step.ok(valid_live_summary(*found.cert));
+      if (found.holding == Holding::Foreign || found.holding == Holding::Damaged) {
+        step.warn(found.summary());
       } else {
-        step.ok(found.set ? "live set is not valid: " + found.problem : "no live set");
+        step.ok(found.summary());
       }
       return found;
     }();
 
     // 1. fetch: what upstream serves now (or a fresh pair, when asked to reset).
-    auto fetched = fetch(options);
+    auto fetched = options.reset_credentials ? fetch_after_reset() : fetch();
     if (!fetched) return record_failure(fetched.error());
     if (fetched->empty) {
       StepTimer step(report_, cfg_.name, "compare");
-      if (live.cert) {
+      if (live.ours_and_valid()) {
         step.ok("nothing new on offer; the live set stays");
         return record_success(Outcome::UpToDate, *live.cert);
       }
       return record_failure(
-          step.failed({ErrorKind::Invalid,
-                       fmt::format("no valid live set in {} and nothing to install: {}",
-                                   cfg_.output_dir.string(),
-                                   live.problem.empty() ? "empty" : live.problem)})
+          step.failed({ErrorKind::Invalid, fmt::format("no valid live set in {} and nothing to "
+                                                       "install: {}",
+                                                       cfg_.output_dir.string(), live.summary())})
               .error());
     }
 
@@ -173,50 +237,21 @@ class Rotation {
     // (Timed from here: it parses the offered certificate, and below checks
     // the offered set when a live one exists.)
     StepTimer compare(report_, cfg_.name, "compare");
-    const bool same_cert =
-        live.cert && fingerprint_of(fetched->set.cert_pem) == live.cert->sha256_fingerprint;
+    check_project(live, fetched->set);
+    const bool same_cert = live.ours_and_valid() &&
+                           fingerprint_of(fetched->set.cert_pem) == live.cert->sha256_fingerprint;
     const bool same_ca =
         live.set && sha256_hex(live.set->ca_pem) == sha256_hex(fetched->set.ca_pem);
     if (same_cert && same_ca && !options.force) {
-      const auto stale = drift(*live.set);
-      compare.ok(
-          stale ? fmt::format("live set is current (sha256 {}), but {}",
-                              live.cert->sha256_fingerprint, *stale)
-                : fmt::format("live set is current (sha256 {})", live.cert->sha256_fingerprint));
-      if (options.dry_run) return record_success(Outcome::UpToDate, *live.cert);
-      bool owed = false;
-      if (stale) {
-        auto generation = rerender(*live.set, *live.cert);
-        if (!generation) return record_failure(generation.error());
-        auto notified = notify(*live.cert, *generation, true);
-        if (!notified) return record_failure(notified.error());
-      } else if (journal_.state().notified_fingerprint != live.cert->sha256_fingerprint) {
-        // A swap whose notification or acknowledgement was lost (crash, app
-        // down, API fault): owe them now, in the pipeline's order.
-        auto notified = notify(*live.cert, store_.current_generation().value_or(""), true);
-        if (!notified) return record_failure(notified.error());
-        owed = true;
-      }
-      if (fetched->renewal_pending && target_.source->can_acknowledge()) {
-        auto acked = acknowledge(*live.cert);
-        if (!acked) return record_failure(acked.error());
-        owed = true;
-      }
-      // A run killed after its swap left its tail undone: the generation
-      // before the previous one, the staged copy, or a generation that was
-      // written but never made live.
-      if (auto done = finish(); !done) return record_failure(done.error());
-      return record_success(stale  ? Outcome::Rerendered
-                            : owed ? Outcome::Acknowledged
-                                   : Outcome::UpToDate,
-                            *live.cert);
+      return settle(live, *fetched, options.dry_run, compare);
     }
     // An API replica that lags behind serves the pair from before the live
     // one: installing it would go back in time, and acknowledging would be
-    // wrong. (A set that is not valid goes on, to fail validation by name.)
-    // The offline check made here is the validate-offline step's answer too.
+    // wrong. Only this user's own live set can be newer than what upstream
+    // serves for it. (A set that is not valid goes on, to fail validation by
+    // name.) The offline check made here is the validate-offline step's answer too.
     std::optional<Result<CertInfo>> offered;
-    if (live.cert && !options.force) {
+    if (live.ours_and_valid() && !options.force) {
       offered = validate_offline(fetched->set, offline_policy(), now_);
       if (*offered && (*offered)->not_before < live.cert->not_before) {
         compare.warn(fmt::format(
@@ -227,11 +262,27 @@ class Rotation {
         return record_success(Outcome::UpToDate, *live.cert);
       }
     }
-    compare.ok(!live.set    ? "no live set"
-               : !live.cert ? "live set is not valid: " + live.problem
-               : !same_cert ? "a new certificate is available"
-               : !same_ca   ? "the CA bundle changed"
-                            : "forced");
+    switch (live.holding) {
+      case Holding::Nothing:
+        compare.ok("no live set");
+        break;
+      case Holding::Foreign:
+        compare.warn(
+            fmt::format("the set in {} is not this target's ({}): installing the set of "
+                        "user \"{}\" through the whole pipeline",
+                        cfg_.output_dir.string(), live.problem, cfg_.user));
+        break;
+      case Holding::Damaged:
+        compare.warn(fmt::format("the set in {} is damaged ({}): installing a whole new one",
+                                 cfg_.output_dir.string(), live.problem));
+        break;
+      case Holding::Ours:
+        compare.ok(!live.cert   ? "live set is not valid: " + live.problem
+                   : !same_cert ? std::string("a new certificate is available")
+                   : !same_ca   ? std::string("the CA bundle changed")
+                                : std::string("forced"));
+        break;
+    }
 
     // 3. stage: persist before anything else can fail (some sets are view-once).
     if (!options.dry_run) {
@@ -248,7 +299,7 @@ class Rotation {
       StepTimer step(report_, cfg_.name, "validate-offline");
       auto info =
           offered ? std::move(*offered) : validate_offline(fetched->set, offline_policy(), now_);
-      if (!info) return record_failure(step.failed(info.error()).error());
+      if (!info) return reject(step.failed(info.error()).error());
       candidate = *info;
       step.ok(fmt::format("subject \"{}\", serial {}, not after {}, sha256 {}", candidate.subject,
                           candidate.serial_hex, format_time(candidate.not_after),
@@ -256,8 +307,11 @@ class Rotation {
     }
 
     // 5. validate live: a real mTLS connection to the brokers with the new set.
-    auto live_check = validate_against_broker(fetched->set, live);
-    if (!live_check) return record_failure(live_check.error());
+    auto checked = validate_against_broker(fetched->set, live);
+    if (!checked) {
+      return checked.error().kind == ErrorKind::Rejected ? reject(checked.error())
+                                                         : record_failure(checked.error());
+    }
 
     if (options.dry_run) return record_success(Outcome::Validated, candidate);
 
@@ -273,7 +327,7 @@ class Rotation {
     failpoint("after-swap");
 
     // 7. notify: the apps must know before upstream is told all is well.
-    auto notified = notify(candidate, generation, live.set.has_value());
+    auto notified = notify(candidate, generation, live.apps_may_read());
     if (!notified) return record_failure(notified.error());
     failpoint("after-notify");
 
@@ -287,7 +341,8 @@ class Rotation {
 
     // 9. record: the previous generation has served its rollback purpose.
     if (auto done = finish(); !done) return record_failure(done.error());
-    auto report = record_success(Outcome::Rotated, candidate);
+    auto report = record_success(
+        *checked == BrokerCheck::Skipped ? Outcome::RotatedUnchecked : Outcome::Rotated, candidate);
     if (report) report->generation = generation;
     return report;
   }
@@ -295,7 +350,7 @@ class Rotation {
   Result<RotationReport> ensure() {
     StepTimer step(report_, cfg_.name, "inspect");
     const LiveState live = read_live();
-    if (live.cert) {
+    if (live.ours_and_valid()) {
       // read_live checked key, chain and expiry; only the minimum remaining
       // validity is left. The full check runs again only when that fails, for
       // its words.
@@ -303,7 +358,7 @@ class Rotation {
                         ? Result<CertInfo>(*live.cert)
                         : validate_offline(*live.set, offline_policy(), now_);
       if (usable) {
-        step.ok(valid_live_summary(*live.cert));
+        step.ok(live.summary());
         if (!drift(*live.set)) return record_success(Outcome::UpToDate, *live.cert);
         // Current, but not as the configuration asks: the same as rotate's
         // re-render, without asking upstream.
@@ -315,8 +370,10 @@ class Rotation {
         return record_success(Outcome::Rerendered, *live.cert);
       }
       step.warn(usable.error().message);
+    } else if (live.holding == Holding::Foreign) {
+      step.warn(fmt::format("{}; installing the set of user \"{}\"", live.summary(), cfg_.user));
     } else {
-      step.warn(live.problem.empty() ? "no live set" : live.problem);
+      step.warn(live.summary());
     }
     return run(RotateOptions{.force = true});
   }
@@ -372,10 +429,7 @@ class Rotation {
     return info->sha256_fingerprint;
   }
 
-  Result<Fetched> fetch(const RotateOptions& options) {
-    if (options.reset_credentials) {
-      if (auto reset = request_reset(); !reset) return std::unexpected(reset.error());
-    }
+  Result<Fetched> fetch() {
     StepTimer step(report_, cfg_.name, "fetch");
     auto fetched = target_.source->fetch();
     // No fallback to an older staged set here: the Aiven API serves the
@@ -387,41 +441,94 @@ class Rotation {
     return fetched;
   }
 
-  // A reset replaces the pair upstream at once, so it happens at most once per
-  // install: the journal remembers it until its pair is live, and a run after
-  // a failed one installs that pair instead of resetting again.
-  Result<void> request_reset() {
-    StepTimer step(report_, cfg_.name, "reset");
-    if (const auto at = journal_.state().reset_requested; at != 0) {
-      step.skipped(fmt::format(
-          "the reset of {} is not installed yet: installing its pair, not resetting again",
-          format_time(Clock::from_time_t(at))));
-      return {};
+  // A reset replaces the pair upstream at once, so it is asked for once per
+  // pair: the intent is recorded before the PUT, with the pair upstream served
+  // before it, and the reset is done only when another pair is live. A later
+  // run installs whatever upstream serves by then, and asks again only while
+  // upstream still serves the pair from before.
+  Result<Fetched> fetch_after_reset() {
+    auto before = fetch();
+    if (!before) return before;
+    const std::string before_fp =
+        before->empty ? "" : fingerprint_of(before->set.cert_pem).value_or("");
+    const JournalState& state = journal_.state();
+    if (state.reset_requested != 0 && before_fp != state.reset_from) {
+      StepTimer(report_, cfg_.name, "reset")
+          .skipped(fmt::format("the reset of {} is done upstream: installing its pair, not "
+                               "resetting again",
+                               format_time(Clock::from_time_t(state.reset_requested))));
+      return before;
     }
+    if (auto reset = request_reset(before_fp); !reset) return std::unexpected(reset.error());
+    auto after = fetch();
+    if (!after) return after;
+    if (!after->empty && fingerprint_of(after->set.cert_pem) == before_fp) {
+      return fail(ErrorKind::Api,
+                  "Aiven accepted the reset, but {} still serves the pair from before it (sha256 "
+                  "{}): nothing was swapped. The reset is recorded: `certswap rotate` installs "
+                  "the new pair once Aiven serves it, without resetting again",
+                  after->set.origin, before_fp);
+    }
+    return after;
+  }
+
+  Result<void> request_reset(const std::string& before_fp) {
+    StepTimer step(report_, cfg_.name, "reset");
+    const std::int64_t earlier = journal_.state().reset_requested;
+    // The intent goes down first: an answer lost after Aiven acted must not
+    // lead to a second reset.
+    auto state = journal_.state();
+    state.reset_requested = unix_seconds(now_);
+    state.reset_from = before_fp;
+    if (auto saved = journal_.save(state); !saved) return step.failed(saved.error());
     auto answer = target_.source->reset_credentials();
-    if (!answer) return step.failed(answer.error());
     failpoint("after-reset");
+    if (!answer) {
+      Error error = answer.error();
+      if (error.http_status >= 400 && error.http_status < 500) {
+        // Refused: Aiven did not act, so no reset is owed.
+        auto cleared = journal_.state();
+        cleared.reset_requested = 0;
+        cleared.reset_from.clear();
+        if (auto saved = journal_.save(cleared); !saved) return step.failed(saved.error());
+        error.message += "; Aiven refused the reset: the pair is unchanged";
+      } else {
+        error.message += fmt::format(
+            "; Aiven may or may not have made a new pair. The request is recorded: `certswap "
+            "rotate` installs whatever Aiven serves now, and --reset-credentials asks again only "
+            "while Aiven still serves the pair from before (sha256 {})",
+            before_fp);
+      }
+      return step.failed(std::move(error));
+    }
     // What the answer holds exists nowhere else yet: keep it before anything.
     if (!answer->empty) {
       if (auto staged = journal_.stage(answer->set); !staged) return step.failed(staged.error());
     }
-    auto state = journal_.state();
-    state.reset_requested = unix_seconds(now_);
-    if (auto saved = journal_.save(state); !saved) return step.failed(saved.error());
-    step.ok(answer->empty ? "new pair requested; its answer holds no unredacted pair, so it is "
-                            "read back with a GET"
-                          : "new pair requested; the pair in its answer is staged");
+    step.ok(fmt::format("{}{}", earlier != 0 ? "asked again: the earlier reset did not take; " : "",
+                        answer->empty ? "new pair requested; its answer holds no unredacted pair, "
+                                        "so it is read back with a GET"
+                                      : "new pair requested; the pair in its answer is staged"));
     return {};
   }
 
-  Result<void> validate_against_broker(const CredentialSet& set, const LiveState& live) {
+  Result<BrokerCheck> validate_against_broker(const CredentialSet& set, const LiveState& live) {
     // Its own step: the API's time (a GET of the service, once per pass)
     // must not pass for the broker's.
     Result<std::string> bootstrap;
     {
       StepTimer step(report_, cfg_.name, "locate");
       bootstrap = target_.source->bootstrap();
-      if (!bootstrap) return step.failed(bootstrap.error());
+      if (!bootstrap) {
+        // Not knowing where the brokers are is no verdict on the set: the
+        // same emergency rule as an unreachable broker applies.
+        if (within_emergency_window(live)) {
+          return emergency(
+              step, live,
+              fmt::format("the brokers could not be located: {}", bootstrap.error().message));
+        }
+        return step.failed(bootstrap.error());
+      }
       step.ok(*bootstrap);
     }
     StepTimer step(report_, cfg_.name, "validate-live");
@@ -436,7 +543,7 @@ class Rotation {
             "teardown {:.1f} ms)",
             *bootstrap, result.detail, setup.count(), (ms(result.elapsed) - setup).count(),
             ms(result.teardown).count()));
-        return {};
+        return BrokerCheck::Accepted;
       }
       case LiveVerdict::Rejected:
         return step.failed(
@@ -445,47 +552,109 @@ class Rotation {
       case LiveVerdict::Inconclusive:
         break;
     }
-    const auto live_end = live.cert ? live.cert->not_after : now_;
-    if (live_end - now_ <= cfg_.emergency_window) {
-      const auto message = fmt::format(
-          "broker {} could not be reached or gave no verdict (inconclusive: {}), but the live "
-          "set {} — swapping on offline "
-          "validation alone because the emergency window is {}h",
-          *bootstrap, result.detail,
-          live.cert ? "expires on " + format_time(live.cert->not_after) : "is missing or invalid",
-          std::chrono::duration_cast<std::chrono::hours>(cfg_.emergency_window).count());
-      spdlog::warn("{}: {}", cfg_.name, message);
-      step.warn(message);
-      return {};
-    }
-    return step.failed({ErrorKind::Inconclusive,
-                        fmt::format("broker {} could not be reached or gave no verdict "
-                                    "(inconclusive: {}); the live set stays until the next "
-                                    "attempt",
-                                    *bootstrap, result.detail)});
+    const auto why = fmt::format(
+        "broker {} could not be reached or gave no verdict "
+        "(inconclusive: {})",
+        *bootstrap, result.detail);
+    if (within_emergency_window(live)) return emergency(step, live, why);
+    // The brokers may have moved: the next check asks upstream where they are.
+    target_.source->forget_bootstrap();
+    return step.failed(
+        {ErrorKind::Inconclusive, why + "; the live set stays until the next attempt"});
   }
 
-  // `had_live_set` false: a first install (init container); no app runs on
-  // these files yet, so there is nobody to tell.
-  Result<void> notify(const CertInfo& cert, const std::string& generation, bool had_live_set) {
+  // Only this target's own valid set can wait for a broker's verdict.
+  bool within_emergency_window(const LiveState& live) const {
+    const auto live_end = live.ours_and_valid() ? live.cert->not_after : now_;
+    return live_end - now_ <= cfg_.emergency_window;
+  }
+
+  Result<BrokerCheck> emergency(StepTimer& step, const LiveState& live, const std::string& why) {
+    const auto message = fmt::format(
+        "{}, but the live set {} — swapping on offline validation alone because the emergency "
+        "window is {}h",
+        why,
+        live.ours_and_valid() ? "expires on " + format_time(live.cert->not_after)
+                              : "is missing, invalid or not this target's",
+        std::chrono::duration_cast<std::chrono::hours>(cfg_.emergency_window).count());
+    spdlog::warn("{}: {}", cfg_.name, message);
+    step.emergency(message);
+    return BrokerCheck::Skipped;
+  }
+
+  // A set that failed validation is not kept: its private key leaves staging
+  // now, not at the next success.
+  Result<RotationReport> reject(Error error) {
+    if (auto cleared = journal_.clear_staged(); !cleared) {
+      spdlog::error("{}: could not remove the rejected set from staging: {}", cfg_.name,
+                    cleared.error().message);
+    }
+    return record_failure(std::move(error));
+  }
+
+  // A directory that never held a set has no app reading it, so there is
+  // nobody to tell; anywhere else (this user's set, another's, a damaged one)
+  // apps may be reading, and the acknowledgement waits for them. Only a
+  // notification that was sent, or had nobody to reach, is recorded.
+  Result<void> notify(const CertInfo& cert, const std::string& generation, bool apps_may_read) {
     SwapEvent event{cfg_.name, cfg_.output_dir, generation, cert.sha256_fingerprint,
                     format_time(cert.not_after)};
-    if (!had_live_set) {
+    if (!apps_may_read) {
       StepTimer(report_, cfg_.name, "notify")
-          .skipped("first install: no app reads these files yet");
+          .skipped("first install: the directory never held a set, so no app reads it yet");
     } else if (target_.notifiers.empty()) {
       StepTimer(report_, cfg_.name, "notify").skipped("no notifiers configured");
-    }
-    for (auto& notifier : target_.notifiers) {
-      if (!had_live_set) break;
-      StepTimer step(report_, cfg_.name, "notify");
-      auto sent = notifier->notify(event);
-      if (!sent) return step.failed(sent.error());
-      step.ok(notifier->name());
+    } else {
+      for (auto& notifier : target_.notifiers) {
+        StepTimer step(report_, cfg_.name, "notify");
+        auto sent = notifier->notify(event);
+        if (!sent) return step.failed(sent.error());
+        step.ok(notifier->name());
+      }
     }
     auto state = journal_.state();
     state.notified_fingerprint = cert.sha256_fingerprint;
     return journal_.save(state);
+  }
+
+  // The live set is the one upstream serves. What a run that died, or a
+  // changed configuration, may still owe is paid in the pipeline's order:
+  // re-render, notify, acknowledge.
+  Result<RotationReport> settle(const LiveState& live, const Fetched& fetched, bool dry_run,
+                                StepTimer& compare) {
+    const CertInfo& cert = *live.cert;
+    const auto stale = drift(*live.set);
+    compare.ok(stale ? fmt::format("live set is current (sha256 {}), but {}",
+                                   cert.sha256_fingerprint, *stale)
+                     : fmt::format("live set is current (sha256 {})", cert.sha256_fingerprint));
+    if (dry_run) return record_success(Outcome::UpToDate, cert);
+    std::string generation = store_.current_generation().value_or("");
+    if (stale) {
+      auto rendered = rerender(*live.set, cert);
+      if (!rendered) return record_failure(rendered.error());
+      generation = *rendered;
+    }
+    // A swap whose notification was lost (crash, app down) still owes it.
+    const bool notify_owed =
+        stale || journal_.state().notified_fingerprint != cert.sha256_fingerprint;
+    if (notify_owed) {
+      auto notified = notify(cert, generation, live.apps_may_read());
+      if (!notified) return record_failure(notified.error());
+    }
+    const bool ack_owed = fetched.renewal_pending && target_.source->can_acknowledge();
+    if (ack_owed) {
+      auto acked = acknowledge(cert);
+      if (!acked) return record_failure(acked.error());
+    }
+    // A run killed after its swap left its tail undone: the generation
+    // before the previous one, the staged copy, or a generation that was
+    // written but never made live.
+    if (auto done = finish(); !done) return record_failure(done.error());
+    return record_success(stale         ? Outcome::Rerendered
+                          : ack_owed    ? Outcome::Acknowledged
+                          : notify_owed ? Outcome::Notified
+                                        : Outcome::UpToDate,
+                          cert);
   }
 
   // The tail of a rotation whose set is live: keep the live generation and
@@ -531,8 +700,11 @@ class Rotation {
     state.last_result = std::string(to_string(outcome));
     state.last_error.clear();
     if (outcome != Outcome::Validated) {
-      // The live set is what upstream serves: a reset's pair, if one was owed.
-      state.reset_requested = 0;
+      // A reset is done once a pair other than the one before it is live.
+      if (state.reset_requested != 0 && cert.sha256_fingerprint != state.reset_from) {
+        state.reset_requested = 0;
+        state.reset_from.clear();
+      }
       state.live_fingerprint = cert.sha256_fingerprint;
       if (auto gen = store_.current_generation()) state.live_generation = *gen;
     }
@@ -576,6 +748,10 @@ std::string_view to_string(Outcome outcome) {
       return "validated";
     case Outcome::Rerendered:
       return "re-rendered";
+    case Outcome::RotatedUnchecked:
+      return "rotated-unchecked";
+    case Outcome::Notified:
+      return "notified";
   }
   return "up-to-date";
 }

@@ -13,6 +13,8 @@
 namespace certswap {
 namespace {
 
+using std::chrono::steady_clock;
+
 std::string errno_text() {
   return std::strerror(errno);
 }
@@ -31,23 +33,17 @@ std::string holder_pid(int fd) {
   return pid.empty() ? "unknown" : pid;
 }
 
-}  // namespace
-
-Result<WriterLock> WriterLock::acquire(const std::filesystem::path& state_dir,
-                                       std::chrono::milliseconds timeout) {
-  if (auto r = make_dir(state_dir.parent_path(), 0755); !r) return std::unexpected(r.error());
-  if (auto r = make_dir(state_dir, 0700); !r) return std::unexpected(r.error());
-  const auto path = state_dir / "lock";
+Result<UniqueFd> lock_file(const std::filesystem::path& path, steady_clock::time_point deadline,
+                           std::chrono::milliseconds timeout) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return fail(ErrorKind::Io, "open({}) failed: {}", path.string(), errno_text());
   // flock has no timeout of its own; a short, growing poll bounds the wait
   // without a thread or a signal.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::milliseconds(5);
   while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR)
       return fail(ErrorKind::Io, "flock({}) failed: {}", path.string(), errno_text());
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (steady_clock::now() >= deadline) {
       return fail(ErrorKind::Locked,
                   "another certswap (pid {}) is writing this target and holds {}; waited {} ms "
                   "(--lock-timeout)",
@@ -61,7 +57,29 @@ Result<WriterLock> WriterLock::acquire(const std::filesystem::path& state_dir,
       ::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     return fail(ErrorKind::Io, "writing the pid to {} failed: {}", path.string(), errno_text());
   }
-  return WriterLock(std::move(fd));
+  return fd;
+}
+
+}  // namespace
+
+std::filesystem::path WriterLock::output_lock_path(const std::filesystem::path& output_dir) {
+  // "..": kubelet's AtomicWriter and ours keep their own entries under that
+  // prefix, and no published file name may start with it.
+  return output_dir / "..certswap.lock";
+}
+
+Result<WriterLock> WriterLock::acquire(const std::filesystem::path& output_dir,
+                                       const std::filesystem::path& state_dir,
+                                       std::chrono::milliseconds timeout) {
+  const auto deadline = steady_clock::now() + timeout;
+  if (auto r = make_dir(output_dir, 0755); !r) return std::unexpected(r.error());
+  auto output = lock_file(output_lock_path(output_dir), deadline, timeout);
+  if (!output) return std::unexpected(output.error());
+  if (auto r = make_dir(state_dir.parent_path(), 0755); !r) return std::unexpected(r.error());
+  if (auto r = make_dir(state_dir, 0700); !r) return std::unexpected(r.error());
+  auto state = lock_file(state_dir / "lock", deadline, timeout);
+  if (!state) return std::unexpected(state.error());
+  return WriterLock(std::move(*output), std::move(*state));
 }
 
 }  // namespace certswap

@@ -2,10 +2,15 @@
 // files) is a live set: a renewal is validated at the broker, the apps are
 // told, and only then is it acknowledged; the move to the ..data layout never
 // shows a certificate and key that don't match.
+#include <fmt/ranges.h>
+
+#include <atomic>
 #include <csignal>
+#include <thread>
 
 #include "certswap/offline_validator.hpp"
 #include "cli_harness.hpp"
+#include "eventually.hpp"
 
 using namespace certswap_test;
 
@@ -83,6 +88,121 @@ TEST_CASE("adoption killed at each step leaves a matching pair and the next run 
       CHECK(public_pair_fingerprint(cli) == renewed["fingerprint"].get<std::string>());
       CHECK(fs::exists(marker));
       CHECK(cli.tb.ack_count(cli.user) == 1);
+    }
+  }
+}
+
+namespace {
+
+// An app that opens every public name in a loop, as apps do on reconnect:
+// each open of a name that does not resolve is a failed read.
+class ReaderLoop {
+ public:
+  explicit ReaderLoop(fs::path out) : out_(std::move(out)), thread_([this] { loop(); }) {}
+  ~ReaderLoop() { stop(); }
+  // Waits for the loop to end; returns its failed reads, one line each.
+  std::vector<std::string> stop() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+    return failures_;
+  }
+  int reads() const { return reads_; }
+
+ private:
+  void loop() {
+    while (!done_) {
+      for (auto name : {"ca.pem", "service.cert", "service.key", "bundle.pem"}) {
+        std::ifstream in(out_ / name, std::ios::binary);
+        if (!in && failures_.size() < 20) failures_.push_back(name);
+        ++reads_;
+      }
+    }
+  }
+  fs::path out_;
+  std::atomic<bool> done_{false};
+  std::atomic<int> reads_{0};
+  std::vector<std::string> failures_;
+  std::thread thread_;
+};
+
+// What an admin does after `avn service user-creds-download` of the renewed
+// pair into a directory certswap manages: move service.cert and service.key
+// over the links, leaving ca.pem and bundle.pem links into ..data.
+std::string drop_renewed_pair_over_links(Cli& cli) {
+  auto user = cli.tb.api("GET", "/v1/project/" + cli.tb.project + "/service/" + cli.tb.service +
+                                    "/user/" + cli.user + "?include_secrets=true");
+  REQUIRE(user["status"] == 200);
+  cli.remember_key(user["body"]["user"]["access_key"].get<std::string>());
+  for (auto [name, field] :
+       {std::pair{"service.cert", "access_cert"}, {"service.key", "access_key"}}) {
+    const auto tmp = cli.out / (std::string(name) + ".avn");
+    std::ofstream(tmp) << user["body"]["user"][field].get<std::string>();
+    fs::rename(tmp, cli.out / name);
+  }
+  REQUIRE(fs::is_symlink(cli.out / "ca.pem"));
+  REQUIRE(fs::is_symlink(cli.out / "bundle.pem"));
+  return public_pair_fingerprint(cli);
+}
+
+void every_name_resolves(const Cli& cli) {
+  for (auto name : {"ca.pem", "service.cert", "service.key", "bundle.pem"}) {
+    INFO(name);
+    CHECK(fs::exists(cli.out / name));  // follows the links: false when one dangles
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a directory part plain files, part links is adopted without a dangling name",
+          "[adoption]") {
+  Cli cli("adopt-mix");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  const auto dropped = drop_renewed_pair_over_links(cli);
+  REQUIRE(dropped == renewed["fingerprint"].get<std::string>());
+  const auto marker = cli.out.parent_path() / (cli.out.filename().string() + ".notified");
+
+  ReaderLoop readers(cli.out);
+  REQUIRE(eventually([&] { return readers.reads() > 100; }));
+  auto r = cli.run({"rotate", "--notify-exec", "touch " + marker.string()});
+  const auto failed = readers.stop();
+  REQUIRE(r.exit_code == 0);
+  INFO("failed reads of: " << fmt::format("{}", fmt::join(failed, ", ")));
+  CHECK(failed.empty());
+  every_name_resolves(cli);
+  for (auto name : {"service.cert", "service.key", "ca.pem", "bundle.pem"})
+    CHECK(fs::is_symlink(cli.out / name));
+  CHECK(public_pair_fingerprint(cli) == renewed["fingerprint"].get<std::string>());
+  CHECK(read(cli.out / "bundle.pem").find(read(cli.out / "service.cert")) != std::string::npos);
+  CHECK(fs::exists(marker));
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
+TEST_CASE("a mixed directory's adoption killed at each step never leaves a name dangling",
+          "[adoption][crash]") {
+  for (std::string point : {"adopt-after-data-rename", "adopt-after-first-link",
+                            "after-generation-written", "after-data-rename"}) {
+    DYNAMIC_SECTION("killed " << point) {
+      Cli cli("adopt-mix-" + point);
+      REQUIRE(cli.run({"init"}).exit_code == 0);
+      auto renewed = cli.tb.renew(cli.user, "gen2");
+      drop_renewed_pair_over_links(cli);
+
+      auto killed = cli.run({"rotate"}, {{"CERTSWAP_FAILPOINT", point}});
+      REQUIRE(killed.exit_code == 128 + SIGKILL);
+      every_name_resolves(cli);
+      CHECK(public_pair_fingerprint(cli) == renewed["fingerprint"].get<std::string>());
+      CHECK(cli.tb.ack_count(cli.user) == 0);
+
+      // Every later run works, and status sees a live set.
+      CHECK(cli.run({"status", "--offline"}).exit_code == 0);
+      auto r = cli.run({"rotate"});
+      REQUIRE(r.exit_code == 0);
+      every_name_resolves(cli);
+      CHECK(public_pair_fingerprint(cli) == renewed["fingerprint"].get<std::string>());
+      CHECK(read(cli.out / "bundle.pem").find(read(cli.out / "service.cert")) != std::string::npos);
+      CHECK(cli.tb.ack_count(cli.user) == 1);
+      CHECK(cli.run({"init"}).exit_code == 0);
     }
   }
 }

@@ -146,8 +146,10 @@ TEST_CASE("rotate --reset-credentials reads the new pair back: the PUT answers t
   for (const auto& req : log) {
     if (req.value("path", "").ends_with("/user/" + cli.user)) order.push_back(req["method"]);
   }
-  REQUIRE(order.size() >= 2);
-  CHECK(order.front() == "PUT");
+  // The GET before the PUT records which pair the reset replaces.
+  REQUIRE(order.size() >= 3);
+  CHECK(order.front() == "GET");
+  CHECK(std::ranges::count(order, "PUT") == 1);
   CHECK(order.back() == "GET");
   CHECK(cli.tb.ack_count(cli.user) == 0);
   CHECK(journal(cli)["reset_requested"] == 0);
@@ -159,9 +161,11 @@ TEST_CASE("a reset whose follow-up GET failed is finished by the next run, not r
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto before = snapshot_live(cli.out);
   cli.tb.control_delete("/_testbed/requests");
+  // The GET after the PUT: the one before it (which pair is replaced) passes.
   cli.tb.add_fault({{"method", "GET"},
                     {"path_regex", ".*/user/" + cli.user},
                     {"count", 1},
+                    {"skip", 1},
                     {"fault", {{"kind", "status"}, {"status", 404}}}});
   auto failed = cli.run({"rotate", "--reset-credentials"});
   cli.tb.clear_faults();
@@ -176,6 +180,69 @@ TEST_CASE("a reset whose follow-up GET failed is finished by the next run, not r
   CHECK(user_requests(cli, "PUT").size() == 1);
   CHECK(live_fingerprint(cli.out) == upstream_fingerprint(cli, cli.tb.service));
   CHECK(journal(cli)["reset_requested"] == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+}
+
+TEST_CASE("a reset whose answer was lost after Aiven acted is installed, not asked again",
+          "[api][reset]") {
+  Cli cli("reset-lost");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  cli.tb.control_delete("/_testbed/requests");
+  // Aiven resets, then the connection drops mid-answer.
+  cli.tb.add_fault({{"method", "PUT"},
+                    {"path_regex", ".*/user/" + cli.user},
+                    {"count", 1},
+                    {"fault", {{"kind", "truncated_body"}}}});
+  auto lost = cli.run({"rotate", "--reset-credentials"});
+  cli.tb.clear_faults();
+  CHECK(lost.exit_code == 4);
+  CHECK_THAT(lost.output, Catch::Contains("may or may not have made a new pair") &&
+                              Catch::Contains("certswap rotate"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(journal(cli)["reset_requested"] != 0);
+
+  auto again = cli.run({"rotate", "--reset-credentials"});
+  REQUIRE(again.exit_code == 0);
+  CHECK_THAT(again.output, Catch::Contains("not resetting again"));
+  CHECK(user_requests(cli, "PUT").size() == 1);
+  CHECK(live_fingerprint(cli.out) == upstream_fingerprint(cli, cli.tb.service));
+  CHECK(journal(cli)["reset_requested"] == 0);
+}
+
+TEST_CASE("a reset that did not take is asked again, a refused one owes nothing", "[api][reset]") {
+  Cli cli("reset-retry");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto old_fp = live_fingerprint(cli.out);
+  SECTION("a server error: Aiven may not have acted, and still serves the old pair") {
+    cli.tb.add_fault({{"method", "PUT"},
+                      {"path_regex", ".*/user/" + cli.user},
+                      {"count", 1},
+                      {"fault", {{"kind", "status"}, {"status", 503}}}});
+    // 503 is retried for GETs only: the one PUT fails.
+    auto failed = cli.run({"rotate", "--reset-credentials"});
+    cli.tb.clear_faults();
+    CHECK(failed.exit_code == 4);
+    CHECK(journal(cli)["reset_requested"] != 0);
+    CHECK(upstream_fingerprint(cli, cli.tb.service) == old_fp);
+    auto again = cli.run({"rotate", "--reset-credentials"});
+    REQUIRE(again.exit_code == 0);
+    CHECK_THAT(again.output, Catch::Contains("asked again"));
+    CHECK(live_fingerprint(cli.out) != old_fp);
+  }
+  SECTION("a refusal: Aiven did nothing") {
+    cli.tb.add_fault({{"method", "PUT"},
+                      {"path_regex", ".*/user/" + cli.user},
+                      {"count", 1},
+                      {"fault", {{"kind", "status"}, {"status", 403}}}});
+    auto refused = cli.run({"rotate", "--reset-credentials"});
+    cli.tb.clear_faults();
+    CHECK(refused.exit_code == 4);
+    CHECK_THAT(refused.output, Catch::Contains("refused the reset"));
+    CHECK(journal(cli)["reset_requested"] == 0);
+    CHECK(live_fingerprint(cli.out) == old_fp);
+  }
+  CHECK(live_fingerprint(cli.out) == upstream_fingerprint(cli, cli.tb.service));
   CHECK(cli.tb.ack_count(cli.user) == 0);
 }
 

@@ -290,6 +290,48 @@ TEST_CASE("inside the emergency window an unreachable broker does not stop the s
   CHECK(cli.tb.ack_count(cli.user) == 1);
 }
 
+TEST_CASE("an emergency swap has its own detailed exit code", "[rotation]") {
+  Cli cli("emergency-code");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  auto r = cli.run({"rotate", "--detailed-exitcode", "--bootstrap", "127.0.0.1:1", "--live-timeout",
+                    "2s", "--emergency-window", "3000d"});
+  CHECK(r.exit_code == 8);
+  CHECK_THAT(r.output, Catch::Contains("rotated-unchecked"));
+  CHECK(live_fingerprint(cli.out) == renewed["fingerprint"].get<std::string>());
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
+TEST_CASE("brokers that cannot be located count as an inconclusive check", "[rotation]") {
+  Cli cli("locate-fails");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  auto renewed = cli.tb.renew(cli.user, "gen2");
+  const auto before = snapshot_live(cli.out);
+  // Every GET of the service fails: certswap cannot learn the brokers' address.
+  struct ClearFaults {
+    const testbed::Testbed& tb;
+    ~ClearFaults() { tb.clear_faults(); }
+  } cleared{cli.tb};
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/service/" + cli.tb.service},
+                    {"count", 1000},
+                    {"fault", {{"kind", "status"}, {"status", 404}}}});
+  SECTION("outside the emergency window nothing changes") {
+    auto r = cli.run({"rotate"});
+    CHECK(r.exit_code == 4);
+    CHECK(snapshot_live(cli.out) == before);
+    CHECK(cli.tb.ack_count(cli.user) == 0);
+  }
+  SECTION("inside it, the swap goes ahead on offline checks") {
+    auto r = cli.run({"rotate", "--emergency-window", "3000d"});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.output,
+               Catch::Contains("could not be located") && Catch::Contains("emergency window"));
+    CHECK(live_fingerprint(cli.out) == renewed["fingerprint"].get<std::string>());
+    CHECK(cli.tb.ack_count(cli.user) == 1);
+  }
+}
+
 TEST_CASE("a set issued before the live one never replaces it (a lagging API replica)",
           "[rotation]") {
   Cli cli("older");

@@ -283,3 +283,46 @@ TEST_CASE("after the clock stepped back, generation names keep their length and 
   CHECK(std::ranges::is_sorted(names));
   CHECK(store->current_generation() == names.back());
 }
+
+TEST_CASE("adopting plain files beside links keeps every name readable with the same bytes") {
+  TempDir tmp;
+  auto store = AtomicStore::open(tmp.path, {});
+  REQUIRE(store);
+  REQUIRE(store->publish(set("1")));
+  // service.cert and service.key replaced by plain files; ca.pem still a link.
+  for (auto name : {"service.cert", "service.key"}) {
+    fs::remove(tmp.path / name);
+    write(tmp.path / name, std::string("plain-") + name);
+  }
+  const auto before = store->read_live({"service.cert", "service.key"});
+  REQUIRE(before);
+  REQUIRE(before->at("ca.pem") == "ca-1");
+
+  REQUIRE(store->adopt_plain_files({"ca.pem", "service.cert", "service.key"}));
+  for (auto name : {"ca.pem", "service.cert", "service.key"}) {
+    INFO(name);
+    CHECK(fs::read_symlink(tmp.path / name) == fs::path("..data") / name);
+    // Through the link, as an app opens it.
+    std::ifstream in(tmp.path / name);
+    CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == before->at(name));
+  }
+}
+
+TEST_CASE("a dangling link is left out of the live files, not an error") {
+  TempDir tmp;
+  auto store = AtomicStore::open(tmp.path, {});
+  REQUIRE(store);
+  auto gen = store->publish(set("1"));
+  REQUIRE(gen);
+  fs::remove(tmp.path / *gen / "service.key");
+  auto live = store->read_live();
+  REQUIRE(live);
+  CHECK(live->contains("service.cert"));
+  CHECK_FALSE(live->contains("service.key"));
+  CHECK(store->ever_held_a_set({"service.key"}));
+  TempDir empty;
+  auto fresh = AtomicStore::open(empty.path, {});
+  REQUIRE(fresh);
+  CHECK(fresh->read_live().value().empty());
+  CHECK_FALSE(fresh->ever_held_a_set({"ca.pem", "service.cert", "service.key"}));
+}

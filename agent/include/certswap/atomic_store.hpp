@@ -62,7 +62,9 @@ class AtomicStore {
   std::optional<std::string> current_generation() const;  // target of ..data
   // name -> content for each public link, read through one resolution of
   // ..data, and for each of `plain_names` that is a regular file (a set put
-  // there by hand, or one whose adoption a crash interrupted).
+  // there by hand, or one whose adoption a crash interrupted). A link that
+  // dangles (`..data` or the generation's file missing) is left out: no
+  // reader gets it.
   Result<std::map<std::string, std::string>> read_live(
       const std::vector<std::string>& plain_names = {}) const;
   // How the live files differ from what publish(files) would leave in name,
@@ -75,6 +77,10 @@ class AtomicStore {
   // content goes live first, then each name is replaced by its link, one
   // rename each. Idempotent, so a run killed half-way is finished by the next.
   Result<void> adopt_plain_files(const std::vector<std::string>& names);
+  // Whether anything a reader could take for a set is or was here: `..data`,
+  // a generation, or any of `names` (a file, a link, even a dangling one).
+  // False only for a directory no app can have read a set from.
+  bool ever_held_a_set(const std::vector<std::string>& names) const;
   std::vector<std::string> generations() const;  // oldest first
   Result<void> activate(const std::string& generation);
   // Keeps the `keep` newest generations including the current one (at least

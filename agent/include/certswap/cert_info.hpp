@@ -11,6 +11,8 @@ namespace certswap {
 
 struct CertInfo {
   std::string subject, issuer;  // RFC 2253, e.g. "CN=app,OU=kafka"
+  // The subject's commonName: Aiven names the service user there.
+  std::string common_name;
   std::string serial_hex;
   std::string sha256_fingerprint;  // lowercase hex of the DER, no colons
   std::chrono::system_clock::time_point not_before, not_after;

@@ -24,6 +24,10 @@ enum class ErrorKind {
 struct Error {
   ErrorKind kind;
   std::string message;  // what failed, where, and what to do; never secrets
+  // The API's HTTP status when it answered with an error; 0 when it did not
+  // answer (transport) or the error is not the API's. A 4xx means the API
+  // refused and did nothing, which is all a caller may conclude from it.
+  int http_status = 0;
 };
 
 template <class T>

@@ -13,7 +13,10 @@ enum ExitCode : int {
   kExitInconclusive = 5,  // the broker could not be reached; nothing was swapped
   kExitNotify = 6,        // the new set is live but an app could not be told; not acknowledged
   kExitLocked = 7,        // another certswap held the target's lock past --lock-timeout
-  kExitUsage = 64,        // bad flags or configuration (EX_USAGE)
+  // with --detailed-exitcode: a new set went live on offline checks alone (the
+  // brokers gave no verdict and the live set was inside the emergency window)
+  kExitRotatedUnchecked = 8,
+  kExitUsage = 64,  // bad flags or configuration (EX_USAGE)
 };
 
 inline int exit_code_for(ErrorKind kind) {

@@ -25,9 +25,13 @@ struct JournalState {
   std::string last_result;                // "rotated", "up-to-date", "rejected", ...
   std::string last_error;
   std::int64_t last_check = 0, last_rotation = 0, next_check = 0;  // unix seconds
-  // When a reset-credentials was answered whose new pair is not live yet: a
-  // later run installs that pair instead of resetting again. 0: none owed.
+  // When a reset-credentials was asked for (recorded before the request) whose
+  // new pair is not live yet: a later run installs that pair instead of
+  // resetting again. 0: none owed.
   std::int64_t reset_requested = 0;
+  // The fingerprint upstream served before that reset: the reset is done once
+  // another pair is live, and asked again only while upstream still serves this.
+  std::string reset_from;
 };
 
 class Journal {

@@ -39,6 +39,10 @@ enum class Outcome {
   Acknowledged,  // the live set was already right; an owed acknowledgement was sent
   Validated,     // dry run: the candidate passed every check
   Rerendered,    // the live set was current, its files were rewritten as the config now asks
+  // A new set went live on offline checks alone: the brokers gave no verdict
+  // and the live set was inside the emergency window (or missing).
+  RotatedUnchecked,
+  Notified,  // the live set was already right; an owed notification was sent
 };
 
 struct RotationReport {

@@ -1,9 +1,14 @@
 #pragma once
-// One writer per target at a time (design.md "one writer"): every command that
-// changes the output or state directory holds an exclusive flock(2) on
-// <state_dir>/lock for its whole run. The kernel drops it when the process
-// dies, so a crash never leaves a stale lock. A sidecar, a CronJob and a
-// person running `rotate` on the same directory take turns instead of racing.
+// One writer per output at a time (design.md "one writer"): every command that
+// changes an output directory or its journal holds an exclusive flock(2) for
+// its whole run, on a lock file that belongs to what it guards:
+//   <output_dir>/..certswap.lock   the files the apps read, whatever --state-dir
+//                                  says, so two writers with different state
+//                                  directories still take turns;
+//   <state_dir>/lock               the journal and staging, which may live
+//                                  elsewhere (CERTSWAP_STATE_DIR).
+// The kernel drops both when the process dies, so a crash never leaves a stale
+// lock. They are always taken in that order, so two writers cannot deadlock.
 #include <chrono>
 #include <filesystem>
 
@@ -14,15 +19,21 @@ namespace certswap {
 
 class WriterLock {
  public:
-  // Creates the state directory (0700, and its parent 0755 when that is the
-  // output directory that does not exist yet), then waits up to `timeout` for
-  // the lock. Fails with ErrorKind::Locked naming the holder's pid.
-  static Result<WriterLock> acquire(const std::filesystem::path& state_dir,
+  // Creates the output directory (0755) and the state directory (0700) when
+  // missing, then waits up to `timeout` in all for both locks. Fails with
+  // ErrorKind::Locked naming the lock file and its holder's pid.
+  static Result<WriterLock> acquire(const std::filesystem::path& output_dir,
+                                    const std::filesystem::path& state_dir,
                                     std::chrono::milliseconds timeout);
 
+  // The lock file that guards an output directory.
+  static std::filesystem::path output_lock_path(const std::filesystem::path& output_dir);
+
  private:
-  explicit WriterLock(UniqueFd fd) : fd_(std::move(fd)) {}
-  UniqueFd fd_;
+  WriterLock(UniqueFd output, UniqueFd state)
+      : output_(std::move(output)), state_(std::move(state)) {}
+  UniqueFd output_;
+  UniqueFd state_;
 };
 
 }  // namespace certswap

@@ -56,6 +56,7 @@ int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& optio
 
   int worst = kExitOk;
   bool rotated = false;
+  bool unchecked = false;
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& target = agent->targets[i];
     const auto& result = *results[i];
@@ -65,10 +66,12 @@ int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& optio
       continue;
     }
     rotated |= result->outcome == Outcome::Rotated || result->outcome == Outcome::Rerendered;
+    unchecked |= result->outcome == Outcome::RotatedUnchecked;
     spdlog::info("{}: {} (live: subject \"{}\", not after {}, sha256 {})", target.config.name,
                  to_string(result->outcome), result->live.subject,
                  format_time(result->live.not_after), result->live.sha256_fingerprint);
   }
+  if (worst == kExitOk && detailed && unchecked) return kExitRotatedUnchecked;
   if (worst == kExitOk && detailed && rotated) return kExitRotated;
   return worst;
 }

@@ -6,6 +6,7 @@
 #include "certswap/atomic_store.hpp"
 #include "certswap/cert_info.hpp"
 #include "certswap/exit_codes.hpp"
+#include "certswap/identity.hpp"
 #include "certswap/journal.hpp"
 #include "cli/cli.hpp"
 #include "registry.hpp"
@@ -46,6 +47,11 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
                    {"not_after", format_time(live->not_after)},
                    {"days_left", std::floor(days * 10) / 10},
                    {"sha256", live->sha256_fingerprint}};
+      // Another user's set is no live set of this target, however valid.
+      if (auto other = identity_mismatch(*live, t.user)) {
+        s["live"]["not_this_target"] = *other;
+        code = kExitInvalid;
+      }
     } else {
       s["live"] = nullptr;
       code = kExitInvalid;
@@ -91,6 +97,11 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
                              l["sha256"].get<std::string>(), s.value("generation", ""))
                      .c_str(),
                  stdout);
+      if (l.contains("not_this_target"))
+        std::fputs(fmt::format("WARNING     not this target's set: {}\n",
+                               l["not_this_target"].get<std::string>())
+                       .c_str(),
+                   stdout);
     }
     if (s.contains("upstream")) {
       const auto& u = s["upstream"];

@@ -63,6 +63,7 @@ struct Fault {
   std::regex path;
   int remaining;
   json spec;
+  int skip = 0;  // matching calls that pass untouched before the fault applies
 };
 
 struct RequestRecord {
@@ -391,6 +392,10 @@ class Emulator {
     std::lock_guard lock(faults_mutex_);
     for (auto it = faults_.begin(); it != faults_.end(); ++it) {
       if ((it->method == "*" || it->method == method) && std::regex_match(path, it->path)) {
+        if (it->skip > 0) {
+          --it->skip;
+          return std::nullopt;
+        }
         json spec = it->spec;
         if (--it->remaining <= 0) faults_.erase(it);
         return spec;
@@ -719,7 +724,7 @@ class Emulator {
   Answer add_fault(const json& b) {
     std::lock_guard lock(faults_mutex_);
     faults_.push_back({b.value("method", "*"), std::regex(b.value("path_regex", ".*")),
-                       b.value("count", 1), b.at("fault")});
+                       b.value("count", 1), b.at("fault"), b.value("skip", 0)});
     return {200, json::object()};
   }
 
