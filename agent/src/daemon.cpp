@@ -26,6 +26,7 @@
 #include "certswap/atomic_store.hpp"
 #include "certswap/cert_info.hpp"
 #include "certswap/exit_codes.hpp"
+#include "certswap/identity.hpp"
 #include "certswap/journal.hpp"
 #include "certswap/metrics.hpp"
 #include "certswap/request_bound.hpp"
@@ -382,7 +383,8 @@ class Daemon {
       auto files = store->read_live(target.format->file_names());
       if (files && files->contains("service.cert")) {
         auto info = inspect_certificate_pem(files->at("service.cert"), "live service.cert");
-        if (info) {
+        // Another user's set serves nobody this target is for.
+        if (info && !identity_mismatch(*info, target.config.user)) {
           ready = info->not_after - Clock::now() > options_.danger_window;
           metrics_.set_not_after(
               target.config.name,

@@ -131,6 +131,30 @@ TEST_CASE("the sidecar rotates after a renewal, notifies, acknowledges once and 
   CHECK(output.find(cli.tb.token()) == std::string::npos);
 }
 
+TEST_CASE("the agent is not ready while its directory holds another user's set", "[daemon]") {
+  Cli cli("ready-identity");
+  Cli other("ready-identity-other");
+  other.out = cli.out;
+  REQUIRE(other.run({"init"}).exit_code == 0);
+  // The API fails for the configured user, so the other user's set stays.
+  struct ClearFaults {
+    const testbed::Testbed& tb;
+    ~ClearFaults() { tb.clear_faults(); }
+  } cleared{cli.tb};
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/user/" + cli.user + "$"},
+                    {"count", 100000},
+                    {"fault", {{"kind", "status"}, {"status", 404}}}});
+  Sidecar agent(cli, {}, "1h");
+  // The first check has failed once the API was asked.
+  REQUIRE(eventually([&] { return user_gets(cli) >= 1; }));
+  REQUIRE(eventually([&] {
+    return agent.process->output().find("check            failed") != std::string::npos;
+  }));
+  CHECK(agent.get("/readyz").first == 503);
+  CHECK(agent.process->stop(SIGTERM) == 0);
+}
+
 TEST_CASE("a deleted service.key is repaired within a second without a download", "[daemon]") {
   Cli cli("repair");
   REQUIRE(cli.run({"init"}).exit_code == 0);
