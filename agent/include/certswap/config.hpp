@@ -84,6 +84,9 @@ struct Config {
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 Result<mode_t> parse_mode(std::string_view text);  // octal, e.g. "0640"
 
+// Refuses a key it does not know (naming its path in the file and the
+// closest known key), a value of the wrong type, and a syntax error (with
+// its line and column).
 Result<Config> load_config_file(const std::filesystem::path& path);
 
 // Fills defaults that depend on other fields and checks what is required.
