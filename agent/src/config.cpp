@@ -1,14 +1,20 @@
 #include "certswap/config.hpp"
 
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "certswap/aiven_response.hpp"
 #include "config_schema.hpp"
@@ -256,6 +262,52 @@ Result<Config> load_config_file(const std::filesystem::path& path) {
   return config;
 }
 
+namespace {
+
+// The key mode covers every file holding the private key (service.key,
+// bundle.pem, the PKCS#12 keystore). Group-read is how apps of one group share
+// a key; a write bit, or anything for others, hands it to whoever has a login.
+Result<void> check_key_mode(const TargetConfig& t) {
+  if (t.key_mode & 0022) {
+    return fail(ErrorKind::Usage,
+                "target \"{}\": key mode {:04o} lets {} write the private key: use 0600, or 0640 "
+                "for a group of apps that read it",
+                t.name, t.key_mode,
+                (t.key_mode & 0022) == 0022 ? "its group and every user"
+                : t.key_mode & 0020         ? "its group"
+                                            : "every user");
+  }
+  if (t.key_mode & 0007) {
+    return fail(ErrorKind::Usage,
+                "target \"{}\": key mode {:04o} gives every user access to the private key: use "
+                "0600, or 0640 for a group of apps that read it",
+                t.name, t.key_mode);
+  }
+  if (t.key_mode & 0040) {
+    spdlog::warn("target \"{}\": key mode {:04o} lets {} read the private key", t.name, t.key_mode,
+                 t.gid ? fmt::format("members of group {}", *t.gid)
+                       : fmt::format("members of certswap's group (gid {}; the output "
+                                     "directory's group if it is set-group-ID)",
+                                     getegid()));
+  }
+  return {};
+}
+
+// One directory as it may be spelt: "/out/a/" and "/out/b/../a" are the same
+// place, and so is a path through a link to it, or to a parent that exists.
+// Reads only: nothing is created.
+std::vector<std::filesystem::path> spellings(const std::filesystem::path& dir) {
+  std::error_code ec;
+  auto lexical = std::filesystem::absolute(dir, ec).lexically_normal();
+  if (ec) lexical = dir.lexically_normal();
+  if (!lexical.has_filename() && lexical.has_relative_path()) lexical = lexical.parent_path();
+  std::vector<std::filesystem::path> all{lexical};
+  if (auto resolved = std::filesystem::weakly_canonical(dir, ec); !ec) all.push_back(resolved);
+  return all;
+}
+
+}  // namespace
+
 Result<void> finalize_target(TargetConfig& t) {
   if (t.output_dir.empty()) {
     return fail(ErrorKind::Usage, "no output directory: set --output-dir or CERTSWAP_OUTPUT_DIR");
@@ -283,24 +335,59 @@ Result<void> finalize_target(TargetConfig& t) {
     return fail(ErrorKind::Usage,
                 "keep_generations must be at least 2 (the live set and the previous one)");
   }
+  return check_key_mode(t);
+}
+
+Result<void> finalize_targets(std::vector<TargetConfig>& targets) {
+  for (auto& t : targets) {
+    if (auto r = finalize_target(t); !r) return r;
+  }
+  for (auto [what, dir, why] : {std::tuple{"output directory", &TargetConfig::output_dir,
+                                           "each would replace the other's certificate"},
+                                std::tuple{"state directory", &TargetConfig::state_dir,
+                                           "they would share one journal and one writer lock"}}) {
+    std::map<std::filesystem::path, std::size_t> owner;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      for (const auto& spelling : spellings(targets[i].*dir)) {
+        auto [it, added] = owner.try_emplace(spelling, i);
+        if (!added && it->second != i) {
+          return fail(ErrorKind::Usage,
+                      "targets \"{}\" and \"{}\" share the {} {}: {}; give each its own",
+                      targets[it->second].name, targets[i].name, what, spelling.string(), why);
+        }
+      }
+    }
+  }
   return {};
 }
 
 Result<std::string> read_token(const ApiConfig& api) {
   std::string token;
+  std::string from = "AIVEN_AUTH_TOKEN";
   if (!api.token_file.empty()) {
-    std::ifstream in(api.token_file);
+    std::ifstream in(api.token_file, std::ios::binary);
     if (!in)
       return fail(ErrorKind::Usage, "cannot read the API token file {}", api.token_file.string());
-    std::getline(in, token);
+    token.assign(std::istreambuf_iterator<char>(in), {});
+    from = api.token_file.string();
   } else if (const char* env = std::getenv("AIVEN_AUTH_TOKEN"); env) {
     token = env;
   }
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  // An editor's newline, a CRLF or a pasted tab around the token is not part
+  // of it; inside it, such a character is a broken copy the API would refuse.
+  constexpr std::string_view kBlank = " \t\r\n";
+  token.erase(0, std::min(token.find_first_not_of(kBlank), token.size()));
+  token.erase(token.find_last_not_of(kBlank) + 1);
   if (token.empty()) {
     return fail(
         ErrorKind::Usage,
         "no Aiven API token: set --token-file (or CERTSWAP_TOKEN_FILE) or AIVEN_AUTH_TOKEN");
+  }
+  if (std::ranges::any_of(token, [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
+    return fail(ErrorKind::Usage,
+                "the API token in {} has a space or control character inside it (not shown "
+                "here): copy the token again",
+                from);
   }
   return token;
 }

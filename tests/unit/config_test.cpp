@@ -1,8 +1,13 @@
 #include "certswap/config.hpp"
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <tuple>
 
 #include "temp_dir.hpp"
@@ -270,4 +275,118 @@ TEST_CASE("a notifier with both a pid and a pid_file is refused") {
       refusal(
           one_target(R"(, "notify": [{"type": "signal", "pid": 42, "pid_file": "/run/app.pid"}])")),
       Catch::Contains("targets[0].notify[0]") && Catch::Contains("\"pid\" and \"pid_file\""));
+}
+
+namespace {
+
+TargetConfig target_at(const std::string& name, const std::filesystem::path& output) {
+  TargetConfig t;
+  t.name = name;
+  t.project = "p";
+  t.service = "s";
+  t.user = name;
+  t.output_dir = output;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("two targets writing one output directory are refused, however it is spelt") {
+  const certswap_test::TempDir dir("certswap-config-test", true);
+  std::filesystem::create_directories(dir.path / "real");
+  std::filesystem::create_directory_symlink(dir.path / "real", dir.path / "link");
+  for (auto [first, second] :
+       {std::pair{std::string("/out/a"), std::string("/out/a/")},
+        {"/out/a", "/out/b/../a"},
+        {(dir.path / "real").string(), (dir.path / "link").string()},
+        {(dir.path / "real/creds").string(), (dir.path / "link/creds").string()}}) {
+    INFO(first << " and " << second);
+    std::vector<TargetConfig> targets{target_at("orders", first), target_at("billing", second)};
+    auto r = finalize_targets(targets);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::Usage);
+    CHECK_THAT(r.error().message, Catch::Contains("\"orders\"") && Catch::Contains("\"billing\"") &&
+                                      Catch::Contains("output directory"));
+  }
+  std::vector<TargetConfig> apart{target_at("orders", "/out/a"), target_at("billing", "/out/b")};
+  CHECK(finalize_targets(apart));
+}
+
+TEST_CASE("two targets sharing one state directory are refused") {
+  std::vector<TargetConfig> targets{target_at("orders", "/out/a"), target_at("billing", "/out/b")};
+  targets[0].state_dir = "/state/shared";
+  targets[1].state_dir = "/state/./shared/";
+  auto r = finalize_targets(targets);
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, Catch::Contains("\"orders\"") && Catch::Contains("\"billing\"") &&
+                                    Catch::Contains("state directory"));
+}
+
+TEST_CASE("a key mode that lets others read or anyone but the owner write is refused") {
+  for (mode_t mode : {0666, 0620, 0604, 0602, 0601, 0660}) {
+    INFO(std::oct << mode);
+    auto t = target_at("orders", "/out/a");
+    t.key_mode = mode;
+    auto r = finalize_target(t);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::Usage);
+    CHECK_THAT(r.error().message, Catch::Contains(fmt::format("key mode {:04o}", mode)));
+  }
+  // The file's key_mode goes through the same check.
+  auto config = load_text(one_target(R"(, "key_mode": "0666")"));
+  REQUIRE(config);
+  auto r = finalize_targets(config->targets);
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, Catch::Contains("key mode 0666") && Catch::Contains("write"));
+}
+
+TEST_CASE("a group-readable key mode is accepted with a warning naming who can read the key") {
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  auto t = target_at("orders", "/out/a");
+  t.key_mode = 0640;
+  t.gid = 1234;
+  const bool accepted = finalize_target(t).has_value();
+  spdlog::default_logger()->sinks().pop_back();
+  CHECK(accepted);
+  CHECK_THAT(log.str(), Catch::Contains("0640") && Catch::Contains("group 1234") &&
+                            Catch::Contains("read the private key"));
+  auto owner_only = target_at("billing", "/out/b");
+  CHECK(finalize_target(owner_only));
+}
+
+TEST_CASE("the token loses the blanks around it, from a file and from the environment") {
+  const certswap_test::TempDir dir("certswap-token-test", true);
+  ApiConfig api;
+  api.token_file = dir.path / "token";
+  std::ofstream(api.token_file) << " \t secret-token-value\r\n\n";
+  CHECK(read_token(api).value() == "secret-token-value");
+
+  ApiConfig from_env;
+  ::setenv("AIVEN_AUTH_TOKEN", "\tsecret-token-value \n", 1);
+  CHECK(read_token(from_env).value() == "secret-token-value");
+  ::unsetenv("AIVEN_AUTH_TOKEN");
+}
+
+TEST_CASE("a token with a blank or control character inside is refused without showing it") {
+  const certswap_test::TempDir dir("certswap-token-test", true);
+  ApiConfig api;
+  api.token_file = dir.path / "token";
+  for (const std::string& inner :
+       {std::string("secret token"), std::string("secret\ttoken"), std::string("secret\ntoken"),
+        std::string("secret\x01token"), std::string("secret\0token", 12)}) {
+    std::ofstream(api.token_file) << inner << "\n";
+    auto r = read_token(api);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::Usage);
+    CHECK_THAT(r.error().message, Catch::Contains(api.token_file.string()));
+    CHECK_THAT(r.error().message, !Catch::Contains("secret") && !Catch::Contains("token\n"));
+  }
+  ApiConfig from_env;
+  ::setenv("AIVEN_AUTH_TOKEN", "secret token", 1);
+  auto r = read_token(from_env);
+  ::unsetenv("AIVEN_AUTH_TOKEN");
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, Catch::Contains("AIVEN_AUTH_TOKEN") && !Catch::Contains("secret"));
 }
