@@ -1,15 +1,23 @@
 #include "certswap/config.hpp"
 
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "certswap/aiven_response.hpp"
+#include "config_schema.hpp"
 
 namespace certswap {
 
@@ -54,6 +62,11 @@ Result<mode_t> parse_mode(std::string_view text) {
 
 namespace {
 
+// Where a key sits in the file, e.g. targets[0].notify[1].pid_file.
+std::string key_path(const std::string& where, std::string_view key) {
+  return where.empty() ? std::string(key) : fmt::format("{}.{}", where, key);
+}
+
 // JSON numbers may be floats or out of range: converting those is undefined
 // behaviour, so only an integer that fits is taken.
 template <typename T>
@@ -65,8 +78,8 @@ Result<void> read_integer(const json& j, const char* key, T& out, const std::str
   } else if (v.is_number_integer() && std::in_range<T>(v.get<std::int64_t>())) {
     out = static_cast<T>(v.get<std::int64_t>());
   } else {
-    return fail(ErrorKind::Usage, "{}: \"{}\" must be a whole number in range, not {}", where, key,
-                v.dump());
+    return fail(ErrorKind::Usage, "{}: must be a whole number in range, not {}",
+                key_path(where, key), v.dump());
   }
   return {};
 }
@@ -74,10 +87,8 @@ Result<void> read_integer(const json& j, const char* key, T& out, const std::str
 Result<void> read_duration(const json& j, const char* key, std::chrono::milliseconds& out,
                            const std::string& where) {
   if (!j.contains(key)) return {};
-  if (!j[key].is_string())
-    return fail(ErrorKind::Usage, "{}: \"{}\" must be a string like \"24h\"", where, key);
   auto d = parse_duration(j[key].get<std::string>());
-  if (!d) return fail(ErrorKind::Usage, "{}: {}: {}", where, key, d.error().message);
+  if (!d) return fail(ErrorKind::Usage, "{}: {}", key_path(where, key), d.error().message);
   out = *d;
   return {};
 }
@@ -91,66 +102,56 @@ Result<void> read_seconds(const json& j, const char* key, std::chrono::seconds& 
   return {};
 }
 
+// The types below were checked by check_config_schema.
 Result<NotifierConfig> parse_notifier(const json& j, const std::string& where) {
-  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+  if (!j.contains("type")) {
     return fail(ErrorKind::Usage, "{}: a notifier needs a \"type\" (signal, exec or http)", where);
   }
   NotifierConfig n;
   n.type = j["type"].get<std::string>();
   if (auto r = read_integer(j, "pid", n.pid, where); !r) return std::unexpected(r.error());
+  if (j.contains("pid") && j.contains("pid_file")) {
+    return fail(ErrorKind::Usage,
+                "{}: \"pid\" and \"pid_file\" both name the process to signal: keep one "
+                "(pid_file is read again at every notification)",
+                where);
+  }
   n.pid_file = j.value("pid_file", "");
   n.signal = j.value("signal", n.signal);
   n.url = j.value("url", "");
-  if (j.contains("command")) n.command = j["command"].get<std::vector<std::string>>();
-  if (j.contains("env_pass")) {
-    const json& names = j["env_pass"];
-    const bool valid = names.is_array() && std::ranges::all_of(names, [](const json& name) {
-                         return name.is_string() && !name.get<std::string>().empty() &&
-                                !name.get<std::string>().contains('=');
-                       });
-    if (!valid) {
-      return fail(ErrorKind::Usage,
-                  "{}: \"env_pass\" must be a list of variable names, e.g. [\"HOME\", \"LANG\"]",
-                  where);
-    }
-    n.env_pass = names.get<std::vector<std::string>>();
+  n.command = j.value("command", n.command);
+  n.env_pass = j.value("env_pass", n.env_pass);
+  if (!std::ranges::all_of(n.env_pass, [](const std::string& name) {
+        return !name.empty() && !name.contains('=');
+      })) {
+    return fail(ErrorKind::Usage, "{}: must be a list of variable names, e.g. [\"HOME\", \"LANG\"]",
+                key_path(where, "env_pass"));
   }
   if (auto r = read_duration(j, "timeout", n.timeout, where); !r) return std::unexpected(r.error());
   return n;
 }
 
 Result<TargetConfig> parse_target(const json& j, const std::string& where) {
-  if (!j.is_object()) return fail(ErrorKind::Usage, "{}: a target must be an object", where);
   TargetConfig t;
-  auto str = [&](const char* key, std::string& out) {
-    if (j.contains(key) && j[key].is_string()) out = j[key].get<std::string>();
-  };
-  str("name", t.name);
-  str("project", t.project);
-  str("service", t.service);
-  str("user", t.user);
-  str("bootstrap", t.bootstrap);
-  str("kafka_route", t.kafka_route);
-  str("source", t.source);
-  str("format", t.format);
-  std::string path;
-  str("output_dir", path);
-  t.output_dir = path;
-  path.clear();
-  str("state_dir", path);
-  t.state_dir = path;
-  path.clear();
-  str("inbox_dir", path);
-  t.inbox_dir = path;
-  path.clear();
-  str("pkcs12_password_file", path);
-  t.pkcs12_password_file = path;
+  for (auto [key, out] :
+       {std::pair{"name", &t.name}, std::pair{"project", &t.project},
+        std::pair{"service", &t.service}, std::pair{"user", &t.user},
+        std::pair{"bootstrap", &t.bootstrap}, std::pair{"kafka_route", &t.kafka_route},
+        std::pair{"source", &t.source}, std::pair{"format", &t.format}}) {
+    *out = j.value(key, *out);
+  }
+  for (auto [key, out] :
+       {std::pair{"output_dir", &t.output_dir}, std::pair{"state_dir", &t.state_dir},
+        std::pair{"inbox_dir", &t.inbox_dir},
+        std::pair{"pkcs12_password_file", &t.pkcs12_password_file}}) {
+    *out = j.value(key, std::string());
+  }
   t.pkcs12_legacy = j.value("pkcs12_legacy", false);
   for (auto [key, out] :
        {std::pair{"key_mode", &t.key_mode}, std::pair{"public_mode", &t.public_mode}}) {
     if (!j.contains(key)) continue;
-    auto mode = parse_mode(j[key].is_string() ? j[key].get<std::string>() : std::string{"?"});
-    if (!mode) return fail(ErrorKind::Usage, "{}: {}: {}", where, key, mode.error().message);
+    auto mode = parse_mode(j[key].get<std::string>());
+    if (!mode) return fail(ErrorKind::Usage, "{}: {}", key_path(where, key), mode.error().message);
     *out = *mode;
   }
   uid_t uid = 0;
@@ -162,9 +163,8 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
   if (j.contains("uid")) t.uid = uid;
   if (j.contains("gid")) t.gid = gid;
   if (auto it = j.find("notify"); it != j.end()) {
-    if (!it->is_array()) return fail(ErrorKind::Usage, "{}: \"notify\" must be a list", where);
     for (std::size_t i = 0; i < it->size(); ++i) {
-      auto n = parse_notifier((*it)[i], fmt::format("{} notify[{}]", where, i));
+      auto n = parse_notifier((*it)[i], fmt::format("{}.notify[{}]", where, i));
       if (!n) return std::unexpected(n.error());
       t.notifiers.push_back(std::move(*n));
     }
@@ -179,6 +179,67 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
   return t;
 }
 
+Result<Config> parse_config(const json& j) {
+  Config config;
+  if (auto api = j.find("api"); api != j.end()) {
+    config.api.url = api->value("url", config.api.url);
+    config.api.ca_file = api->value("ca_file", "");
+    config.api.token_file = api->value("token_file", "");
+    config.api.allow_plain_http = api->value("allow_plain_http", false);
+    for (auto r : {read_duration(*api, "connect_timeout", config.api.connect_timeout, "api"),
+                   read_duration(*api, "total_timeout", config.api.total_timeout, "api")}) {
+      if (!r) return std::unexpected(r.error());
+    }
+  }
+  // Top-level: how many targets at once, and how politely (daemon.hpp).
+  for (auto r : {read_integer(j, "concurrency", config.api.concurrency, ""),
+                 read_integer(j, "live_concurrency", config.live_concurrency, "")}) {
+    if (!r) return std::unexpected(r.error());
+  }
+  if (config.api.concurrency < 1 || config.live_concurrency < 1) {
+    return fail(ErrorKind::Usage, "concurrency and live_concurrency must be at least 1");
+  }
+  config.api.rate = j.value("api_rate", config.api.rate);
+  if (config.api.rate < 0) {
+    return fail(ErrorKind::Usage, "api_rate: must be a number >= 0 (requests per second)");
+  }
+  const auto& targets = j.value("targets", json::array());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    auto t = parse_target(targets[i], fmt::format("targets[{}]", i));
+    if (!t) return std::unexpected(t.error());
+    config.targets.push_back(std::move(*t));
+  }
+  if (config.targets.empty()) return fail(ErrorKind::Usage, "the file names no targets");
+  return config;
+}
+
+// nlohmann says at which byte it stopped; an editor shows lines and columns.
+std::string position(std::string_view text, std::size_t byte) {
+  const std::size_t at = std::min(byte == 0 ? 0 : byte - 1, text.size());
+  const std::string_view before = text.substr(0, at);
+  const auto line = 1 + std::ranges::count(before, '\n');
+  const std::size_t line_start = before.rfind('\n');
+  const std::size_t column = at - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+  return fmt::format("line {}, column {}", line, column);
+}
+
+Result<json> parse_json(const std::string& text) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object()) return fail(ErrorKind::Usage, "is not a JSON object");
+    return j;
+  } catch (const json::parse_error& e) {
+    // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: <why>".
+    std::string_view why = e.what();
+    if (auto colon = why.find(": ", why.find("parse error")); colon != why.npos) {
+      why.remove_prefix(colon + 2);
+    }
+    return fail(ErrorKind::Usage, "JSON syntax error at {}: {}", position(text, e.byte), why);
+  } catch (const json::exception& e) {
+    return fail(ErrorKind::Usage, "is not valid JSON: {}", e.what());
+  }
+}
+
 }  // namespace
 
 Result<Config> load_config_file(const std::filesystem::path& path) {
@@ -186,53 +247,66 @@ Result<Config> load_config_file(const std::filesystem::path& path) {
   if (!in) return fail(ErrorKind::Usage, "cannot read config file {}", path.string());
   std::stringstream text;
   text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return fail(ErrorKind::Usage, "config file {} is not a JSON object", path.string());
-  }
-  Config config;
-  try {
-    if (auto api = j.find("api"); api != j.end()) {
-      config.api.url = api->value("url", config.api.url);
-      config.api.ca_file = api->value("ca_file", "");
-      config.api.token_file = api->value("token_file", "");
-      config.api.allow_plain_http = api->value("allow_plain_http", false);
-      const std::string where = path.string() + " api";
-      auto r1 = read_duration(*api, "connect_timeout", config.api.connect_timeout, where);
-      if (!r1) return std::unexpected(r1.error());
-      auto r2 = read_duration(*api, "total_timeout", config.api.total_timeout, where);
-      if (!r2) return std::unexpected(r2.error());
+  auto config = [&]() -> Result<Config> {
+    auto j = parse_json(text.str());
+    if (!j) return std::unexpected(j.error());
+    if (auto schema = check_config_schema(*j); !schema) return std::unexpected(schema.error());
+    try {
+      return parse_config(*j);
+    } catch (const json::exception& e) {
+      return fail(ErrorKind::Usage, "{}", e.what());
     }
-    // Top-level: how many targets at once, and how politely (daemon.hpp).
-    for (auto r : {read_integer(j, "concurrency", config.api.concurrency, path.string()),
-                   read_integer(j, "live_concurrency", config.live_concurrency, path.string())}) {
-      if (!r) return std::unexpected(r.error());
-    }
-    if (auto rate = j.find("api_rate"); rate != j.end()) {
-      if (!rate->is_number() || rate->get<double>() < 0) {
-        return fail(ErrorKind::Usage, "{}: api_rate must be a number >= 0 (requests per second)",
-                    path.string());
-      }
-      config.api.rate = rate->get<double>();
-    }
-    if (config.api.concurrency < 1 || config.live_concurrency < 1) {
-      return fail(ErrorKind::Usage, "{}: concurrency and live_concurrency must be at least 1",
-                  path.string());
-    }
-    const auto& targets = j.value("targets", json::array());
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      auto t = parse_target(targets[i], fmt::format("{} targets[{}]", path.string(), i));
-      if (!t) return std::unexpected(t.error());
-      config.targets.push_back(std::move(*t));
-    }
-  } catch (const json::exception& e) {
-    return fail(ErrorKind::Usage, "config file {}: {}", path.string(), e.what());
-  }
-  if (config.targets.empty()) {
-    return fail(ErrorKind::Usage, "config file {} names no targets", path.string());
-  }
+  }();
+  if (!config)
+    return fail(ErrorKind::Usage, "config file {}: {}", path.string(), config.error().message);
   return config;
 }
+
+namespace {
+
+// The key mode covers every file holding the private key (service.key,
+// bundle.pem, the PKCS#12 keystore). Group-read is how apps of one group share
+// a key; a write bit, or anything for others, hands it to whoever has a login.
+Result<void> check_key_mode(const TargetConfig& t) {
+  if (t.key_mode & 0022) {
+    return fail(ErrorKind::Usage,
+                "target \"{}\": key mode {:04o} lets {} write the private key: use 0600, or 0640 "
+                "for a group of apps that read it",
+                t.name, t.key_mode,
+                (t.key_mode & 0022) == 0022 ? "its group and every user"
+                : t.key_mode & 0020         ? "its group"
+                                            : "every user");
+  }
+  if (t.key_mode & 0007) {
+    return fail(ErrorKind::Usage,
+                "target \"{}\": key mode {:04o} gives every user access to the private key: use "
+                "0600, or 0640 for a group of apps that read it",
+                t.name, t.key_mode);
+  }
+  if (t.key_mode & 0040) {
+    spdlog::warn("target \"{}\": key mode {:04o} lets {} read the private key", t.name, t.key_mode,
+                 t.gid ? fmt::format("members of group {}", *t.gid)
+                       : fmt::format("members of certswap's group (gid {}; the output "
+                                     "directory's group if it is set-group-ID)",
+                                     getegid()));
+  }
+  return {};
+}
+
+// One directory as it may be spelt: "/out/a/" and "/out/b/../a" are the same
+// place, and so is a path through a link to it, or to a parent that exists.
+// Reads only: nothing is created.
+std::vector<std::filesystem::path> spellings(const std::filesystem::path& dir) {
+  std::error_code ec;
+  auto lexical = std::filesystem::absolute(dir, ec).lexically_normal();
+  if (ec) lexical = dir.lexically_normal();
+  if (!lexical.has_filename() && lexical.has_relative_path()) lexical = lexical.parent_path();
+  std::vector<std::filesystem::path> all{lexical};
+  if (auto resolved = std::filesystem::weakly_canonical(dir, ec); !ec) all.push_back(resolved);
+  return all;
+}
+
+}  // namespace
 
 Result<void> finalize_target(TargetConfig& t) {
   if (t.output_dir.empty()) {
@@ -261,24 +335,59 @@ Result<void> finalize_target(TargetConfig& t) {
     return fail(ErrorKind::Usage,
                 "keep_generations must be at least 2 (the live set and the previous one)");
   }
+  return check_key_mode(t);
+}
+
+Result<void> finalize_targets(std::vector<TargetConfig>& targets) {
+  for (auto& t : targets) {
+    if (auto r = finalize_target(t); !r) return r;
+  }
+  for (auto [what, dir, why] : {std::tuple{"output directory", &TargetConfig::output_dir,
+                                           "each would replace the other's certificate"},
+                                std::tuple{"state directory", &TargetConfig::state_dir,
+                                           "they would share one journal and one writer lock"}}) {
+    std::map<std::filesystem::path, std::size_t> owner;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      for (const auto& spelling : spellings(targets[i].*dir)) {
+        auto [it, added] = owner.try_emplace(spelling, i);
+        if (!added && it->second != i) {
+          return fail(ErrorKind::Usage,
+                      "targets \"{}\" and \"{}\" share the {} {}: {}; give each its own",
+                      targets[it->second].name, targets[i].name, what, spelling.string(), why);
+        }
+      }
+    }
+  }
   return {};
 }
 
 Result<std::string> read_token(const ApiConfig& api) {
   std::string token;
+  std::string from = "AIVEN_AUTH_TOKEN";
   if (!api.token_file.empty()) {
-    std::ifstream in(api.token_file);
+    std::ifstream in(api.token_file, std::ios::binary);
     if (!in)
       return fail(ErrorKind::Usage, "cannot read the API token file {}", api.token_file.string());
-    std::getline(in, token);
+    token.assign(std::istreambuf_iterator<char>(in), {});
+    from = api.token_file.string();
   } else if (const char* env = std::getenv("AIVEN_AUTH_TOKEN"); env) {
     token = env;
   }
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  // An editor's newline, a CRLF or a pasted tab around the token is not part
+  // of it; inside it, such a character is a broken copy the API would refuse.
+  constexpr std::string_view kBlank = " \t\r\n";
+  token.erase(0, std::min(token.find_first_not_of(kBlank), token.size()));
+  token.erase(token.find_last_not_of(kBlank) + 1);
   if (token.empty()) {
     return fail(
         ErrorKind::Usage,
         "no Aiven API token: set --token-file (or CERTSWAP_TOKEN_FILE) or AIVEN_AUTH_TOKEN");
+  }
+  if (std::ranges::any_of(token, [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
+    return fail(ErrorKind::Usage,
+                "the API token in {} has a space or control character inside it (not shown "
+                "here): copy the token again",
+                from);
   }
   return token;
 }

@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
   status_cmd->add_flag("--json", status_json, "Machine-readable output");
   status_cmd->add_flag("--offline", status_offline, "Don't ask the API");
 
+  auto* check_config_cmd = app.add_subcommand(
+      "check-config", "Check a --config file without running it (no token, network or writes)");
+
   auto* validate_cmd = app.add_subcommand(
       "validate", "Validate a certificate, key and CA (and optionally a broker connection)");
   std::string cert, key, ca, bootstrap, live_timeout = "10s";
@@ -149,6 +152,7 @@ int main(int argc, char** argv) {
   if (*exec_cmd) return run_exec(flags, exec_options);
   if (*doctor_cmd) return run_doctor(doctor_options);
   if (*status_cmd) return run_status(flags, status_json, status_offline);
+  if (*check_config_cmd) return run_check_config(flags);
   if (*validate_cmd) return run_validate(cert, key, ca, bootstrap, live_timeout, log_format);
   return kExitUsage;
 }

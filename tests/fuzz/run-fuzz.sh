@@ -54,7 +54,7 @@ libs=($(pkg-config --libs spdlog fmt libcurl openssl) -pthread)
 declare -A sources=(
   [pem]="pem cert_info offline_validator ssl_handles error"
   [aiven]="aiven_response cert_info pem ssl_handles error"
-  [config]="config error"
+  [config]="config config_schema error"
 )
 
 mkdir -p "$out/obj"

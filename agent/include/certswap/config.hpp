@@ -84,12 +84,20 @@ struct Config {
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 Result<mode_t> parse_mode(std::string_view text);  // octal, e.g. "0640"
 
+// Refuses a key it does not know (naming its path in the file and the
+// closest known key), a value of the wrong type, and a syntax error (with
+// its line and column).
 Result<Config> load_config_file(const std::filesystem::path& path);
 
-// Fills defaults that depend on other fields and checks what is required.
+// Fills defaults that depend on other fields and checks what is required and
+// the key mode (a group may read the key, with a warning; no one else).
 Result<void> finalize_target(TargetConfig& target);
+// Each target, then what only the set shows: two targets writing one output or
+// state directory.
+Result<void> finalize_targets(std::vector<TargetConfig>& targets);
 
-// The token comes from a file or the environment, never from argv.
+// The token comes from a file or the environment, never from argv; the
+// blanks around it are dropped.
 Result<std::string> read_token(const ApiConfig& api);
 
 }  // namespace certswap

@@ -60,6 +60,9 @@ int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& optio
 Result<void> check_listen_address(const std::string& listen);
 int run_sidecar(const Flags& flags, const DaemonOptions& options);
 int run_status(const Flags& flags, bool as_json, bool offline);
+// Loads and checks --config as the other commands would, then prints its
+// targets; reads nothing else and writes nothing.
+int run_check_config(const Flags& flags);
 int run_validate(const std::string& cert, const std::string& key, const std::string& ca,
                  const std::string& bootstrap, const std::string& timeout_text, LogFormat format);
 

@@ -182,12 +182,6 @@ Result<Config> build_config(const Flags& f) {
     auto loaded = load_config_file(f.config_file);
     if (!loaded) return loaded;
     config = std::move(*loaded);
-    if (!f.target_name.empty()) {
-      std::erase_if(config.targets, [&](const TargetConfig& t) { return t.name != f.target_name; });
-      if (config.targets.empty()) {
-        return fail(ErrorKind::Usage, "no target named \"{}\" in {}", f.target_name, f.config_file);
-      }
-    }
   } else {
     TargetConfig t = f.target;
     t.output_dir = f.output_dir;
@@ -207,6 +201,11 @@ Result<Config> build_config(const Flags& f) {
                    apply_duration(f.clock_skew, t.clock_skew),
                    apply_duration(f.lock_timeout, t.lock_timeout)}) {
       if (!r) return std::unexpected(r.error());
+    }
+    if (f.notify_pid > 0 && !f.notify_pid_file.empty()) {
+      return fail(ErrorKind::Usage,
+                  "--notify-pid and --notify-pid-file both name the process to signal: keep one "
+                  "(the pidfile is read again at every notification)");
     }
     if (!f.notify_signal.empty() || f.notify_pid > 0 || !f.notify_pid_file.empty()) {
       NotifierConfig signal;
@@ -242,9 +241,14 @@ Result<Config> build_config(const Flags& f) {
   if (auto r = apply_duration(f.api_timeout, config.api.total_timeout); !r)
     return std::unexpected(r.error());
   while (!config.api.url.empty() && config.api.url.back() == '/') config.api.url.pop_back();
-  for (auto& t : config.targets) {
-    auto ok = finalize_target(t);
-    if (!ok) return std::unexpected(ok.error());
+  // The whole file is checked, whichever target --target picks, and a
+  // target's default name is known only once it is finalized.
+  if (auto ok = finalize_targets(config.targets); !ok) return std::unexpected(ok.error());
+  if (!f.config_file.empty() && !f.target_name.empty()) {
+    std::erase_if(config.targets, [&](const TargetConfig& t) { return t.name != f.target_name; });
+    if (config.targets.empty()) {
+      return fail(ErrorKind::Usage, "no target named \"{}\" in {}", f.target_name, f.config_file);
+    }
   }
   return config;
 }
