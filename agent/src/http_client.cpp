@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -86,6 +87,12 @@ bool retriable_transport(CURLcode code) {
     default:
       return false;  // TLS verification failures, bad URLs: retrying cannot help
   }
+}
+
+// libcurl 7.88 opens its connections without SOCK_CLOEXEC; an exec hook
+// started while one is kept alive would hold the API connection open.
+curl_socket_t open_cloexec_socket(void*, curlsocktype, curl_sockaddr* address) {
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 bool retriable_status(long status) {
@@ -247,6 +254,7 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
                      static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_cloexec_socket);
     BodySink sink{&response.body, options_.max_body_bytes};
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
                      static_cast<curl_off_t>(options_.max_body_bytes));

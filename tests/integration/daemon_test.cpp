@@ -402,6 +402,52 @@ TEST_CASE("the sidecar's exec hooks start with no blocked signals and without th
   CHECK_THAT(output, !Catch::Contains(env_token));
 }
 
+namespace {
+
+// An exec hook that writes the numbers of its open fds to `listing`, one a line.
+// ls opens /proc/self/fd to read it, so one fd beyond 0, 1 and 2 is its own.
+nlohmann::json fd_listing_hook(const fs::path& listing) {
+  return {{"notify",
+           {{{"type", "exec"},
+             {"command", {"/bin/sh", "-c", "exec ls /proc/self/fd > " + listing.string()}}}}}};
+}
+
+// What a hook should see: stdin, stdout and stderr, and the directory ls reads
+// (the lowest free number, 3, when nothing else leaked in).
+void check_only_standard_fds(const fs::path& listing) {
+  const auto text = read(listing);
+  INFO("the hook's fds:\n" << text);
+  CHECK(text == "0\n1\n2\n3\n");
+}
+
+}  // namespace
+
+TEST_CASE("a one-shot rotate's exec hook inherits no fd beyond stdin, stdout and stderr",
+          "[daemon][notifier]") {
+  Cli cli("exec-fds");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto listing = cli.out.parent_path() / (cli.out.filename().string() + ".fds");
+  const auto config = cli.write_config(fd_listing_hook(listing));
+  cli.tb.renew(cli.user, "gen2");
+  // The API connection is still open (kept alive) while the hooks run.
+  REQUIRE(cli.run({"rotate", "--config", config.string()}).exit_code == 0);
+  REQUIRE(cli.tb.ack_count(cli.user) == 1);
+  check_only_standard_fds(listing);
+}
+
+TEST_CASE("the sidecar's exec hook inherits no fd of its loop, endpoint or API connection",
+          "[daemon][notifier]") {
+  Cli cli("exec-fds-run");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto listing = cli.out.parent_path() / (cli.out.filename().string() + ".fds");
+  const auto config = cli.write_config(fd_listing_hook(listing));
+  Sidecar sidecar(cli, {"--config", config.string()});
+  cli.tb.renew(cli.user, "gen2");
+  REQUIRE(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }));
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+  check_only_standard_fds(listing);
+}
+
 TEST_CASE("the http notifier POSTs the event and a 500 holds back the acknowledgement",
           "[daemon][notifier]") {
   Cli cli("http-notify");
