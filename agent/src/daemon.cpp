@@ -489,6 +489,9 @@ class Daemon {
         spdlog::info("{}: finishing the work in flight, then exiting",
                      strsignal(static_cast<int>(info.ssi_signo)));
         stopping_ = true;
+        // A check waiting out a back-off or a Retry-After gives up now; one
+        // whose request can go at once (an acknowledgement) still sends it.
+        if (options_.budget) options_.budget->stop_waiting();
       }
     }
   }

@@ -182,7 +182,14 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, 
 HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
   ensure_curl_global();
   if (!options_.sleep) {
-    options_.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+    // With a budget, the wait ends early when the agent stops (ApiBudget::stop_waiting).
+    options_.sleep = [budget = options_.budget](std::chrono::milliseconds d) {
+      if (budget) {
+        budget->wait_for(d);
+      } else {
+        std::this_thread::sleep_for(d);
+      }
+    };
   }
   if (!options_.jitter) {
     options_.jitter = [] {
@@ -228,7 +235,12 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     // lets the request go, so there are never more handles with a connection
     // than requests the budget allows in flight, whatever the worker count.
     std::optional<ApiBudget::Slot> slot;
-    if (options_.budget) slot = options_.budget->acquire();
+    if (options_.budget) {
+      slot = options_.budget->acquire();
+      if (!slot)
+        return fail(ErrorKind::Api, "{} {}{}: not sent: certswap is stopping{}", method,
+                    options_.base_url, path, last_failure.empty() ? "" : " (" + last_failure + ")");
+    }
     std::optional<BorrowedHandle> handle;
     handle.emplace(*handles_);
     CURL* curl = handle->get();
@@ -299,6 +311,12 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     spdlog::warn("{} {}: {}; retrying in {} ms (attempt {}/{})", method, url, last_failure,
                  delay.count(), attempt + 1, attempts);
     options_.sleep(delay);
+    if (options_.budget && options_.budget->stopping()) {
+      spdlog::info("{} {}: not retried: certswap is stopping", method, url);
+      if (code == CURLE_OK) return response;
+      return fail(ErrorKind::Api, "{} {}{}: {} (not retried: certswap is stopping)", method,
+                  options_.base_url, path, last_failure);
+    }
   }
   return fail(ErrorKind::Api, "{} {}: {}", method, path, last_failure);
 }

@@ -448,6 +448,34 @@ TEST_CASE("the sidecar's exec hook inherits no fd of its loop, endpoint or API c
   check_only_standard_fds(listing);
 }
 
+TEST_CASE("SIGTERM while the API says 429 with Retry-After 120 exits 0 at once, nothing half done",
+          "[daemon]") {
+  Cli cli("term-429");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  cli.tb.renew(cli.user, "gen2");
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/user/" + cli.user},
+                    {"count", 1000},
+                    {"fault", {{"kind", "rate_limit"}, {"retry_after", 120}}}});
+  Sidecar sidecar(cli);
+  // The check is waiting out the Retry-After (capped at the 30 s back-off).
+  REQUIRE(eventually(
+      [&] { return sidecar.process->output().find("retrying in") != std::string::npos; }));
+  const auto asked = std::chrono::steady_clock::now();
+  // A bound far below the wait it cuts short, not a measure of speed.
+  CHECK(sidecar.process->stop(SIGTERM, 10s) == 0);
+  CHECK(std::chrono::steady_clock::now() - asked < 10s);
+  cli.tb.clear_faults();
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK_THAT(sidecar.process->output(), Catch::Contains("not retried: certswap is stopping"));
+  // The next run takes the renewal as if nothing had happened.
+  auto r = cli.run({"rotate"});
+  CHECK(r.exit_code == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
 TEST_CASE("the http notifier POSTs the event and a 500 holds back the acknowledgement",
           "[daemon][notifier]") {
   Cli cli("http-notify");
