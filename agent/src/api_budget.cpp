@@ -60,12 +60,13 @@ std::optional<ApiBudget::Slot> ApiBudget::try_acquire() {
   return Slot(this);
 }
 
-ApiBudget::Slot ApiBudget::acquire() {
+std::optional<ApiBudget::Slot> ApiBudget::acquire() {
   std::unique_lock lock(mutex_);
   bool waited = false;
   for (;;) {
     const auto retry_at = take_or_retry_at(now_());
     if (!retry_at) break;
+    if (stopping_) return std::nullopt;
     if (!waited) ++waits_;
     waited = true;
     if (*retry_at == Clock::time_point::max()) {
@@ -85,6 +86,24 @@ void ApiBudget::pause(std::chrono::milliseconds delay) {
     paused_until_ = std::max(paused_until_, until);
   }
   changed_.notify_all();
+}
+
+void ApiBudget::stop_waiting() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+}
+
+bool ApiBudget::stopping() const {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
+void ApiBudget::wait_for(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, delay, [this] { return stopping_; });
 }
 
 void ApiBudget::release() {

@@ -1,5 +1,6 @@
 #include "certswap/daemon.hpp"
 
+#include <fcntl.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
@@ -182,6 +183,13 @@ class Daemon {
     // Without it every answer waits ~40 ms for the client's delayed ACK; at run
     // time because Debian's httplib is compiled (the macro would not reach it).
     server_.set_tcp_nodelay(true);
+    // httplib 0.11 opens its listening socket without SOCK_CLOEXEC. (It accepts
+    // without it too, with no hook to change that: the exec notifier closes
+    // what a hook was not meant to get.)
+    server_.set_socket_options([](socket_t sock) {
+      httplib::default_socket_options(sock);
+      ::fcntl(sock, F_SETFD, FD_CLOEXEC);
+    });
     // Workers only while a request is served (on_demand_task_queue.hpp): an
     // idle sidecar keeps two threads, not ten. Four at once cover a kubelet's
     // probes and a scraper; httplib owns and deletes what this returns.
@@ -485,6 +493,9 @@ class Daemon {
         spdlog::info("{}: finishing the work in flight, then exiting",
                      strsignal(static_cast<int>(info.ssi_signo)));
         stopping_ = true;
+        // A check waiting out a back-off or a Retry-After gives up now; one
+        // whose request can go at once (an acknowledgement) still sends it.
+        if (options_.budget) options_.budget->stop_waiting();
       }
     }
   }

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -86,6 +87,12 @@ bool retriable_transport(CURLcode code) {
     default:
       return false;  // TLS verification failures, bad URLs: retrying cannot help
   }
+}
+
+// libcurl 7.88 opens its connections without SOCK_CLOEXEC; an exec hook
+// started while one is kept alive would hold the API connection open.
+curl_socket_t open_cloexec_socket(void*, curlsocktype, curl_sockaddr* address) {
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 bool retriable_status(long status) {
@@ -175,7 +182,14 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, 
 HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
   ensure_curl_global();
   if (!options_.sleep) {
-    options_.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+    // With a budget, the wait ends early when the agent stops (ApiBudget::stop_waiting).
+    options_.sleep = [budget = options_.budget](std::chrono::milliseconds d) {
+      if (budget) {
+        budget->wait_for(d);
+      } else {
+        std::this_thread::sleep_for(d);
+      }
+    };
   }
   if (!options_.jitter) {
     options_.jitter = [] {
@@ -221,7 +235,12 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     // lets the request go, so there are never more handles with a connection
     // than requests the budget allows in flight, whatever the worker count.
     std::optional<ApiBudget::Slot> slot;
-    if (options_.budget) slot = options_.budget->acquire();
+    if (options_.budget) {
+      slot = options_.budget->acquire();
+      if (!slot)
+        return fail(ErrorKind::Api, "{} {}{}: not sent: certswap is stopping{}", method,
+                    options_.base_url, path, last_failure.empty() ? "" : " (" + last_failure + ")");
+    }
     std::optional<BorrowedHandle> handle;
     handle.emplace(*handles_);
     CURL* curl = handle->get();
@@ -247,6 +266,7 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
                      static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_cloexec_socket);
     BodySink sink{&response.body, options_.max_body_bytes};
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
                      static_cast<curl_off_t>(options_.max_body_bytes));
@@ -291,6 +311,12 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     spdlog::warn("{} {}: {}; retrying in {} ms (attempt {}/{})", method, url, last_failure,
                  delay.count(), attempt + 1, attempts);
     options_.sleep(delay);
+    if (options_.budget && options_.budget->stopping()) {
+      spdlog::info("{} {}: not retried: certswap is stopping", method, url);
+      if (code == CURLE_OK) return response;
+      return fail(ErrorKind::Api, "{} {}{}: {} (not retried: certswap is stopping)", method,
+                  options_.base_url, path, last_failure);
+    }
   }
   return fail(ErrorKind::Api, "{} {}: {}", method, path, last_failure);
 }

@@ -25,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The version node every symbol of Debian's (and upstream's) libssl.so.3 and
@@ -35,6 +37,8 @@
 #define FP_LEN 32    /* SHA-256 */
 #define MAX_KNOWN 64 /* leaf certificates remembered (live + earlier) */
 #define MAX_GEN_NAME 256
+#define MAX_FILE (1 << 20) /* a PEM file larger than this is not one certswap wrote */
+#define DEFAULT_RETRY_MS 1000
 
 #define FN(name) static __typeof__(&name) p_##name
 FN(SSL_new);
@@ -44,7 +48,7 @@ FN(SSL_use_cert_and_key);
 FN(SSL_ctrl);
 FN(X509_digest);
 FN(EVP_sha256);
-FN(BIO_new_file);
+FN(BIO_new_mem_buf);
 FN(BIO_free);
 FN(PEM_read_bio_X509);
 FN(PEM_read_bio_PrivateKey);
@@ -61,6 +65,7 @@ FN(OPENSSL_sk_push);
 FN(OPENSSL_sk_pop_free);
 FN(ERR_set_mark);
 FN(ERR_pop_to_mark);
+FN(ERR_peek_last_error);
 #undef FN
 
 struct cert_set {
@@ -80,10 +85,19 @@ static struct {
   struct cert_set live;
   int have_live;
   char live_gen[MAX_GEN_NAME];
+  /* A generation whose content is wrong (a key that does not match, no PEM
+   * where one must be) stays refused: reading it again cannot help. */
   char refused_gen[MAX_GEN_NAME];
+  /* One that could not be read (EMFILE, ENOMEM, a file still growing) is read
+   * again on a new connection, at most once per retry_ms. */
+  char retry_gen[MAX_GEN_NAME];
+  struct timespec retry_at;
+  long retry_ms;
+  /* One thread reads a generation at a time, without the lock; the others
+   * keep using the live set meanwhile. */
+  int loading;
   X509* known[MAX_KNOWN]; /* own references */
   size_t n_known, next_known;
-  int scanned;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -130,9 +144,16 @@ static void* find(const char* name) {
 static void unlock_after_fork(void) {
   pthread_mutex_unlock(&g.lock);
 }
+/* The thread that was reading a generation does not exist in the child. */
+static void unlock_in_child(void) {
+  g.loading = 0;
+  pthread_mutex_unlock(&g.lock);
+}
 static void lock_before_fork(void) {
   pthread_mutex_lock(&g.lock);
 }
+
+static void remember_generations_on_disk(void);
 
 static void init(void) {
 #define RESOLVE(name) p_##name = (__typeof__(p_##name))find(#name)
@@ -143,7 +164,7 @@ static void init(void) {
   RESOLVE(SSL_ctrl);
   RESOLVE(X509_digest);
   RESOLVE(EVP_sha256);
-  RESOLVE(BIO_new_file);
+  RESOLVE(BIO_new_mem_buf);
   RESOLVE(BIO_free);
   RESOLVE(PEM_read_bio_X509);
   RESOLVE(PEM_read_bio_PrivateKey);
@@ -160,6 +181,7 @@ static void init(void) {
   RESOLVE(OPENSSL_sk_pop_free);
   RESOLVE(ERR_set_mark);
   RESOLVE(ERR_pop_to_mark);
+  RESOLVE(ERR_peek_last_error);
 #undef RESOLVE
   const char* log = getenv("CERTSWAP_RELOAD_LOG");
   if (log && strcmp(log, "stderr") == 0) g.log_mode = 1;
@@ -168,11 +190,11 @@ static void init(void) {
   if (!dir || !*dir || strlen(dir) >= sizeof g.dir) return;
   if (!p_SSL_new || !p_OpenSSL_version_num || !p_SSL_CTX_get0_certificate ||
       !p_SSL_use_cert_and_key || !p_SSL_ctrl || !p_X509_digest || !p_EVP_sha256 ||
-      !p_BIO_new_file || !p_BIO_free || !p_PEM_read_bio_X509 || !p_PEM_read_bio_PrivateKey ||
+      !p_BIO_new_mem_buf || !p_BIO_free || !p_PEM_read_bio_X509 || !p_PEM_read_bio_PrivateKey ||
       !p_X509_check_private_key || !p_X509_free || !p_X509_up_ref || !p_X509_cmp ||
       !p_EVP_PKEY_free || !p_X509_STORE_new || !p_X509_STORE_add_cert || !p_X509_STORE_free ||
       !p_OPENSSL_sk_new_null || !p_OPENSSL_sk_push || !p_OPENSSL_sk_pop_free || !p_ERR_set_mark ||
-      !p_ERR_pop_to_mark) {
+      !p_ERR_pop_to_mark || !p_ERR_peek_last_error) {
     log_line("OpenSSL 3 not found in this process; inactive");
     return;
   }
@@ -183,7 +205,15 @@ static void init(void) {
   strcpy(g.dir, dir);
   const char* ca = getenv("CERTSWAP_RELOAD_CA");
   g.reload_ca = ca && strcmp(ca, "1") == 0;
-  pthread_atfork(lock_before_fork, unlock_after_fork, unlock_after_fork);
+  const char* retry = getenv("CERTSWAP_RELOAD_RETRY_MS");
+  char* end = NULL;
+  g.retry_ms = retry && *retry ? strtol(retry, &end, 10) : DEFAULT_RETRY_MS;
+  if (end && (*end || g.retry_ms < 0)) g.retry_ms = DEFAULT_RETRY_MS;
+  pthread_atfork(lock_before_fork, unlock_after_fork, unlock_in_child);
+  /* Here, before any SSL_new goes on: other threads wait in pthread_once. */
+  p_ERR_set_mark();
+  remember_generations_on_disk();
+  p_ERR_pop_to_mark();
   g.enabled = 1;
 }
 
@@ -225,46 +255,124 @@ static int path_in(char* out, size_t size, const char* gen, const char* file) {
   return n > 0 && (size_t)n < size;
 }
 
-/* Reads service.cert (leaf, then chain), service.key and, when asked, ca.pem,
- * all from the one generation directory `gen` names. NULL on success, else why. */
-static const char* load_set(const char* gen, struct cert_set* s) {
+enum load_result { LOADED, REFUSED, RETRY };
+
+struct file_buf {
+  char* data;
+  size_t len;
+};
+
+static void free_file(struct file_buf* f) {
+  if (f->data) {
+    explicit_bzero(f->data, f->len); /* it may hold the private key */
+    free(f->data);
+  }
+  f->data = NULL;
+  f->len = 0;
+}
+
+/* The whole of gen/name, read with a close-on-exec fd of our own. A failure
+ * to read is RETRY (EMFILE, ENOMEM, EIO, a file that grew or shrank while it
+ * was read); only one too large to be ours is REFUSED. */
+static enum load_result read_file(const char* gen, const char* name, struct file_buf* f,
+                                  const char** why) {
   char path[4400];
+  static __thread char reason[160];
+  f->data = NULL;
+  f->len = 0;
+  *why = reason;
+  if (!path_in(path, sizeof path, gen, name)) {
+    snprintf(reason, sizeof reason, "path of %s too long", name);
+    return REFUSED;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(reason, sizeof reason, "cannot open %s: %s", name, strerror(errno));
+    return RETRY;
+  }
+  enum load_result r = RETRY;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    snprintf(reason, sizeof reason, "cannot stat %s: %s", name, strerror(errno));
+  } else if (st.st_size > MAX_FILE) {
+    snprintf(reason, sizeof reason, "%s is larger than %d bytes", name, MAX_FILE);
+    r = REFUSED;
+  } else if ((f->data = malloc((size_t)st.st_size + 1)) == NULL) {
+    snprintf(reason, sizeof reason, "no memory for %s", name);
+  } else {
+    /* One byte more than fstat said, to see a file that is still growing. */
+    size_t want = (size_t)st.st_size + 1;
+    ssize_t n = 0;
+    while (f->len < want && ((n = read(fd, f->data + f->len, want - f->len)) > 0 ||
+                             (n < 0 && errno == EINTR)))
+      if (n > 0) f->len += (size_t)n;
+    if (n < 0)
+      snprintf(reason, sizeof reason, "cannot read %s: %s", name, strerror(errno));
+    else if (f->len != (size_t)st.st_size)
+      snprintf(reason, sizeof reason, "%s changed size while it was read", name);
+    else
+      r = LOADED;
+  }
+  close(fd);
+  if (r != LOADED) free_file(f);
+  return r;
+}
+
+/* A parse that failed for want of memory may work next time; any other parse
+ * failure is the file's content. */
+static enum load_result parse_failure(const char** why, const char* what) {
+  *why = what;
+  return ERR_GET_REASON(p_ERR_peek_last_error()) == ERR_R_MALLOC_FAILURE ? RETRY : REFUSED;
+}
+
+/* Reads service.cert (leaf, then chain), service.key and, when asked, ca.pem,
+ * all from the one generation directory `gen` names, without the lock. */
+static enum load_result load_set(const char* gen, struct cert_set* s, const char** why) {
   memset(s, 0, sizeof *s);
-  if (!path_in(path, sizeof path, gen, "service.cert")) return "path too long";
-  BIO* b = p_BIO_new_file(path, "r");
-  if (!b) return "cannot open service.cert";
-  s->leaf = p_PEM_read_bio_X509(b, NULL, NULL, NULL);
-  s->chain = p_OPENSSL_sk_new_null();
-  X509* extra;
-  while (s->leaf && s->chain && (extra = p_PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-    if (!p_OPENSSL_sk_push(s->chain, extra)) p_X509_free(extra);
-  p_BIO_free(b);
-  if (!s->leaf || !s->chain) return "no certificate in service.cert";
-  if (!path_in(path, sizeof path, gen, "service.key")) return "path too long";
-  b = p_BIO_new_file(path, "r");
-  if (!b) return "cannot open service.key";
+  struct file_buf f;
+  enum load_result r = read_file(gen, "service.cert", &f, why);
+  if (r != LOADED) return r;
+  BIO* b = p_BIO_new_mem_buf(f.data, (int)f.len);
+  if (b) {
+    s->leaf = p_PEM_read_bio_X509(b, NULL, NULL, NULL);
+    s->chain = p_OPENSSL_sk_new_null();
+    X509* extra;
+    while (s->leaf && s->chain && (extra = p_PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+      if (!p_OPENSSL_sk_push(s->chain, extra)) p_X509_free(extra);
+    p_BIO_free(b);
+  }
+  free_file(&f);
+  if (!b || !s->leaf || !s->chain) return parse_failure(why, "no certificate in service.cert");
+
+  if ((r = read_file(gen, "service.key", &f, why)) != LOADED) return r;
+  b = p_BIO_new_mem_buf(f.data, (int)f.len);
   /* An empty passphrase callback result: certswap writes unencrypted keys and a
    * prompt on the app's terminal must never appear. */
-  s->key = p_PEM_read_bio_PrivateKey(b, NULL, NULL, (void*)"");
-  p_BIO_free(b);
-  if (!s->key) return "no private key in service.key";
-  if (p_X509_check_private_key(s->leaf, s->key) != 1) return "key does not match certificate";
-  if (!fingerprint(s->leaf, s->fp)) return "cannot fingerprint certificate";
+  if (b) s->key = p_PEM_read_bio_PrivateKey(b, NULL, NULL, (void*)"");
+  if (b) p_BIO_free(b);
+  free_file(&f);
+  if (!s->key) return parse_failure(why, "no private key in service.key");
+  if (p_X509_check_private_key(s->leaf, s->key) != 1) {
+    *why = "key does not match certificate";
+    return REFUSED;
+  }
+  if (!fingerprint(s->leaf, s->fp)) return parse_failure(why, "cannot fingerprint certificate");
+
   if (g.reload_ca) {
-    if (!path_in(path, sizeof path, gen, "ca.pem")) return "path too long";
-    b = p_BIO_new_file(path, "r");
-    if (!b) return "cannot open ca.pem";
-    s->ca = p_X509_STORE_new();
+    if ((r = read_file(gen, "ca.pem", &f, why)) != LOADED) return r;
+    b = p_BIO_new_mem_buf(f.data, (int)f.len);
+    s->ca = b ? p_X509_STORE_new() : NULL;
     int n = 0;
     X509* c;
     while (s->ca && (c = p_PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
       n += p_X509_STORE_add_cert(s->ca, c) == 1;
       p_X509_free(c);
     }
-    p_BIO_free(b);
-    if (!s->ca || n == 0) return "no certificate in ca.pem";
+    if (b) p_BIO_free(b);
+    free_file(&f);
+    if (!s->ca || n == 0) return parse_failure(why, "no certificate in ca.pem");
   }
-  return NULL;
+  return LOADED;
 }
 
 /* Earlier generations still on disk: the app may have loaded one of them before
@@ -276,12 +384,13 @@ static void remember_generations_on_disk(void) {
   while ((e = readdir(d)) != NULL) {
     /* certswap's generation names: "..<timestamp>" (agent/src/atomic_store.cpp) */
     if (strncmp(e->d_name, "..", 2) != 0 || e->d_name[2] < '0' || e->d_name[2] > '9') continue;
-    char path[4400];
-    if (!path_in(path, sizeof path, e->d_name, "service.cert")) continue;
-    BIO* b = p_BIO_new_file(path, "r");
-    if (!b) continue;
-    X509* x = p_PEM_read_bio_X509(b, NULL, NULL, NULL);
-    p_BIO_free(b);
+    struct file_buf f;
+    const char* why;
+    if (read_file(e->d_name, "service.cert", &f, &why) != LOADED) continue;
+    BIO* b = p_BIO_new_mem_buf(f.data, (int)f.len);
+    X509* x = b ? p_PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    if (b) p_BIO_free(b);
+    free_file(&f);
     if (x) {
       remember(x);
       p_X509_free(x);
@@ -290,39 +399,77 @@ static void remember_generations_on_disk(void) {
   closedir(d);
 }
 
-/* Brings g.live up to the generation ..data names now; one readlink when
- * nothing changed. Called with g.lock held. */
+static struct timespec after_ms(long ms) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += (ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}
+
+static int is_past(struct timespec t) {
+  struct timespec now = after_ms(0);
+  return now.tv_sec > t.tv_sec || (now.tv_sec == t.tv_sec && now.tv_nsec >= t.tv_nsec);
+}
+
+/* Brings g.live up to the generation ..data names now: one readlink when
+ * nothing changed. Takes g.lock to decide and to install, never while it
+ * reads or parses files, so a slow disk holds up no other connection. */
 static void refresh(void) {
   char link[4200], gen[MAX_GEN_NAME];
   snprintf(link, sizeof link, "%s/..data", g.dir);
   ssize_t n = readlink(link, gen, sizeof gen - 1);
-  if (!g.scanned) {
-    g.scanned = 1;
-    remember_generations_on_disk();
-  }
   if (n <= 0) return;
   gen[n] = '\0';
   if (strchr(gen, '/')) return; /* certswap writes a sibling name; anything else is not ours */
-  if (g.have_live && strcmp(gen, g.live_gen) == 0) return;
-  if (strcmp(gen, g.refused_gen) == 0) return;
+
+  pthread_mutex_lock(&g.lock);
+  int load = !g.loading && !(g.have_live && strcmp(gen, g.live_gen) == 0) &&
+             strcmp(gen, g.refused_gen) != 0 &&
+             !(strcmp(gen, g.retry_gen) == 0 && !is_past(g.retry_at));
+  if (load) g.loading = 1;
+  pthread_mutex_unlock(&g.lock);
+  if (!load) return;
+
   struct cert_set s;
-  const char* why = load_set(gen, &s);
-  if (why) {
-    free_set(&s);
+  const char* why = NULL;
+  const enum load_result r = load_set(gen, &s, &why);
+
+  pthread_mutex_lock(&g.lock);
+  g.loading = 0;
+  struct cert_set old = {0};
+  if (r == LOADED) {
+    char hex[17];
+    fp_hex(s.fp, hex);
+    log_line("%s generation %s (certificate sha256 %s...)", g.have_live ? "switched to" : "using",
+             gen, hex);
+    if (g.have_live) old = g.live;
+    g.live = s;
+    g.have_live = 1;
+    remember(s.leaf);
+    snprintf(g.live_gen, sizeof g.live_gen, "%s", gen);
+    g.retry_gen[0] = '\0';
+  } else if (r == REFUSED) {
+    old = s;
     snprintf(g.refused_gen, sizeof g.refused_gen, "%s", gen);
     log_line("refused generation %s: %s; keeping %s", gen, why,
              g.have_live ? g.live_gen : "the app's own certificate");
-    return;
+  } else {
+    old = s;
+    /* Said once per generation; the retries are silent. */
+    if (strcmp(gen, g.retry_gen) != 0)
+      log_line("could not read generation %s: %s; keeping %s, trying again on a new connection",
+               gen, why, g.have_live ? g.live_gen : "the app's own certificate");
+    snprintf(g.retry_gen, sizeof g.retry_gen, "%s", gen);
+    g.retry_at = after_ms(g.retry_ms);
   }
-  char hex[17];
-  fp_hex(s.fp, hex);
-  log_line("%s generation %s (certificate sha256 %s...)", g.have_live ? "switched to" : "using",
-           gen, hex);
-  if (g.have_live) free_set(&g.live);
-  g.live = s;
-  g.have_live = 1;
-  remember(s.leaf);
-  snprintf(g.live_gen, sizeof g.live_gen, "%s", gen);
+  pthread_mutex_unlock(&g.lock);
+  /* SSL_new took its own references under the lock: what was replaced is ours alone. */
+  free_set(&old);
 }
 
 __attribute__((visibility("default"))) SSL* SSL_new(SSL_CTX* ctx) {
@@ -338,8 +485,8 @@ __attribute__((visibility("default"))) SSL* SSL_new(SSL_CTX* ctx) {
   /* Whatever this library makes OpenSSL queue is dropped; the app's own
    * queued errors stay. */
   p_ERR_set_mark();
-  pthread_mutex_lock(&g.lock);
   refresh();
+  pthread_mutex_lock(&g.lock);
   if (g.have_live && is_known(ctx_leaf)) {
     if (p_X509_cmp(ctx_leaf, g.live.leaf) != 0 &&
         p_SSL_use_cert_and_key(ssl, g.live.leaf, g.live.key, (STACK_OF(X509)*)g.live.chain, 1) != 1)

@@ -426,6 +426,80 @@ TEST_CASE("the sidecar's exec hooks start with no blocked signals and without th
   CHECK_THAT(output, !Catch::Contains(env_token));
 }
 
+namespace {
+
+// An exec hook that writes the numbers of its open fds to `listing`, one a line.
+// ls opens /proc/self/fd to read it, so one fd beyond 0, 1 and 2 is its own.
+nlohmann::json fd_listing_hook(const fs::path& listing) {
+  return {{"notify",
+           {{{"type", "exec"},
+             {"command", {"/bin/sh", "-c", "exec ls /proc/self/fd > " + listing.string()}}}}}};
+}
+
+// What a hook should see: stdin, stdout and stderr, and the directory ls reads
+// (the lowest free number, 3, when nothing else leaked in).
+void check_only_standard_fds(const fs::path& listing) {
+  const auto text = read(listing);
+  INFO("the hook's fds:\n" << text);
+  CHECK(text == "0\n1\n2\n3\n");
+}
+
+}  // namespace
+
+TEST_CASE("a one-shot rotate's exec hook inherits no fd beyond stdin, stdout and stderr",
+          "[daemon][notifier]") {
+  Cli cli("exec-fds");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto listing = cli.out.parent_path() / (cli.out.filename().string() + ".fds");
+  const auto config = cli.write_config(fd_listing_hook(listing));
+  cli.tb.renew(cli.user, "gen2");
+  // The API connection is still open (kept alive) while the hooks run.
+  REQUIRE(cli.run({"rotate", "--config", config.string()}).exit_code == 0);
+  REQUIRE(cli.tb.ack_count(cli.user) == 1);
+  check_only_standard_fds(listing);
+}
+
+TEST_CASE("the sidecar's exec hook inherits no fd of its loop, endpoint or API connection",
+          "[daemon][notifier]") {
+  Cli cli("exec-fds-run");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto listing = cli.out.parent_path() / (cli.out.filename().string() + ".fds");
+  const auto config = cli.write_config(fd_listing_hook(listing));
+  Sidecar sidecar(cli, {"--config", config.string()});
+  cli.tb.renew(cli.user, "gen2");
+  REQUIRE(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }));
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+  check_only_standard_fds(listing);
+}
+
+TEST_CASE("SIGTERM while the API says 429 with Retry-After 120 exits 0 at once, nothing half done",
+          "[daemon]") {
+  Cli cli("term-429");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  cli.tb.renew(cli.user, "gen2");
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/user/" + cli.user},
+                    {"count", 1000},
+                    {"fault", {{"kind", "rate_limit"}, {"retry_after", 120}}}});
+  Sidecar sidecar(cli);
+  // The check is waiting out the Retry-After (capped at the 30 s back-off).
+  REQUIRE(eventually(
+      [&] { return sidecar.process->output().find("retrying in") != std::string::npos; }));
+  const auto asked = std::chrono::steady_clock::now();
+  // A bound far below the wait it cuts short, not a measure of speed.
+  CHECK(sidecar.process->stop(SIGTERM, 10s) == 0);
+  CHECK(std::chrono::steady_clock::now() - asked < 10s);
+  cli.tb.clear_faults();
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  CHECK_THAT(sidecar.process->output(), Catch::Contains("not retried: certswap is stopping"));
+  // The next run takes the renewal as if nothing had happened.
+  auto r = cli.run({"rotate"});
+  CHECK(r.exit_code == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
 TEST_CASE("the http notifier POSTs the event and a 500 holds back the acknowledgement",
           "[daemon][notifier]") {
   Cli cli("http-notify");

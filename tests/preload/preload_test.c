@@ -9,10 +9,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +53,19 @@ static X509* read_cert(const char* name) {
   fclose(f);
   if (!x) die(path);
   return x;
+}
+
+/* Copies pki/<key> over <gen>/service.key. */
+static void copy_key(const char* key, const char* gen) {
+  char from[4096], to[4096], buf[8192];
+  snprintf(from, sizeof from, "%s/%s", pki_dir, key);
+  snprintf(to, sizeof to, "%s/%s/service.key", out_dir, gen);
+  FILE* in = fopen(from, "r");
+  FILE* out = in ? fopen(to, "w") : NULL;
+  if (!out) die(to);
+  size_t n = fread(buf, 1, sizeof buf, in);
+  if (fwrite(buf, 1, n, out) != n || fclose(out) != 0) die(to);
+  fclose(in);
 }
 
 /* Which of the test's leaf certificates (A, B, C, X) the SSL presents. */
@@ -130,17 +148,67 @@ static int trusts_ca2(SSL* ssl) {
   return ok;
 }
 
-static int in_thread_loop, stop_thread;
+/* The system call a thread of this process is in now (-1 if none or unknown). */
+static long syscall_of(pid_t tid) {
+  char path[64], text[64] = {0};
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+  FILE* f = fopen(path, "r");
+  if (!f) return -1;
+  long nr = -1;
+  if (!fgets(text, sizeof text, f) || sscanf(text, "%ld", &nr) != 1) nr = -1;
+  fclose(f);
+  return nr;
+}
 
-/* Calls SSL_new in a loop, as librdkafka's broker threads do, so that a fork
- * can happen while the library's lock is held. */
-static void* hold_lock_then_fork_marker(void* arg) {
-  SSL_CTX* ctx = arg;
-  while (!__atomic_load_n(&stop_thread, __ATOMIC_ACQUIRE)) {
-    SSL_free(SSL_new(ctx));
-    __atomic_store_n(&in_thread_loop, 1, __ATOMIC_RELEASE);
+static void wait_until_in(pid_t tid, long nr, const int* or_flag) {
+  while (syscall_of(tid) != nr && !(or_flag && __atomic_load_n(or_flag, __ATOMIC_ACQUIRE)))
+    usleep(1000);
+}
+
+/* The fork case's threads: one that holds the library's lock, blocked in the
+ * log line it writes while it holds it (stderr is a full pipe), and one that
+ * drains that pipe only once the forking thread waits for the lock or the
+ * fork is done, so the fork always happens while the lock is held. */
+static struct {
+  SSL_CTX* ctx;
+  int pipe_read;
+  pid_t holder_tid, forker_tid;
+  int holder_done, forked;
+} fk;
+
+static void* holder(void* arg) {
+  (void)arg;
+  __atomic_store_n(&fk.holder_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+  SSL_free(SSL_new(fk.ctx)); /* switches to generation 2 and says so */
+  __atomic_store_n(&fk.holder_done, 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+static void* drainer(void* arg) {
+  (void)arg;
+  wait_until_in(fk.forker_tid, SYS_futex, &fk.forked);
+  char buf[4096];
+  while (!__atomic_load_n(&fk.holder_done, __ATOMIC_ACQUIRE)) {
+    struct pollfd p = {fk.pipe_read, POLLIN, 0};
+    if (poll(&p, 1, 10) > 0 && read(fk.pipe_read, buf, sizeof buf) < 0 && errno != EINTR) break;
   }
   return NULL;
+}
+
+/* stderr becomes a pipe with no room left; returns the old stderr. */
+static int full_stderr(void) {
+  int fds[2];
+  int saved = dup(STDERR_FILENO);
+  if (saved < 0 || pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe");
+  static const char filler[4096];
+  while (write(fds[1], filler, sizeof filler) > 0 || errno == EINTR) {
+  }
+  if (errno != EAGAIN || dup2(fds[1], STDERR_FILENO) < 0) die("filling the pipe");
+  /* Writes block again (the flag belongs to the pipe, shared by both fds). */
+  fcntl(STDERR_FILENO, F_SETFL, fcntl(STDERR_FILENO, F_GETFL) & ~O_NONBLOCK);
+  close(fds[1]);
+  fk.pipe_read = fds[0];
+  return saved;
 }
 
 int main(int argc, char** argv) {
@@ -177,6 +245,8 @@ int main(int argc, char** argv) {
       s = SSL_new(ctx);
       expect("new connection, broken generation live", presented(s), reload ? 'B' : 'A');
       SSL_free(s);
+      /* Mended in place after its refusal: read again, it would be taken. */
+      if (i == 0) copy_key("leafC.key", gens[2]);
     }
     swap_to(3);
     s = SSL_new(ctx);
@@ -212,28 +282,73 @@ int main(int argc, char** argv) {
     SSL_free(before);
     SSL_free(after);
     SSL_CTX_free(ctx);
-  } else if (strcmp(which, "fork-child") == 0) {
-    /* A broker thread holds the library's lock while the main thread forks. */
+  } else if (strcmp(which, "transient-error") == 0) {
     SSL_CTX* ctx = ctx_from_dir();
-    pthread_t t;
-    pthread_create(&t, NULL, hold_lock_then_fork_marker, ctx);
-    while (!__atomic_load_n(&in_thread_loop, __ATOMIC_ACQUIRE)) usleep(1000);
     swap_to(1);
+    SSL* s = SSL_new(ctx);
+    expect("new connection after the swap", presented(s), reload ? 'B' : 'A');
+    SSL_free(s);
+    swap_to(3);
+    /* No fd left: the library cannot open generation 4's files (EMFILE). */
+    struct rlimit saved, none;
+    if (getrlimit(RLIMIT_NOFILE, &saved) != 0) die("getrlimit");
+    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (lowest_free < 0) die("/dev/null");
+    close(lowest_free);
+    none = saved;
+    none.rlim_cur = (rlim_t)lowest_free;
+    if (setrlimit(RLIMIT_NOFILE, &none) != 0) die("setrlimit");
+    SSL* starved = SSL_new(ctx);
+    if (setrlimit(RLIMIT_NOFILE, &saved) != 0) die("setrlimit");
+    expect("new connection while out of fds", presented(starved), reload ? 'B' : 'A');
+    SSL_free(starved);
+    /* The cause is gone: the next connection reads generation 4 (run.sh sets
+     * no delay between tries). */
+    s = SSL_new(ctx);
+    expect("new connection with fds again", presented(s), reload ? 'C' : 'A');
+    SSL_free(s);
+    SSL_CTX_free(ctx);
+  } else if (strcmp(which, "fork-child") == 0) {
+    /* A thread holds the library's lock while the main thread forks. */
+    fk.ctx = ctx_from_dir();
+    SSL_free(SSL_new(fk.ctx)); /* generation 1 live */
+    fk.forker_tid = (pid_t)syscall(SYS_gettid);
+    int saved_stderr = -1;
+    pthread_t h, d;
+    swap_to(1);
+    if (reload) {
+      saved_stderr = full_stderr();
+      pthread_create(&h, NULL, holder, NULL);
+      while (!__atomic_load_n(&fk.holder_tid, __ATOMIC_ACQUIRE)) usleep(1000);
+      /* Blocked in write() inside the library: its lock is held. */
+      wait_until_in(fk.holder_tid, SYS_write, NULL);
+      pthread_create(&d, NULL, drainer, NULL);
+    }
     pid_t pid = fork();
     if (pid == 0) {
       alarm(10); /* a child that inherited a held lock would hang here */
-      SSL* s = SSL_new(ctx);
+      SSL* s = SSL_new(fk.ctx);
       char got = presented(s);
       printf("%-40s presents %c, expected %c: %s\n", "new connection in a forked child", got,
              reload ? 'B' : 'A', got == (reload ? 'B' : 'A') ? "ok" : "FAIL");
+      fflush(stdout);
       _exit(got == (reload ? 'B' : 'A') ? 0 : 1);
     }
+    __atomic_store_n(&fk.forked, 1, __ATOMIC_RELEASE);
     int status = 0;
     waitpid(pid, &status, 0);
-    __atomic_store_n(&stop_thread, 1, __ATOMIC_RELEASE);
-    pthread_join(t, NULL);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failures++;
-    SSL_CTX_free(ctx);
+    if (reload) {
+      pthread_join(h, NULL);
+      pthread_join(d, NULL);
+      dup2(saved_stderr, STDERR_FILENO);
+      close(saved_stderr);
+      close(fk.pipe_read);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      printf("%-40s %s\n", "forked child", "FAIL (hung or wrong certificate)");
+      failures++;
+    }
+    SSL_CTX_free(fk.ctx);
   } else {
     die("unknown case");
   }

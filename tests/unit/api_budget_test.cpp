@@ -120,6 +120,26 @@ TEST_CASE("a pause holds back every request of the token until it ends", "[budge
   CHECK(budget.stats().paused_for == 0ms);
 }
 
+TEST_CASE("stopping ends a paused acquire and a back-off at once, a free request still goes",
+          "[budget]") {
+  ApiBudget budget({.rate = 0, .max_in_flight = 8});
+  budget.pause(1h);
+  std::optional<std::optional<ApiBudget::Slot>> waited;
+  // Without stop_waiting both would wait an hour (ctest's timeout would end it).
+  std::jthread waiter([&] { waited.emplace(budget.acquire()); });
+  std::jthread sleeper([&] { budget.wait_for(1h); });
+  budget.stop_waiting();
+  waiter.join();
+  sleeper.join();
+  REQUIRE(waited);
+  CHECK_FALSE(*waited);
+  CHECK(budget.stopping());
+
+  ApiBudget free_budget({.rate = 0, .max_in_flight = 8});
+  free_budget.stop_waiting();
+  CHECK(free_budget.acquire());
+}
+
 TEST_CASE("a 429 with Retry-After to one request pauses the budget the others share", "[budget]") {
   LocalServer local;
   local.server.Get("/busy", [&](const httplib::Request&, httplib::Response& res) {

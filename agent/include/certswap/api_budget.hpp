@@ -42,12 +42,20 @@ class ApiBudget {
   };
 
   // Waits until a request may go: not paused, a token in the bucket, a place in flight.
-  Slot acquire();
+  // Nothing once stop_waiting() was called and the request would have to wait.
+  std::optional<Slot> acquire();
   // The same without waiting: nothing when the request would have to wait.
   std::optional<Slot> try_acquire();
 
   // Upstream said "too many requests, come back in `delay`": nobody sends before then.
   void pause(std::chrono::milliseconds delay);
+
+  // The agent is stopping (SIGTERM): every wait of acquire() and wait_for()
+  // ends now and none starts again; a request that may go at once still goes.
+  void stop_waiting();
+  bool stopping() const;
+  // Waits `delay` on the real clock, or until stop_waiting(): a retry's back-off.
+  void wait_for(std::chrono::milliseconds delay);
 
   struct Stats {
     double tokens = 0;           // in the bucket now
@@ -76,6 +84,7 @@ class ApiBudget {
   Clock::time_point paused_until_{};
   int in_flight_ = 0, peak_in_flight_ = 0;
   std::uint64_t requests_ = 0, pauses_ = 0, waits_ = 0;
+  bool stopping_ = false;
 };
 
 }  // namespace certswap

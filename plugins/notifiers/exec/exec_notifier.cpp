@@ -116,6 +116,11 @@ Result<void> ExecNotifier::notify(const SwapEvent& event) {
     posix_spawn_file_actions_adddup2(&files.actions, write_end.get(), STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&files.actions, write_end.get(), STDERR_FILENO);
     posix_spawn_file_actions_addopen(&files.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    // Our own fds are close-on-exec, but libraries open some that are not
+    // (libcurl 7.88's wakeup socketpair, librdkafka's wakeup pipes, httplib's
+    // accepted sockets) and another thread may open one at any moment: the
+    // hook gets stdin, stdout and stderr and nothing else.
+    posix_spawn_file_actions_addclosefrom_np(&files.actions, STDERR_FILENO + 1);
     CleanSignalsAttr signals;
     rc = posix_spawnp(&pid, args[0], &files.actions, &signals.attr, args.data(), envp.data());
   }

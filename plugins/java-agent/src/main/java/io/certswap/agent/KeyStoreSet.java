@@ -1,7 +1,7 @@
 package io.certswap.agent;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +13,7 @@ import java.security.PrivateKey;
 import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HexFormat;
 import javax.net.ssl.KeyManager;
@@ -23,6 +24,11 @@ import javax.net.ssl.X509ExtendedKeyManager;
 final class KeyStoreSet {
     static final String KEYSTORE = "client.keystore.p12";
     static final String DATA_LINK = "..data";
+
+    /** How a generation's file is read; tests make it fail. */
+    interface FileReader {
+        byte[] read(Path file) throws IOException;
+    }
 
     private final String generation;
     private final X509Certificate leaf;
@@ -52,20 +58,30 @@ final class KeyStoreSet {
     /** Reads {@code dir/generation/client.keystore.p12}; null when missing. */
     static KeyStoreSet read(Path dir, String generation, char[] password) {
         try {
-            return load(dir, generation, password);
+            return load(dir, generation, password, Files::readAllBytes);
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
             return null;
         }
     }
 
-    /** Like {@link #read} but says why a generation is refused. */
-    static KeyStoreSet load(Path dir, String generation, char[] password)
+    /**
+     * Like {@link #read} but says why a generation is not taken: an {@link IOException}
+     * when the file could not be read (worth trying again), a
+     * {@link GeneralSecurityException} when what was read is wrong (not worth it).
+     */
+    static KeyStoreSet load(Path dir, String generation, char[] password, FileReader reader)
             throws IOException, GeneralSecurityException {
         // The link's target, not the link: both the name and the file are from one generation.
         Path file = dir.resolve(generation).resolve(KEYSTORE);
+        byte[] bytes = reader.read(file);
         KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (InputStream in = Files.newInputStream(file)) {
-            ks.load(in, password);
+        try {
+            ks.load(new ByteArrayInputStream(bytes), password);
+        } catch (IOException e) {
+            // Parsed from memory: this is the content (not PKCS#12, or another password).
+            throw new GeneralSecurityException("cannot load " + KEYSTORE + ": " + e.getMessage(), e);
+        } finally {
+            Arrays.fill(bytes, (byte) 0);
         }
         X509Certificate leaf = null;
         for (String alias : Collections.list(ks.aliases())) {

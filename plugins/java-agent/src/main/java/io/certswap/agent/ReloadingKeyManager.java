@@ -1,10 +1,13 @@
 package io.certswap.agent;
 
+import java.io.IOException;
 import java.net.Socket;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
+import java.util.function.LongSupplier;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedKeyManager;
 
@@ -12,42 +15,74 @@ import javax.net.ssl.X509ExtendedKeyManager;
  * Serves the key store of the generation {@code ..data} points to when a handshake
  * chooses its alias. The alias carries the generation, so the chain and key a handshake
  * asks for next come from the set it chose even if {@code ..data} moves meanwhile.
- * A generation that fails to load or whose key does not match is refused once and the
- * previous set keeps serving.
+ * A generation whose content is wrong (not PKCS#12, a key that does not match) is refused
+ * once and the previous set keeps serving; one that could not be read (an I/O error) is
+ * read again by a later handshake, at most once per {@link #RETRY_NANOS}.
  */
 final class ReloadingKeyManager extends X509ExtendedKeyManager {
     private static final char SEPARATOR = '/';
+    static final long RETRY_NANOS = 1_000_000_000L;
+
+    /** A generation that could not be read, and when it may be read again. */
+    private record Retry(String generation, long notBeforeNanos) {}
 
     private final Path dir;
     private final char[] password;
+    private final KeyStoreSet.FileReader reader;
+    private final LongSupplier nanoClock;
     private volatile KeyStoreSet current;
     private volatile KeyStoreSet previous;
     private volatile String refused;
+    private volatile Retry retry;
 
     ReloadingKeyManager(Path dir, char[] password, KeyStoreSet initial) {
+        this(dir, password, initial, Files::readAllBytes, System::nanoTime);
+    }
+
+    ReloadingKeyManager(Path dir, char[] password, KeyStoreSet initial, KeyStoreSet.FileReader reader,
+                        LongSupplier nanoClock) {
         this.dir = dir;
         this.password = password;
         this.current = initial;
+        this.reader = reader;
+        this.nanoClock = nanoClock;
+    }
+
+    /** True while {@code generation} failed to read less than RETRY_NANOS ago. */
+    private boolean waiting(String generation) {
+        Retry r = retry;
+        return r != null && r.generation().equals(generation)
+               && nanoClock.getAsLong() - r.notBeforeNanos() < 0;
     }
 
     /** One readlink per handshake; a full read only when the generation changed. */
     private KeyStoreSet refresh() {
         KeyStoreSet set = current;
         String generation = KeyStoreSet.currentGeneration(dir);
-        if (generation == null || generation.equals(set.generation()) || generation.equals(refused)) {
+        if (generation == null || generation.equals(set.generation()) || generation.equals(refused)
+            || waiting(generation)) {
             return set;
         }
         synchronized (this) {
             set = current;
-            if (generation.equals(set.generation()) || generation.equals(refused)) {
+            if (generation.equals(set.generation()) || generation.equals(refused) || waiting(generation)) {
                 return set;
             }
             try {
-                KeyStoreSet next = KeyStoreSet.load(dir, generation, password);
+                KeyStoreSet next = KeyStoreSet.load(dir, generation, password, reader);
                 previous = set;
                 current = next;
+                retry = null;
                 Log.info("switched to generation " + generation + " (" + next.describe() + ")");
                 return next;
+            } catch (IOException e) {
+                Retry last = retry;
+                if (last == null || !last.generation().equals(generation)) {
+                    Log.info("could not read generation " + generation + ": " + e.getMessage()
+                             + "; keeping " + set.generation() + ", trying again on a later handshake");
+                }
+                retry = new Retry(generation, nanoClock.getAsLong() + RETRY_NANOS);
+                return set;
             } catch (Exception e) {
                 refused = generation;
                 Log.info("refused generation " + generation + ": " + e.getMessage()

@@ -12,6 +12,9 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.Security;
 import java.security.cert.X509Certificate;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.X509ExtendedKeyManager;
@@ -141,6 +144,43 @@ class ReloadingKeyManagerTest {
         generation(dir, "..gen4", tmp.resolve("b"), tmp.resolve("b"));
         point(dir, "..gen4");
         assertEquals("CN=new", cn(km.getCertificateChain(km.chooseEngineClientAlias(RSA, null, null))));
+    }
+
+    @Test
+    void generationThatCouldNotBeReadIsReadAgainASecondLater() throws Exception {
+        Path dir = tmp.resolve("creds");
+        keyPair(tmp.resolve("a"), "old");
+        keyPair(tmp.resolve("b"), "new");
+        generation(dir, "..gen1", tmp.resolve("a"), tmp.resolve("a"));
+        point(dir, "..gen1");
+        AtomicBoolean failing = new AtomicBoolean(true);
+        AtomicInteger reads = new AtomicInteger();
+        AtomicLong nanos = new AtomicLong(42);
+        KeyStoreSet.FileReader flaky = file -> {
+            reads.incrementAndGet();
+            if (failing.get()) {
+                throw new IOException("Too many open files");
+            }
+            return Files.readAllBytes(file);
+        };
+        KeyStoreSet initial = KeyStoreSet.read(dir, PASSWORD.toCharArray());
+        ReloadingKeyManager km = new ReloadingKeyManager(dir, PASSWORD.toCharArray(), initial, flaky,
+                                                         nanos::get);
+
+        generation(dir, "..gen2", tmp.resolve("b"), tmp.resolve("b"));
+        point(dir, "..gen2");
+        assertEquals("CN=old", cn(km.getCertificateChain(km.chooseEngineClientAlias(RSA, null, null))));
+        assertEquals(1, reads.get());
+
+        failing.set(false);
+        // Within the second: not read again, however many handshakes.
+        nanos.addAndGet(ReloadingKeyManager.RETRY_NANOS - 1);
+        assertEquals("CN=old", cn(km.getCertificateChain(km.chooseEngineClientAlias(RSA, null, null))));
+        assertEquals(1, reads.get());
+        // A second after the failure, the next handshake reads it and takes it.
+        nanos.addAndGet(1);
+        assertEquals("CN=new", cn(km.getCertificateChain(km.chooseEngineClientAlias(RSA, null, null))));
+        assertEquals(2, reads.get());
     }
 
     @Test
