@@ -30,8 +30,10 @@ struct LocalServer {
     if (thread.joinable()) thread.join();
   }
   HttpClient client(std::size_t max_body_bytes = HttpOptions{}.max_body_bytes,
-                    std::function<void(std::chrono::milliseconds)> sleep = nullptr) {
+                    std::function<void(std::chrono::milliseconds)> sleep = nullptr,
+                    std::size_t max_streamed_body_bytes = HttpOptions{}.max_streamed_body_bytes) {
     HttpOptions options;
+    options.max_streamed_body_bytes = max_streamed_body_bytes;
     options.base_url = "http://127.0.0.1:" + std::to_string(port);
     options.allow_plain_http = true;
     options.max_body_bytes = max_body_bytes;
@@ -107,5 +109,58 @@ TEST_CASE("a huge Retry-After waits at most an hour and never overflows") {
     CHECK(r->status == 429);
     REQUIRE_FALSE(slept.empty());
     for (auto d : slept) CHECK(d == kMaxRetryAfter);
+  }
+}
+
+TEST_CASE("a streamed answer is read past the body limit as it arrives, up to its own limit") {
+  constexpr std::size_t six_mib = 6 * 1024 * 1024;
+  LocalServer local;
+  local.server.Get("/big", [&](const httplib::Request&, httplib::Response& res) {
+    // Fails once first: the reader only sees the answer that is not retried.
+    if (++local.hits == 1) {
+      res.status = 503;
+      res.set_content(R"({"message": "busy"})", "application/json");
+      return;
+    }
+    res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
+      const std::string chunk(64 * 1024, 'x');
+      for (std::size_t sent = 0; sent < six_mib && sink.is_writable(); sent += chunk.size())
+        sink.write(chunk.data(), chunk.size());
+      sink.done();
+      return true;
+    });
+  });
+  local.server.Put("/announced", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(six_mib, 'y'), "application/json");
+  });
+  local.start();
+
+  std::vector<std::pair<long, std::size_t>> reads;
+  auto count = [&](long status, std::istream& in) {
+    std::size_t n = 0;
+    char buffer[4096];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) n += in.gcount();
+    reads.emplace_back(status, n);
+  };
+  auto client = local.client();
+  auto big = client.request_streamed("GET", "/big", "", {}, true, count);
+  REQUIRE(big);
+  CHECK(big->status == 200);
+  CHECK(big->end == BodyEnd::Complete);
+  CHECK(reads == std::vector<std::pair<long, std::size_t>>{{200, six_mib}});
+  CHECK(local.hits == 2);
+
+  // Past the streamed limit: cut off, announced or not.
+  for (const auto& [method, path] : {std::pair{"GET", "/big"}, {"PUT", "/announced"}}) {
+    INFO(path);
+    reads.clear();
+    local.hits = 1;
+    auto small = local.client(HttpOptions{}.max_body_bytes, nullptr, 1024 * 1024);
+    auto cut = small.request_streamed(method, path, "", {}, false, count);
+    REQUIRE(cut);
+    CHECK(cut->status == 200);
+    CHECK(cut->end == BodyEnd::OverLimit);
+    REQUIRE(reads.size() == 1);
+    CHECK(reads[0].second <= 1024 * 1024);
   }
 }
