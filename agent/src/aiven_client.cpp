@@ -31,8 +31,26 @@ std::chrono::milliseconds AivenClient::request_bound() const {
   return certswap::request_bound(http_.options());
 }
 
+namespace {
+
+// The spec's server URL is https://api.aiven.io/v1 and every path here starts
+// with /v1: either is accepted, with or without a trailing slash.
+HttpOptions api_root(HttpOptions http) {
+  auto& url = http.base_url;
+  while (url.ends_with('/')) url.pop_back();
+  if (url.ends_with("/v1")) url.resize(url.size() - 3);
+  return http;
+}
+
+}  // namespace
+
+// The full URL: a wrong --api-url shows in the error as it is.
+std::string AivenClient::where(const std::string& method, const std::string& path) const {
+  return method + " " + http_.options().base_url + path;
+}
+
 AivenClient::AivenClient(HttpOptions http, std::string token)
-    : http_(std::move(http)), auth_header_("authorization: aivenv1 " + token) {}
+    : http_(api_root(std::move(http))), auth_header_("authorization: aivenv1 " + token) {}
 
 Result<std::string> AivenClient::call(const std::string& method, const std::string& path,
                                       const std::string& body, bool retry,
@@ -42,7 +60,7 @@ Result<std::string> AivenClient::call(const std::string& method, const std::stri
   auto response = http_.request(method, path, body, headers, retry);
   if (!response) return std::unexpected(response.error());
   if (auto ok =
-          check_response(response->status, response->body, method + " " + path, forbidden_hint);
+          check_response(response->status, response->body, where(method, path), forbidden_hint);
       !ok) {
     return std::unexpected(ok.error());
   }
@@ -139,7 +157,9 @@ Result<StreamedResponse> AivenClient::call_streamed(const std::string& method,
         std::string text(kErrorBodyLimit, '\0');
         in.read(text.data(), static_cast<std::streamsize>(text.size()));
         text.resize(static_cast<std::size_t>(in.gcount()));
-        if (auto ok = check_response(status, text, method + " " + path); !ok) refused = ok.error();
+        if (auto ok = check_response(status, text, where(method, path)); !ok) {
+          refused = ok.error();
+        }
       });
   if (!response) return response;
   if (refused) return std::unexpected(*refused);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <ctime>
 #include <mutex>
 #include <random>
 #include <streambuf>
@@ -63,6 +64,12 @@ size_t collect_header(char* data, size_t size, size_t n, void* user) {
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
       if (ec == std::errc::result_out_of_range && !value.starts_with('-')) {
         seconds = kMaxRetryAfter.count();
+      } else if (ec == std::errc::invalid_argument) {
+        // Or an HTTP-date (RFC 9110 10.2.3): the wait is until then, none if it is past.
+        const std::string date(value.substr(0, value.find_first_of("\r\n")));
+        if (const std::time_t when = curl_getdate(date.c_str(), nullptr); when != -1) {
+          seconds = std::max<long long>(0, when - std::time(nullptr));
+        }
       }
       if (seconds >= 0) {
         *static_cast<std::optional<std::chrono::seconds>*>(user) =

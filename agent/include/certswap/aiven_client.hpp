@@ -54,6 +54,8 @@ class AivenClient {
                                const std::string& user);
 
  private:
+  // How an error names a request: the method and the full URL.
+  std::string where(const std::string& method, const std::string& path) const;
   // The body of a checked 2xx answer (see check_response).
   Result<std::string> call(const std::string& method, const std::string& path,
                            const std::string& body, bool retry,
