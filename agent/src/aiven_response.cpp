@@ -1,6 +1,10 @@
 #include "certswap/aiven_response.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 namespace certswap {
 namespace {
@@ -68,28 +72,61 @@ std::optional<std::string> optional_string(const json& object, const char* field
 
 namespace {
 
-// Reads a body through without building it: is it one JSON object, and is its
-// top-level "error" truthy (anything but null, false and "")? An answer to a
-// PUT of a user is the whole service, every user's certificate included:
-// megabytes with 1,000 users, once per acknowledgement.
-class TopLevelError final : public nlohmann::json_sax<json> {
+// What to build of an answer; everything else is read through and dropped
+// without being built. An answer to GET of the service or to a PUT of a user
+// is the whole service, every user's certificate (and key) included: 4 MiB
+// with 1,000 users, 45 MiB with 10,000, of which certswap needs a few
+// hundred bytes.
+struct Picks {
+  // Object keys from the root: a value on one of these paths, or inside one,
+  // is built; the objects on the way to one are built with only those members.
+  std::vector<std::vector<std::string_view>> paths;
+  // Each element of the array at `filtered` (one of the paths) is kept only
+  // if `keep` says so once it is built, so the array never holds more than
+  // one unwanted element.
+  std::vector<std::string_view> filtered;
+  std::function<bool(const json&)> keep;
+};
+
+// A SAX reader that builds only the picks, and notes on the way whether the
+// root is an object, whether its top-level "error" is truthy (anything but
+// null, false and "") and its top-level "message". Memory: the picks, the
+// parser's current token (one PEM at most) and a depth counter.
+class Picker final : public nlohmann::json_sax<json> {
  public:
+  explicit Picker(const Picks& picks) : picks_(picks) {}
+
+  json root;  // the picks, in the shape of the answer
   bool object_root = false;
   bool error = false;
+  std::optional<std::string> message;
 
-  bool null() override { return value(false); }
-  bool boolean(bool v) override { return value(v); }
-  bool number_integer(number_integer_t) override { return value(true); }
-  bool number_unsigned(number_unsigned_t) override { return value(true); }
-  bool number_float(number_float_t, const string_t&) override { return value(true); }
-  bool string(string_t& v) override { return value(!v.empty()); }
-  bool binary(binary_t&) override { return value(true); }
-  bool start_object(std::size_t) override { return open(true); }
-  bool start_array(std::size_t) override { return open(false); }
+  bool null() override {
+    return scalar(false, [] { return json(nullptr); });
+  }
+  bool boolean(bool v) override {
+    return scalar(v, [v] { return json(v); });
+  }
+  bool number_integer(number_integer_t v) override {
+    return scalar(true, [v] { return json(v); });
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    return scalar(true, [v] { return json(v); });
+  }
+  bool number_float(number_float_t v, const string_t&) override {
+    return scalar(true, [v] { return json(v); });
+  }
+  bool string(string_t& v) override {
+    if (skip_ == 0 && stack_.size() == 1 && key_ == "message") message = v;
+    return scalar(!v.empty(), [&v] { return json(v); });
+  }
+  bool binary(binary_t&) override { return false; }  // never in JSON text
+  bool start_object(std::size_t) override { return open(json::object()); }
+  bool start_array(std::size_t) override { return open(json::array()); }
   bool end_object() override { return close(); }
   bool end_array() override { return close(); }
   bool key(string_t& k) override {
-    error_next_ = depth_ == 1 && k == "error";
+    if (skip_ == 0) key_ = std::move(k);
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
@@ -97,26 +134,106 @@ class TopLevelError final : public nlohmann::json_sax<json> {
   }
 
  private:
-  bool value(bool truthy) {
-    if (depth_ == 0) return false;  // a scalar root is no object
-    if (error_next_) error = truthy;
-    error_next_ = false;
+  struct Frame {
+    json* value;
+    bool added_key;  // the container is an object member: path_ holds its key
+  };
+
+  // The path of the value about to be read (array elements add no key).
+  bool member() const { return !stack_.empty() && stack_.back().value->is_object(); }
+
+  bool wanted() const {
+    const std::size_t depth = path_.size() + (member() ? 1 : 0);
+    return std::ranges::any_of(picks_.paths, [&](const auto& pick) {
+      const std::size_t common = std::min(depth, pick.size());
+      for (std::size_t i = 0; i < common; ++i) {
+        const std::string_view step = i < path_.size() ? std::string_view(path_[i]) : key_;
+        if (step != pick[i]) return false;
+      }
+      return true;
+    });
+  }
+
+  bool in_filtered_array() const {
+    return !stack_.empty() && stack_.back().value->is_array() && picks_.keep &&
+           std::ranges::equal(path_, picks_.filtered);
+  }
+
+  json* place(json value) {
+    if (stack_.empty()) {
+      root = std::move(value);
+      return &root;
+    }
+    json& parent = *stack_.back().value;
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return &parent.back();
+    }
+    json& slot = parent[key_];
+    slot = std::move(value);
+    return &slot;
+  }
+
+  // A value is made only when it is wanted: most are not.
+  template <class Make>
+  bool scalar(bool truthy, Make make) {
+    if (stack_.empty()) return false;  // a scalar root is no object
+    if (skip_ > 0) return true;
+    if (stack_.size() == 1 && key_ == "error") error = truthy;
+    if (!wanted()) return true;
+    json value = make();
+    if (in_filtered_array() && !picks_.keep(value)) return true;
+    place(std::move(value));
     return true;
   }
-  bool open(bool is_object) {
-    if (depth_ == 0) object_root = is_object;
-    if (error_next_) error = true;
-    error_next_ = false;
-    ++depth_;
+
+  bool open(json container) {
+    if (stack_.empty()) object_root = container.is_object();
+    if (skip_ > 0) {
+      ++skip_;
+      return true;
+    }
+    if (stack_.size() == 1 && key_ == "error") error = true;
+    if (!stack_.empty() && !wanted()) {
+      skip_ = 1;
+      return true;
+    }
+    const bool added_key = member();
+    if (added_key) path_.push_back(key_);
+    stack_.push_back({place(std::move(container)), added_key});
     return true;
   }
+
   bool close() {
-    --depth_;
+    if (skip_ > 0) {
+      --skip_;
+      return true;
+    }
+    const Frame done = stack_.back();
+    stack_.pop_back();
+    if (done.added_key) path_.pop_back();
+    if (in_filtered_array() && !picks_.keep(*done.value))
+      stack_.back().value->erase(stack_.back().value->size() - 1);
     return true;
   }
-  int depth_ = 0;
-  bool error_next_ = false;
+
+  const Picks& picks_;
+  std::vector<Frame> stack_;
+  std::vector<std::string> path_;  // the keys of the open containers that are members
+  std::string key_;                // the last key read in the innermost open object
+  int skip_ = 0;                   // depth inside a container that is not wanted
 };
+
+// Reads `body` (a string or a stream, as it arrives) through a Picker.
+// Nothing when it is not one JSON object.
+template <class Input>
+std::optional<Picker> pick(Input&& body, const Picks& picks) {
+  std::optional<Picker> picker(std::in_place, picks);
+  if (!json::sax_parse(std::forward<Input>(body), &*picker) || !picker->object_root) {
+    return std::nullopt;
+  }
+  return picker;
+}
 
 }  // namespace
 
@@ -129,14 +246,15 @@ Result<void> check_response(long status, std::string_view body, const std::strin
     return error;
   }
   if (body.empty()) return {};  // an empty body is an empty object
-  TopLevelError sax;
-  if (!json::sax_parse(body, &sax) || !sax.object_root) {
+  const Picks nothing;          // only the root, "error" and "message" are looked at
+  const auto read = pick(body, nothing);
+  if (!read) {
     return fail(ErrorKind::Api,
                 "response to {} is not a JSON object ({} bytes; truncated or malformed)", where,
                 body.size());
   }
   // The official client treats a truthy "error" in a 2xx body as a failure too.
-  if (sax.error) {
+  if (read->error) {
     return fail(ErrorKind::Api, "{} answered an error: \"{}\"", where, api_message(body));
   }
   return {};
@@ -202,21 +320,44 @@ Result<ServiceUser> decode_user_response(std::string_view body, const std::strin
   return user;
 }
 
+namespace {
+
+template <class Input>
+ModifyAnswer decode_modify(Input&& body, const std::string& username) {
+  Picks picks;
+  if (!username.empty()) {
+    // Only this user's object is built, one user object at a time at most.
+    picks.paths = {{"service", "users"}};
+    picks.filtered = {"service", "users"};
+    picks.keep = [&](const json& u) {
+      return u.is_object() && optional_string(u, "username") == username;
+    };
+  }
+  ModifyAnswer answer;
+  auto read = pick(std::forward<Input>(body), picks);
+  if (!read) return answer;
+  answer.readable = true;
+  if (read->error) {
+    answer.error = read->message.value_or("(no message)");
+    return answer;
+  }
+  if (username.empty()) return answer;
+  const json& users = read->root["service"]["users"];
+  if (!users.is_array() || users.empty()) return answer;
+  auto user = user_from(users.back(), "PUT");
+  if (user && check_not_redacted(*user, "PUT")) answer.user = std::move(*user);
+  return answer;
+}
+
+}  // namespace
+
+ModifyAnswer decode_modify_response(std::istream& body, const std::string& username) {
+  return decode_modify(body, username);
+}
+
 std::optional<ServiceUser> decode_modify_response_user(std::string_view body,
                                                        const std::string& username) {
-  auto response = parse_object(body, "PUT");
-  if (!response) return std::nullopt;
-  const auto svc = response->find("service");
-  if (svc == response->end() || !svc->is_object()) return std::nullopt;
-  const auto users = svc->find("users");
-  if (users == svc->end() || !users->is_array()) return std::nullopt;
-  for (const auto& u : *users) {
-    if (!u.is_object() || optional_string(u, "username") != username) continue;
-    auto user = user_from(u, "PUT");
-    if (!user || !check_not_redacted(*user, "PUT")) return std::nullopt;
-    return std::move(*user);
-  }
-  return std::nullopt;
+  return decode_modify(body, username).user;
 }
 
 Result<std::string> decode_ca_response(std::string_view body, const std::string& where) {
@@ -225,12 +366,25 @@ Result<std::string> decode_ca_response(std::string_view body, const std::string&
   return required_string(*response, "certificate", where);
 }
 
-Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where,
-                                               std::string_view route) {
-  auto response = parse_object(body, where);
-  if (!response) return std::unexpected(response.error());
-  auto svc = response->find("service");
-  if (svc == response->end() || !svc->is_object()) {
+namespace {
+
+template <class Input>
+Result<ServiceAddress> decode_service(Input&& body, const std::string& where,
+                                      std::string_view route) {
+  // Of the whole service, only where its brokers are: not its users, ACLs, topics.
+  const Picks picks{{{"service", "components"}, {"service", "service_uri"}}, {}, {}};
+  auto read = pick(std::forward<Input>(body), picks);
+  if (!read) {
+    return fail(ErrorKind::Api, "response to {} is not a JSON object (truncated or malformed)",
+                where);
+  }
+  if (read->error) {
+    return fail(ErrorKind::Api, "{} answered an error: \"{}\"", where,
+                read->message.value_or("(no message)"));
+  }
+  const json& response = read->root;
+  auto svc = response.find("service");
+  if (svc == response.end() || !svc->is_object()) {
     return fail(ErrorKind::Api, "response to {} has no \"service\" object", where);
   }
   // The spec lists components in no guaranteed order, several per route and
@@ -265,6 +419,18 @@ Result<ServiceAddress> decode_service_response(std::string_view body, const std:
               "\"{}\" and certificate authentication{}; choose another --kafka-route or give "
               "--bootstrap host:port",
               where, route, route == "dynamic" ? ", and no service_uri" : "");
+}
+
+}  // namespace
+
+Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where,
+                                               std::string_view route) {
+  return decode_service(body, where, route);
+}
+
+Result<ServiceAddress> decode_service_response(std::istream& body, const std::string& where,
+                                               std::string_view route) {
+  return decode_service(body, where, route);
 }
 
 }  // namespace certswap

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <ctime>
 #include <mutex>
 #include <random>
+#include <streambuf>
 #include <thread>
 
 namespace certswap {
@@ -63,6 +65,12 @@ size_t collect_header(char* data, size_t size, size_t n, void* user) {
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
       if (ec == std::errc::result_out_of_range && !value.starts_with('-')) {
         seconds = kMaxRetryAfter.count();
+      } else if (ec == std::errc::invalid_argument) {
+        // Or an HTTP-date (RFC 9110 10.2.3): the wait is until then, none if it is past.
+        const std::string date(value.substr(0, value.find_first_of("\r\n")));
+        if (const std::time_t when = curl_getdate(date.c_str(), nullptr); when != -1) {
+          seconds = std::max<long long>(0, when - std::time(nullptr));
+        }
       }
       if (seconds >= 0) {
         *static_cast<std::optional<std::chrono::seconds>*>(user) =
@@ -97,6 +105,153 @@ curl_socket_t open_cloexec_socket(void*, curlsocktype, curl_sockaddr* address) {
 
 bool retriable_status(long status) {
   return status == 429 || status >= 500;
+}
+
+Result<std::string> checked_url(const HttpOptions& options, const std::string& path) {
+  std::string url = options.base_url + path;
+  if (!url.starts_with("https://") && !(options.allow_plain_http && url.starts_with("http://"))) {
+    return fail(ErrorKind::Usage,
+                "refusing {}: only https:// URLs are allowed, so that the token and the keys "
+                "never travel in clear text{}",
+                url.substr(0, url.find('?')),
+                url.starts_with("http://") ? " (a local test endpoint may be allowed with "
+                                             "--api-allow-plain-http)"
+                                           : "");
+  }
+  return url;
+}
+
+struct MultiDeleter {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+using MultiPtr = std::unique_ptr<CURLM, MultiDeleter>;
+
+// One streamed attempt. curl pushes a body into a write callback, while a JSON
+// parser pulls its input; so the easy handle runs in a multi handle of its own
+// and the reader drives it (pump) whenever it needs more bytes. What waits
+// for the reader is at most what one curl_multi_perform delivers (a bounded
+// number of 16 KiB reads), never the whole body. The multi handle and its
+// connection end with the attempt: a streamed call is once a pass or a
+// rotation, and the pooled handles keep their own connections for the rest.
+class Transfer {
+ public:
+  Transfer(CURL* easy, std::size_t limit) : easy_(easy), multi_(curl_multi_init()), limit_(limit) {}
+  ~Transfer() {
+    if (added_) curl_multi_remove_handle(multi_.get(), easy_);
+  }
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+
+  bool start() {
+    curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+    curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+    // An announced length over the limit is refused before a byte is read.
+    curl_easy_setopt(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(limit_));
+    added_ = multi_ && curl_multi_add_handle(multi_.get(), easy_) == CURLM_OK;
+    return added_;
+  }
+
+  // Runs the transfer until it has bytes for the reader or has ended.
+  void pump() {
+    while (!done_ && pending_.empty()) {
+      int running = 0;
+      if (curl_multi_perform(multi_.get(), &running) != CURLM_OK) {
+        done_ = true;
+        code_ = CURLE_OUT_OF_MEMORY;  // what a failing multi_perform reports
+        break;
+      }
+      if (running == 0) {
+        int left = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+          if (msg->msg == CURLMSG_DONE) code_ = msg->data.result;
+        }
+        done_ = true;
+      } else if (pending_.empty()) {
+        curl_multi_poll(multi_.get(), nullptr, 0, 1000, nullptr);
+      }
+    }
+  }
+
+  // The bytes received since the last call, moved into `into`.
+  void take(std::string& into) {
+    into.clear();
+    if (pending_.empty()) pump();
+    std::swap(into, pending_);
+  }
+
+  bool done() const { return done_; }
+  CURLcode code() const { return code_; }
+  bool over_limit() const { return over_limit_ || code_ == CURLE_FILESIZE_EXCEEDED; }
+
+ private:
+  // Returning less than was given makes libcurl abort the transfer.
+  static size_t on_body(char* data, size_t size, size_t n, void* user) {
+    auto* self = static_cast<Transfer*>(user);
+    if (size * n > self->limit_ - self->received_) {
+      self->over_limit_ = true;
+      return 0;
+    }
+    self->received_ += size * n;
+    self->pending_.append(data, size * n);
+    return size * n;
+  }
+
+  CURL* easy_;
+  MultiPtr multi_;
+  std::size_t limit_;
+  std::size_t received_ = 0;
+  std::string pending_;
+  bool added_ = false, done_ = false, over_limit_ = false;
+  CURLcode code_ = CURLE_OK;
+};
+
+// The body of a Transfer as a std::istream reads it.
+class TransferBuffer final : public std::streambuf {
+ public:
+  explicit TransferBuffer(Transfer& transfer) : transfer_(transfer) {}
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    transfer_.take(reading_);
+    if (reading_.empty()) return traits_type::eof();
+    setg(reading_.data(), reading_.data(), reading_.data() + reading_.size());
+    return traits_type::to_int_type(reading_.front());
+  }
+
+ private:
+  Transfer& transfer_;
+  std::string reading_;
+};
+
+// Sets up a borrowed handle for one attempt: everything but the body's sink.
+void configure(CURL* curl, const HttpOptions& options, CURLSH* share, const std::string& url,
+               const std::string& method, const std::string& body, curl_slist* header_list,
+               char* error_buffer, std::optional<std::chrono::seconds>* retry_after) {
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_SHARE, share);
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options.extra_ca_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_CAINFO, options.extra_ca_file.c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, options.allow_plain_http ? "https,http" : "https");
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_cloexec_socket);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, retry_after);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "certswap/0.1");
 }
 
 }  // namespace
@@ -209,16 +364,9 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
                                          const std::vector<std::string>& headers,
                                          bool retry_on_failure) {
   if (!handles_->share) return fail(ErrorKind::Internal, "libcurl could not create a share");
-  const std::string url = options_.base_url + path;
-  if (!url.starts_with("https://") && !(options_.allow_plain_http && url.starts_with("http://"))) {
-    return fail(ErrorKind::Usage,
-                "refusing {}: only https:// URLs are allowed, so that the token and the keys "
-                "never travel in clear text{}",
-                url.substr(0, url.find('?')),
-                url.starts_with("http://") ? " (a local test endpoint may be allowed with "
-                                             "--api-allow-plain-http)"
-                                           : "");
-  }
+  auto checked = checked_url(options_, path);
+  if (!checked) return std::unexpected(checked.error());
+  const std::string& url = *checked;
   const int attempts = retry_on_failure ? std::max(1, options_.retry.max_attempts) : 1;
 
   std::string last_failure;
@@ -246,36 +394,13 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
     CURL* curl = handle->get();
     if (!curl) return fail(ErrorKind::Internal, "libcurl could not create a handle");
 
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_SHARE, handles_->share.get());
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method != "GET") {
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.get());
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options_.extra_ca_file.empty()) {
-      curl_easy_setopt(curl, CURLOPT_CAINFO, options_.extra_ca_file.c_str());
-    }
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
-                     options_.allow_plain_http ? "https,http" : "https");
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_cloexec_socket);
+    configure(curl, options_, handles_->share.get(), url, method, body, header_list.get(),
+              error_buffer, &response.retry_after);
     BodySink sink{&response.body, options_.max_body_bytes};
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
                      static_cast<curl_off_t>(options_.max_body_bytes));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.retry_after);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "certswap/0.1");
 
     const CURLcode code = curl_easy_perform(curl);
     if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
@@ -316,6 +441,92 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
       if (code == CURLE_OK) return response;
       return fail(ErrorKind::Api, "{} {}{}: {} (not retried: certswap is stopping)", method,
                   options_.base_url, path, last_failure);
+    }
+  }
+  return fail(ErrorKind::Api, "{} {}: {}", method, path, last_failure);
+}
+
+Result<StreamedResponse> HttpClient::request_streamed(
+    const std::string& method, const std::string& path, const std::string& body,
+    const std::vector<std::string>& headers, bool retry_on_failure, const BodyReader& read) {
+  if (!handles_->share) return fail(ErrorKind::Internal, "libcurl could not create a share");
+  auto checked = checked_url(options_, path);
+  if (!checked) return std::unexpected(checked.error());
+  const std::string& url = *checked;
+  const int attempts = retry_on_failure ? std::max(1, options_.retry.max_attempts) : 1;
+
+  std::string last_failure;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    SlistPtr header_list;
+    for (const auto& h : headers) {
+      header_list.reset(curl_slist_append(header_list.release(), h.c_str()));
+    }
+    std::optional<std::chrono::seconds> retry_after;
+    char error_buffer[CURL_ERROR_SIZE] = {};
+    StreamedResponse response;
+    bool retriable = false;
+    {
+      // As in request: the budget's slot first, then a handle; both go back
+      // (handle first) before any wait for a retry.
+      std::optional<ApiBudget::Slot> slot;
+      if (options_.budget) {
+        slot = options_.budget->acquire();
+        if (!slot)
+          return fail(ErrorKind::Api, "{} {}: not sent: certswap is stopping{}", method,
+                      url.substr(0, url.find('?')),
+                      last_failure.empty() ? "" : " (" + last_failure + ")");
+      }
+      const BorrowedHandle handle(*handles_);
+      CURL* curl = handle.get();
+      if (!curl) return fail(ErrorKind::Internal, "libcurl could not create a handle");
+      configure(curl, options_, handles_->share.get(), url, method, body, header_list.get(),
+                error_buffer, &retry_after);
+      Transfer transfer(curl, options_.max_streamed_body_bytes);
+      if (!transfer.start()) return fail(ErrorKind::Internal, "libcurl could not start a transfer");
+      transfer.pump();  // until the first bytes of the body: the status is known then
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+      const auto transport_failure = [&] {
+        return std::string(error_buffer[0] ? error_buffer : curl_easy_strerror(transfer.code()));
+      };
+      if (response.status == 0 && !transfer.over_limit()) {
+        // No answer at all: the connection, TLS or a timeout failed.
+        last_failure = transport_failure();
+        retriable = retriable_transport(transfer.code());
+        if (!retriable || attempt == attempts) {
+          return fail(ErrorKind::Api, "{} {}: {} (after {} attempt{})", method,
+                      url.substr(0, url.find('?')), last_failure, attempt, attempt == 1 ? "" : "s");
+        }
+      } else if (retriable_status(response.status) && attempt < attempts) {
+        if (response.status == 429 && retry_after && options_.budget) {
+          options_.budget->pause(backoff_delay(options_.retry, attempt, 0.0, retry_after));
+        }
+        retriable = true;
+        last_failure = fmt::format("HTTP {}", response.status);
+      } else {
+        TransferBuffer buffer(transfer);
+        std::istream stream(&buffer);
+        read(response.status, stream);
+        if (transfer.over_limit()) {
+          response.end = BodyEnd::OverLimit;
+        } else if (transfer.done() && transfer.code() != CURLE_OK) {
+          response.end = BodyEnd::Broken;
+          response.failure = transport_failure();
+          // Read again from the start (the reader starts afresh per call), but
+          // only a GET: a PUT whose status came was acted on upstream.
+          retriable = retry_on_failure && method == "GET" && retriable_transport(transfer.code()) &&
+                      attempt < attempts;
+          last_failure = response.failure;
+        }
+        if (!retriable) return response;
+      }
+    }
+    const auto delay = backoff_delay(options_.retry, attempt, options_.jitter(), retry_after);
+    spdlog::warn("{} {}: {}; retrying in {} ms (attempt {}/{})", method, url, last_failure,
+                 delay.count(), attempt + 1, attempts);
+    options_.sleep(delay);
+    if (options_.budget && options_.budget->stopping()) {
+      return fail(ErrorKind::Api, "{} {}: {} (not retried: certswap is stopping)", method,
+                  url.substr(0, url.find('?')), last_failure);
     }
   }
   return fail(ErrorKind::Api, "{} {}: {}", method, path, last_failure);

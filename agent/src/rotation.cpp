@@ -557,8 +557,8 @@ class Rotation {
         "(inconclusive: {})",
         *bootstrap, result.detail);
     if (within_emergency_window(live)) return emergency(step, live, why);
-    // The brokers may have moved: the next check asks upstream where they are.
-    target_.source->forget_bootstrap();
+    // The brokers may have moved: the next check is a new pass, which asks
+    // upstream where they are (AivenClient's per-pass answers).
     return step.failed(
         {ErrorKind::Inconclusive, why + "; the live set stays until the next attempt"});
   }

@@ -15,6 +15,8 @@ One function per measurement:
    and during a check and a rotation; binary sizes.
 3. scale: 1..1000 targets in one `--config` file against the emulator.
 4. targets (targets_bench.py): many targets with a 50 ms API, sequential beside concurrent.
+5. big-service (big_service_bench.py): peak RSS of a rotation as one service grows
+   to --big-service users (only with --only big-service: it pads the emulator's state).
 
 --chart draws chart.py's PNG from the results (matplotlib: run under the venv of
 setup-venv.sh, as run-bench.sh does).
@@ -685,6 +687,7 @@ def main():
                    help="keys of the many-targets users (ec: quicker to make on a slow machine)")
     p.add_argument("--load-rates", default="10000", help="msg/s of the cpp-producer through a rotation")
     p.add_argument("--examples-bin", default=None, help="directory with cpp-producer (for --only load)")
+    p.add_argument("--big-service", default="0,1000,10000", help="users in the service, one rotation each")
     args = p.parse_args()
 
     tb = Testbed(args.testbed_dir)
@@ -712,6 +715,10 @@ def main():
         import app_load_bench
         res["load"] = app_load_bench.app_load(args.testbed_dir, args.certswap, args.examples_bin,
                                               [int(x) for x in args.load_rates.split(",")], table)
+    if "big-service" in only:
+        import big_service_bench
+        res["big_service"] = big_service_bench.big_service(tb, args.certswap,
+                                                           [int(x) for x in args.big_service.split(",")], work)
     res["machine"]["load_after"] = os.getloadavg()
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"(on {os.cpu_count()} CPUs; other jobs on the machine make the numbers noisy)")

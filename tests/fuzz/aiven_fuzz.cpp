@@ -1,9 +1,13 @@
 // libFuzzer target: Aiven API response bodies, through the pure decoding the
 // client uses (aiven_response.hpp): the status/body checks with a 2xx and with
-// an error status, the user, project CA and service decoders, and the ISO 8601
-// times of a user the decoder accepts. Built and run by tests/fuzz/run-fuzz.sh.
+// an error status, the user, project CA and service decoders (the service and
+// PUT answers through the streaming reader that builds only what it keeps,
+// from a string and from a stream), and the ISO 8601 times of a user the
+// decoder accepts. Built and run by tests/fuzz/run-fuzz.sh.
 #include <cstddef>
 #include <cstdint>
+#include <sstream>
+#include <string>
 #include <string_view>
 
 #include "certswap/aiven_response.hpp"
@@ -21,5 +25,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)certswap::decode_ca_response(body, "fuzz ca");
   (void)certswap::decode_service_response(body, "fuzz service");
+  (void)certswap::decode_modify_response_user(body, "app");
+  std::istringstream stream{std::string(body)};
+  (void)certswap::decode_service_response(stream, "fuzz service stream", "public");
+  std::istringstream put{std::string(body)};
+  (void)certswap::decode_modify_response(put, "app");
   return 0;
 }

@@ -666,6 +666,62 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "the sidecar looks the brokers up again after an inconclusive check: a listener that moved "
+    "holds a renewal back only until the service names the new one",
+    "[daemon][faults]") {
+  Cli cli("moved");
+  // A service of its own: the test moves its listener.
+  const std::string service = unique_name("kafka-moved");
+  const auto& bootstrap = cli.tb.bootstrap;
+  const int broker = std::stoi(bootstrap.substr(bootstrap.rfind(':') + 1));
+  const auto point_at = [&](int port) {
+    cli.tb.control_post(
+        "/_testbed/service",
+        {{"project", cli.tb.project}, {"service", service}, {"host", "127.0.0.1"}, {"port", port}});
+  };
+  point_at(broker);
+  cli.tb.control_post("/_testbed/users",
+                      {{"project", cli.tb.project}, {"service", service}, {"username", cli.user}});
+  const std::map<std::string, std::string> env{{"CERTSWAP_SERVICE", service}};
+  REQUIRE(cli.run({"init"}, env).exit_code == 0);
+  const auto renewed = cli.tb.control_post(
+      "/_testbed/renew",
+      {{"project", cli.tb.project}, {"service", service}, {"username", cli.user}});
+  const auto acks = [&] {
+    return cli.tb
+        .control_get("/_testbed/acks?project=" + cli.tb.project + "&service=" + service +
+                     "&username=" + cli.user)["count"]
+        .get<int>();
+  };
+
+  // The listener the sidecar finds first is gone: nothing listens there.
+  const int closed = free_port();
+  point_at(closed);
+  cli.tb.control_delete("/_testbed/requests");
+  Sidecar sidecar(cli, {"--live-timeout", "2s"}, "1s", env);
+  REQUIRE(eventually(
+      [&] {
+        return sidecar.process->output().find("127.0.0.1:" + std::to_string(closed) +
+                                              " could not be reached") != std::string::npos;
+      },
+      30s));
+  CHECK(acks() == 0);
+
+  // The service names its new listener; the sidecar is not restarted.
+  point_at(broker);
+  CHECK(eventually([&] { return acks() == 1; }, 60s));
+  CHECK(read(cli.out / "service.cert") == renewed["user"]["access_cert"].get<std::string>());
+  int lookups = 0;  // of the service: once before the failed check, again after it
+  for (const auto& r : cli.tb.control_get("/_testbed/requests")) {
+    if (r.value("method", "") == "GET" &&
+        r.value("path", "") == "/v1/project/" + cli.tb.project + "/service/" + service)
+      ++lookups;
+  }
+  CHECK(lookups >= 2);
+  CHECK(sidecar.process->stop(SIGTERM) == 0);
+}
+
+TEST_CASE(
     "under systemd (Type=notify, WatchdogSec=) the sidecar says READY=1 after its first check, "
     "pings the watchdog and says STOPPING=1 on SIGTERM",
     "[daemon][systemd]") {

@@ -1,6 +1,7 @@
 #include "certswap/aiven_response.hpp"
 
 #include <catch2/catch.hpp>
+#include <sstream>
 
 using namespace certswap;
 
@@ -178,4 +179,62 @@ TEST_CASE("only a top-level error counts and only a whole JSON object passes") {
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error().message, Catch::Contains("not a JSON object"));
   }
+}
+
+TEST_CASE("the service answer is read for its listeners only, as it streams") {
+  // Users, ACLs and topics of any shape are read through: braces and keys
+  // named like the wanted ones inside them are not taken.
+  std::string body = R"({"service": {"users": [)";
+  for (int i = 0; i < 2000; ++i) {
+    body += std::string(i ? "," : "") + R"({"username": "u)" + std::to_string(i) +
+            R"(", "access_cert": ")" + kCert +
+            R"(", "components": [{"component": "kafka", "host": "wrong", "port": 1,
+               "route": "dynamic", "kafka_authentication_method": "certificate"}],
+               "deep": [[[{"service_uri": "wrong:1", "x": "}]\"{["}]]]})";
+  }
+  body += R"(], "service_uri": "uri.example:9", "acl": [{"topic": "*"}],
+             "components": [{"component": "kafka", "host": "cert.example", "port": 1,
+                             "route": "dynamic", "kafka_authentication_method": "certificate"}],
+             "topics": {"service_uri": "wrong:2"}}, "message": "ok"})";
+  std::istringstream stream(body);
+  auto address = decode_service_response(stream, "GET s");
+  REQUIRE(address);
+  CHECK(address->bootstrap == "cert.example:1");
+  CHECK(decode_service_response(body, "GET s")->bootstrap == "cert.example:1");
+
+  std::istringstream failed(
+      R"({"service": {"service_uri": "u:1"}, "error": "boom", "message": "m"})");
+  auto error = decode_service_response(failed, "GET s");
+  REQUIRE_FALSE(error);
+  CHECK_THAT(error.error().message, Catch::Contains("\"m\""));
+  std::istringstream cut(body.substr(0, body.size() / 2));
+  CHECK_THAT(decode_service_response(cut, "GET s").error().message,
+             Catch::Contains("truncated or malformed"));
+}
+
+TEST_CASE("a PUT answer read as it streams gives its error, or the one user asked for") {
+  const std::string other = R"({"username": "other", "access_cert": ")" + kCert +
+                            R"(", "access_key": ")" + kKey + R"("})";
+  const std::string app =
+      R"({"access_cert": ")" + kCert + R"(", "access_key": ")" + kKey + R"(", "username": "app"})";
+  std::istringstream shown(R"({"message": "reset", "service": {"users": [)" + other + "," + app +
+                           "," + other + R"(]}})");
+  auto answer = decode_modify_response(shown, "app");
+  CHECK(answer.readable);
+  CHECK_FALSE(answer.error);
+  REQUIRE(answer.user);
+  CHECK(answer.user->username == "app");
+
+  std::istringstream acknowledged(R"({"message": "ok", "service": {"users": [)" + app + "]}}");
+  auto ack = decode_modify_response(acknowledged, "");
+  CHECK(ack.readable);
+  CHECK_FALSE(ack.user);
+
+  std::istringstream failed(R"({"error": {"code": 1}, "message": "no such operation"})");
+  auto refused = decode_modify_response(failed, "app");
+  REQUIRE(refused.error);
+  CHECK(*refused.error == "no such operation");
+
+  std::istringstream not_json("<html>");
+  CHECK_FALSE(decode_modify_response(not_json, "app").readable);
 }

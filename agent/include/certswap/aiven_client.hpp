@@ -54,10 +54,21 @@ class AivenClient {
                                const std::string& user);
 
  private:
+  // How an error names a request: the method and the full URL.
+  std::string where(const std::string& method, const std::string& path) const;
   // The body of a checked 2xx answer (see check_response).
   Result<std::string> call(const std::string& method, const std::string& path,
                            const std::string& body, bool retry,
                            std::string_view forbidden_hint = {});
+  // Like call, for an answer that may be megabytes: a 2xx body goes to
+  // `decode(std::istream&)` as it arrives; another status is an error.
+  template <class Decode>
+  Result<StreamedResponse> call_streamed(const std::string& method, const std::string& path,
+                                         const std::string& body, bool retry, Decode decode);
+  // PUT .../user/{user} with `operation`; `wanted_user`'s pair is read from the answer.
+  Result<ModifyAnswer> modify_user(const std::string& project, const std::string& service,
+                                   const std::string& user, const std::string& operation,
+                                   bool retry, const std::string& wanted_user);
   Result<std::string> fetch_project_ca(const std::string& project);
   Result<ServiceAddress> fetch_service_address(const std::string& project,
                                                const std::string& service, std::string_view route);

@@ -2,6 +2,7 @@
 // What certswap reads out of Aiven API responses (see shared/aiven-api.md):
 // pure functions of the status and body, so the code that faces the network is
 // tested and fuzzed without a server (tests/fuzz/aiven_fuzz.cpp).
+#include <istream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,13 +46,26 @@ Result<ServiceUser> decode_user_response(std::string_view body, const std::strin
 // answer carries no usable (unredacted) pair: write answers are redacted.
 std::optional<ServiceUser> decode_modify_response_user(std::string_view body,
                                                        const std::string& username);
+// The same answer read as it arrives: it lists every user of the service, so
+// only `username`'s object is built (none when `username` is empty).
+struct ModifyAnswer {
+  bool readable = false;             // one JSON object, read to its end
+  std::optional<std::string> error;  // a truthy top-level "error": the API's message
+  std::optional<ServiceUser> user;   // `username`'s unredacted pair
+};
+ModifyAnswer decode_modify_response(std::istream& body, const std::string& username);
 // A 2xx body of GET /v1/project/{project}/kms/ca: {"certificate": "PEM"}.
 Result<std::string> decode_ca_response(std::string_view body, const std::string& where);
 // A 2xx body of GET /v1/project/{project}/service/{service}: the Kafka listener
 // on `route` that authenticates with certificates, as `avn` picks it
 // (aiven-client connection_info/kafka.py); for the default route "dynamic",
 // service_uri when the service lists no such component.
+// Only the components and service_uri are built, never the users, ACLs or
+// topics; a truthy top-level "error" fails here too.
 Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where,
+                                               std::string_view route = "dynamic");
+// The same, read as it arrives (an answer of 45 MiB with 10,000 users).
+Result<ServiceAddress> decode_service_response(std::istream& body, const std::string& where,
                                                std::string_view route = "dynamic");
 
 }  // namespace certswap

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,12 +38,31 @@ struct HttpOptions {
   // expects is a few kilobytes, and a broken or hostile server must not be
   // able to fill the memory.
   std::size_t max_body_bytes = 4 * 1024 * 1024;
+  // The limit of a streamed answer (request_streamed): the whole service
+  // object, which lists every user with its certificate (and, until March
+  // 2027, its key), is ~4.5 KiB a user, so 45 MiB with 10,000 users. It is
+  // read as it arrives and never kept, so this guards time and bandwidth
+  // against a hostile server, not memory; far above any real answer.
+  std::size_t max_streamed_body_bytes = 256 * 1024 * 1024;
   RetryPolicy retry;
   std::function<void(std::chrono::milliseconds)> sleep;  // default: this_thread::sleep_for
   std::function<double()> jitter;                        // in [0,1); default: random
   // The token's budget (api_budget.hpp), shared by every client of that
   // token: every attempt waits for it, and a 429 pauses it. None: unlimited.
   std::shared_ptr<ApiBudget> budget;
+};
+
+// How a streamed body ended, as its reader saw it.
+enum class BodyEnd {
+  Complete,   // every byte the server sent (or the reader stopped early)
+  OverLimit,  // cut off at max_streamed_body_bytes
+  Broken,     // the transfer failed after the status came; `failure` says how
+};
+
+struct StreamedResponse {
+  long status = 0;
+  BodyEnd end = BodyEnd::Complete;
+  std::string failure;  // the transport error of a Broken body
 };
 
 struct HttpResponse {
@@ -64,6 +84,19 @@ class HttpClient {
   Result<HttpResponse> request(const std::string& method, const std::string& path,
                                const std::string& body, const std::vector<std::string>& headers,
                                bool retry_on_failure);
+
+  // Like request, but the body is handed to `read` as curl receives it, never
+  // kept whole: for answers that grow with the account (the service object
+  // lists every user). `read` is called once per attempt that gets a final
+  // status (a 429 or 5xx that will be retried is dropped unread), with a
+  // fresh stream each time; it may stop reading early. A body cut by a
+  // retriable transport error is retried when `retry_on_failure` is set;
+  // otherwise the result says how the body ended.
+  using BodyReader = std::function<void(long status, std::istream& body)>;
+  Result<StreamedResponse> request_streamed(const std::string& method, const std::string& path,
+                                            const std::string& body,
+                                            const std::vector<std::string>& headers,
+                                            bool retry_on_failure, const BodyReader& read);
 
   const HttpOptions& options() const { return options_; }
 

@@ -27,9 +27,6 @@ class Source {
   virtual Result<Fetched> reset_credentials() = 0;
   // Broker address for the live validation.
   virtual Result<std::string> bootstrap() = 0;
-  // The brokers gave no verdict at the address bootstrap() named: they may
-  // have moved, so the next bootstrap() asks upstream again.
-  virtual void forget_bootstrap() {}
   virtual bool can_acknowledge() const = 0;
   virtual Result<void> acknowledge() = 0;
   // The fetched set is live (or was already): a drop-off source may clear it.

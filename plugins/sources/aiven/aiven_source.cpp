@@ -8,7 +8,7 @@ AivenSource::AivenSource(AivenClient& api, const TargetConfig& target)
       service_(target.service),
       user_(target.user),
       route_(target.kafka_route) {
-  if (!target.bootstrap.empty()) bootstrap_ = target.bootstrap;
+  if (!target.bootstrap.empty()) configured_bootstrap_ = target.bootstrap;
 }
 
 Result<Fetched> AivenSource::with_project_ca(ServiceUser user, std::string origin) {
@@ -45,12 +45,10 @@ Result<Fetched> AivenSource::reset_credentials() {
 }
 
 Result<std::string> AivenSource::bootstrap() {
-  if (!bootstrap_) {
-    auto address = api_.get_service_address(project_, service_, route_);
-    if (!address) return std::unexpected(address.error());
-    bootstrap_ = address->bootstrap;
-  }
-  return *bootstrap_;
+  if (configured_bootstrap_) return *configured_bootstrap_;
+  auto address = api_.get_service_address(project_, service_, route_);
+  if (!address) return std::unexpected(address.error());
+  return std::move(address->bootstrap);
 }
 
 Result<void> AivenSource::acknowledge() {

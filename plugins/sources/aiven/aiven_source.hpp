@@ -23,7 +23,11 @@ class AivenSource final : public Source {
   Result<Fetched> with_project_ca(ServiceUser user, std::string origin);
   AivenClient& api_;
   std::string project_, service_, user_, route_;
-  std::optional<std::string> bootstrap_;  // asked once; the listener address doesn't move
+  // A configured --bootstrap stays fixed. Otherwise the service is asked on
+  // every check, which the client answers once per pass (aiven_client.hpp),
+  // like the project CA: a listener that moved is found by the next pass,
+  // and the retry after an inconclusive check is a pass of its own.
+  std::optional<std::string> configured_bootstrap_;
 };
 
 }  // namespace certswap::plugins

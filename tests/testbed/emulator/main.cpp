@@ -16,6 +16,7 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <regex>
 #include <shared_mutex>
@@ -153,6 +154,8 @@ class Emulator {
     });
     server.Post("/_testbed/users",
                 control([this](const json& b) { return control_create_user(b); }));
+    server.Post("/_testbed/padding-users",
+                control([this](const json& b) { return padding_users(b); }));
     server.Post("/_testbed/renew", control([this](const json& b) { return renew(b); }));
     server.Post("/_testbed/ca-bundle", control([this](const json& b) { return ca_bundle(b); }));
     server.Post("/_testbed/faults", control([this](const json& b) { return add_fault(b); }, false));
@@ -696,6 +699,33 @@ class Emulator {
     return {200,
             {{"user", s->users[name].to_api()},
              {"fingerprint", fingerprint_sha256(s->users[name].access_cert)}}};
+  }
+
+  // Makes the service as large as a big real one: GET of the service and the
+  // answers to PUT .../user/{user} list every user with its certificate and
+  // key (spec ServiceGetResponse.service.users, ServiceUserCredentialsModify
+  // Response.service.users; "users": [ServiceUser...]). {"count": N} leaves
+  // exactly N users named <prefix>-00000...; 0 removes them. They share one
+  // generated pair: an RSA-3072 key per user would take minutes, and only the
+  // size of the answers matters for them.
+  Answer padding_users(const json& b) {
+    const std::string service = b.value("service", kService);
+    Service* s = find_service(b.value("project", kProject), service);
+    if (!s) return not_found("Service");
+    const int count = b.at("count").get<int>();
+    const std::string prefix = b.value("prefix", "padding");
+    auto name = [&](int i) { return fmt::format("{}-{:05}", prefix, i); };
+    std::optional<User> model;
+    for (int i = 0; i < count; ++i) {
+      if (s->users.contains(name(i))) continue;
+      if (!model) model = make_user(service, prefix, "normal", "padding", 820);
+      User u = *model;
+      u.username = name(i);
+      s->users[u.username] = std::move(u);
+    }
+    int beyond = count;
+    while (s->users.erase(name(beyond)) > 0) ++beyond;
+    return {200, {{"users", s->users.size()}}};
   }
 
   // Aiven's renewal: a new key and certificate; the old one stays valid and
