@@ -1,5 +1,7 @@
 #include "certswap/aiven_response.hpp"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -391,11 +393,22 @@ Result<ServiceAddress> decode_service(Input&& body, const std::string& where,
   // authentication method. Like avn, take route + certificate authentication;
   // a primary one before a replica. Components of another shape are skipped.
   std::optional<ServiceAddress> replica;
+  bool kafka_listed = false;
+  std::vector<std::string> certificate_routes;
   if (auto comps = svc->find("components"); comps != svc->end() && comps->is_array()) {
     for (const auto& c : *comps) {
       if (!c.is_object()) continue;
       const auto host = optional_string(c, "host");
       const auto port = c.find("port");
+      // Only a listener that says its route and method tells what the service offers.
+      const auto method = optional_string(c, "kafka_authentication_method");
+      const auto its_route = optional_string(c, "route");
+      if (optional_string(c, "component") == "kafka" && method && its_route) {
+        kafka_listed = true;
+        if (*method == "certificate" &&
+            std::ranges::find(certificate_routes, *its_route) == certificate_routes.end())
+          certificate_routes.push_back(*its_route);
+      }
       if (optional_string(c, "component") != "kafka" ||
           optional_string(c, "kafka_authentication_method") != "certificate" ||
           optional_string(c, "route") != route || !host || host->empty() || port == c.end() ||
@@ -410,15 +423,29 @@ Result<ServiceAddress> decode_service(Input&& body, const std::string& where,
     }
   }
   if (replica) return *replica;
+  // Kafka listeners are listed, none with certificates: service_uri is then a
+  // SASL listener, where a client certificate proves nothing. avn refuses
+  // here too ("Certificate authentication is not enabled", aiven-client
+  // connection_info/kafka.py).
+  if (kafka_listed && certificate_routes.empty()) {
+    return fail(ErrorKind::Api,
+                "certificate authentication is not enabled on the Kafka listeners in the answer "
+                "to {} (only other methods, such as SASL, are listed); enable it on the service, "
+                "or give --bootstrap host:port of a listener that takes client certificates",
+                where);
+  }
   // service_uri is what `avn service user-kafka-java-creds` writes as
   // bootstrap.servers; it is the default route's address, no other's.
   const auto uri = optional_string(*svc, "service_uri");
   if (route == "dynamic" && uri && !uri->empty()) return ServiceAddress{*uri, "service_uri"};
   return fail(ErrorKind::Api,
               "no usable Kafka listener in the answer to {}: no kafka component with route "
-              "\"{}\" and certificate authentication{}; choose another --kafka-route or give "
+              "\"{}\" and certificate authentication{}{}; choose another --kafka-route or give "
               "--bootstrap host:port",
-              where, route, route == "dynamic" ? ", and no service_uri" : "");
+              where, route, route == "dynamic" ? ", and no service_uri" : "",
+              certificate_routes.empty()
+                  ? ""
+                  : fmt::format(" (routes with one: {})", fmt::join(certificate_routes, ", ")));
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 // not the user), and which Kafka listener it validates against.
 #include "certswap/cert_info.hpp"
 #include "cli_harness.hpp"
+#include "eventually.hpp"
 
 using namespace certswap_test;
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -189,18 +191,21 @@ TEST_CASE("a reset whose answer was lost after Aiven acted is installed, not ask
   REQUIRE(cli.run({"init"}).exit_code == 0);
   const auto before = snapshot_live(cli.out);
   cli.tb.control_delete("/_testbed/requests");
-  // Aiven resets, then the connection drops mid-answer.
+  const auto old_fp = live_fingerprint(cli.out);
+  // The answer comes after certswap gave up waiting, and Aiven resets then:
+  // the emulator's delay runs before the reset.
   cli.tb.add_fault({{"method", "PUT"},
                     {"path_regex", ".*/user/" + cli.user},
                     {"count", 1},
-                    {"fault", {{"kind", "truncated_body"}}}});
-  auto lost = cli.run({"rotate", "--reset-credentials"});
-  cli.tb.clear_faults();
+                    {"fault", {{"kind", "delay"}, {"ms", 3000}}}});
+  auto lost = cli.run({"rotate", "--reset-credentials", "--api-timeout", "1s"});
   CHECK(lost.exit_code == 4);
   CHECK_THAT(lost.output, Catch::Contains("may or may not have made a new pair") &&
                               Catch::Contains("certswap rotate"));
   CHECK(snapshot_live(cli.out) == before);
   CHECK(journal(cli)["reset_requested"] != 0);
+  REQUIRE(eventually([&] { return upstream_fingerprint(cli, cli.tb.service) != old_fp; }, 30s));
+  cli.tb.clear_faults();
 
   auto again = cli.run({"rotate", "--reset-credentials"});
   REQUIRE(again.exit_code == 0);
@@ -330,6 +335,26 @@ TEST_CASE("a service that lists no components is validated at its service_uri", 
                Catch::Contains("no usable Kafka listener") && Catch::Contains("no service_uri"));
     CHECK(bare.acks() == 0);
   }
+}
+
+TEST_CASE("a service whose Kafka listeners take no certificates is refused, as avn refuses it",
+          "[api][listener][bad-input]") {
+  Cli cli("sasl-only");
+  OwnService svc(cli, json::object());
+  REQUIRE(cli.run({"init"}, svc.env()).exit_code == 0);
+  // Certificate authentication switched off: service_uri is a SASL listener now.
+  cli.tb.control_post("/_testbed/service", {{"project", cli.tb.project},
+                                            {"service", svc.name},
+                                            {"host", "127.0.0.1"},
+                                            {"port", broker_port(cli)},
+                                            {"certificate_auth", false}});
+  svc.renew();
+  const auto before = snapshot_live(cli.out);
+  auto r = cli.run({"rotate"}, svc.env());
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.output, Catch::Contains("certificate authentication is not enabled"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(svc.acks() == 0);
 }
 
 TEST_CASE("the inbox source asks the API for the --kafka-route listener too", "[api][listener]") {

@@ -108,7 +108,20 @@ TEST_CASE("the listener is the kafka component of the route with certificate aut
   REQUIRE_FALSE(none);
   CHECK(none.error().kind == ErrorKind::Api);
   CHECK_THAT(none.error().message,
-             Catch::Contains("no usable Kafka listener") && Catch::Contains("\"privatelink\""));
+             Catch::Contains("no usable Kafka listener") && Catch::Contains("\"privatelink\"") &&
+                 Catch::Contains("routes with one: public, dynamic, private"));
+}
+
+TEST_CASE("a service whose Kafka listeners take no certificates is refused, not its service_uri") {
+  const std::string sasl_only = R"({"service": {"service_uri": "sasl.example:2",
+      "components": [{"component": "kafka", "host": "sasl.example", "port": 2,
+                      "route": "dynamic", "usage": "primary",
+                      "kafka_authentication_method": "sasl"}]}})";
+  auto refused = decode_service_response(sasl_only, "GET s");
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message,
+             Catch::Contains("certificate authentication is not enabled") &&
+                 Catch::Contains("--bootstrap"));
 }
 
 TEST_CASE("a replica listener serves only when the route has no primary one") {

@@ -16,7 +16,7 @@ namespace certswap {
 
 struct ApiConfig {
   std::string url = "https://api.aiven.io";
-  std::string ca_file;               // extra CA to trust (e.g. the test bed emulator)
+  std::string ca_file;  // trusted instead of the system store (e.g. the test bed emulator)
   std::filesystem::path token_file;  // preferred over the AIVEN_AUTH_TOKEN env var
   bool allow_plain_http = false;     // see HttpOptions::allow_plain_http
   std::chrono::milliseconds connect_timeout{10'000};

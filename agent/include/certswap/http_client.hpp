@@ -27,8 +27,9 @@ struct RetryPolicy {
 };
 
 struct HttpOptions {
-  std::string base_url;       // e.g. https://api.aiven.io (no trailing slash)
-  std::string extra_ca_file;  // trusted in addition to the system store; empty = system only
+  std::string base_url;  // e.g. https://api.aiven.io (no trailing slash)
+  // Trusted instead of the system store (libcurl's CAINFO replaces it); empty = system store.
+  std::string extra_ca_file;
   // http:// URLs are refused unless this is set: the API token would travel in
   // clear text. Only a local endpoint (a notifier, a test emulator) needs it.
   bool allow_plain_http = false;

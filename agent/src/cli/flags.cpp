@@ -146,7 +146,7 @@ void add_target_flags(CLI::App& app, Flags& f) {
       ->envname("CERTSWAP_API_URL")
       ->group(a);
   app.add_option("--api-ca-file", f.api.ca_file,
-                 "Extra CA to trust for the API (e.g. a test emulator)")
+                 "CA bundle trusted for the API instead of the system store (e.g. a test emulator)")
       ->envname("CERTSWAP_API_CA_FILE")
       ->group(a);
   app.add_option("--token-file", f.token_file, "File holding the API token (else AIVEN_AUTH_TOKEN)")

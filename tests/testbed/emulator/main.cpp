@@ -607,12 +607,14 @@ class Emulator {
                               {"ssl", true},
                               {"kafka_authentication_method", auth}});
       };
-      kafka("dynamic", {s.host, s.port}, "certificate");
+      // A service with certificate authentication off lists its SASL
+      // listeners only (spec ComponentOut.kafka_authentication_method).
+      const std::string cert = s.certificate_auth ? "certificate" : "sasl";
+      kafka("dynamic", {s.host, s.port}, cert);
       kafka("dynamic", nowhere(0), "sasl");
-      kafka("public", endpoint("public", 1), "certificate");
-      kafka("private", endpoint("private", 2), "certificate");
-      if (s.routes.contains("privatelink"))
-        kafka("privatelink", s.routes.at("privatelink"), "certificate");
+      kafka("public", endpoint("public", 1), cert);
+      kafka("private", endpoint("private", 2), cert);
+      if (s.routes.contains("privatelink")) kafka("privatelink", s.routes.at("privatelink"), cert);
       for (const char* other : {"schema_registry", "kafka_rest"}) {
         components.push_back({{"component", other},
                               {"host", nowhere(3).host},
@@ -683,6 +685,7 @@ class Emulator {
     for (const auto& [route, e] : routes.items())
       s->routes[route] = {e.value("host", "127.0.0.1"), e.value("port", 0)};
     s->list_components = b.value("components", true);
+    s->certificate_auth = b.value("certificate_auth", true);
     s->service_uri.reset();
     if (b.contains("service_uri")) s->service_uri = b["service_uri"].get<std::string>();
     if (s->create_time.empty()) s->create_time = iso8601(std::chrono::system_clock::now());

@@ -75,6 +75,7 @@ State State::load(const std::filesystem::path& file) {
       for (const auto& [route, ej] : routes.items())
         s.routes[route] = {ej.value("host", ""), ej.value("port", 0)};
       s.list_components = sj.value("list_components", true);
+      s.certificate_auth = sj.value("certificate_auth", true);
       if (sj.contains("service_uri") && sj["service_uri"].is_string())
         s.service_uri = sj["service_uri"].get<std::string>();
       s.create_time = sj.value("create_time", "");
@@ -98,6 +99,7 @@ void State::save(const std::filesystem::path& file) const {
           {"port", s.port},
           {"routes", routes},
           {"list_components", s.list_components},
+          {"certificate_auth", s.certificate_auth},
           {"service_uri", s.service_uri ? nlohmann::json(*s.service_uri) : nlohmann::json(nullptr)},
           {"create_time", s.create_time},
           {"users", s.users}};
