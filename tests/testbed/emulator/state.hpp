@@ -37,7 +37,7 @@ struct Service {
   int port = 0;
   // Other routes ("public", "private", "privatelink") a test pointed somewhere.
   std::map<std::string, Endpoint> routes;
-  bool list_components = true;             // false: the answer lists none
+  bool list_components = true;  // false: the answer lists none
   // false: the Kafka listeners take SASL only (kafka_authentication_methods.certificate off)
   bool certificate_auth = true;
   std::optional<std::string> service_uri;  // overrides host:port
