@@ -299,7 +299,7 @@ class Rotation {
       StepTimer step(report_, cfg_.name, "validate-offline");
       auto info =
           offered ? std::move(*offered) : validate_offline(fetched->set, offline_policy(), now_);
-      if (!info) return reject(step.failed(info.error()).error());
+      if (!info) return reject(step.failed(info.error()).error(), options.dry_run);
       candidate = *info;
       step.ok(fmt::format("subject \"{}\", serial {}, not after {}, sha256 {}", candidate.subject,
                           candidate.serial_hex, format_time(candidate.not_after),
@@ -309,7 +309,7 @@ class Rotation {
     // 5. validate live: a real mTLS connection to the brokers with the new set.
     auto checked = validate_against_broker(fetched->set, live);
     if (!checked) {
-      return checked.error().kind == ErrorKind::Rejected ? reject(checked.error())
+      return checked.error().kind == ErrorKind::Rejected ? reject(checked.error(), options.dry_run)
                                                          : record_failure(checked.error());
     }
 
@@ -583,8 +583,9 @@ class Rotation {
   }
 
   // A set that failed validation is not kept: its private key leaves staging
-  // now, not at the next success.
-  Result<RotationReport> reject(Error error) {
+  // now, not at the next success. (A dry run staged nothing and changes nothing.)
+  Result<RotationReport> reject(Error error, bool dry_run) {
+    if (dry_run) return record_failure(std::move(error));
     if (auto cleared = journal_.clear_staged(); !cleared) {
       spdlog::error("{}: could not remove the rejected set from staging: {}", cfg_.name,
                     cleared.error().message);

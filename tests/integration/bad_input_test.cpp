@@ -169,6 +169,8 @@ TEST_CASE("bad input from the API leaves the live files untouched and acknowledg
       for (const auto& text : c.expected) CHECK_THAT(r.output, Catch::Contains(text));
       CHECK(snapshot_live(cli.out) == before);
       CHECK(cli.tb.ack_count(cli.user) == 0);
+      // A set that failed validation does not stay behind with its key.
+      CHECK_FALSE(fs::exists(cli.out / ".certswap" / "staging" / "service.key"));
     }
   }
 }
