@@ -118,6 +118,15 @@ std::vector<int> api_attempts_per_check(const std::string& log, const Cli& cli) 
   return attempts;
 }
 
+// Whether a sidecar has recorded when it checks next (the default state
+// directory's journal): the last thing a check does that shows from outside
+// (daemon.cpp, record_next_check), so a check has ended.
+bool next_check_recorded(const Cli& cli) {
+  const auto state =
+      nlohmann::json::parse(read(cli.out / ".certswap" / "state.json"), nullptr, false);
+  return state.is_object() && state.value("next_check", std::int64_t{0}) > 0;
+}
+
 // The least a check waits after `failures` failed checks in a row: the lower
 // end of the jitter (half) of 5 s doubled per failure, at most 15 min
 // (daemon.cpp): 5 s after the first, 10 s after the second.
@@ -234,7 +243,10 @@ TEST_CASE("the sidecar rotates after a renewal, notifies, acknowledges once and 
   CHECK_THAT(metrics, Catch::Contains("certswap_rotations_total{target=\"test-project/kafka-test/" +
                                       cli.user + "\"} 1"));
   CHECK_THAT(metrics, Catch::Contains("outcome=\"accepted\""));
-  std::this_thread::sleep_for(2500ms);  // two more polls: nothing more to do
+  // Two more polls that asked the API and ended: nothing more to acknowledge.
+  const auto polled = api_attempts_per_check(sidecar.process->output(), cli).size();
+  REQUIRE(eventually(
+      [&] { return api_attempts_per_check(sidecar.process->output(), cli).size() >= polled + 2; }));
   CHECK(cli.tb.ack_count(cli.user) == 1);
   CHECK(sidecar.process->stop(SIGTERM) == 0);
   const auto output = sidecar.process->output();
@@ -270,8 +282,10 @@ TEST_CASE("a deleted service.key is repaired within a second without a download"
   Cli cli("repair");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   Sidecar sidecar(cli, {}, "10m");
-  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }));
-  std::this_thread::sleep_for(300ms);
+  // Ready comes a moment before the start-up check is over; once it is, the
+  // deletion below is the only thing left to wake a check, with no check in
+  // flight to hold back the repair.
+  REQUIRE(eventually([&] { return next_check_recorded(cli); }));
   const auto key = read(cli.out / "service.key");
   cli.tb.control_delete("/_testbed/requests");
   fs::remove(cli.out / "service.key");
