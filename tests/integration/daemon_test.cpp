@@ -11,7 +11,9 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "cli_harness.hpp"
@@ -68,13 +70,131 @@ struct Sidecar {
   }
 };
 
-// How many times the emulator was asked for this Cli's user (each check asks once per attempt).
-int user_gets(const Cli& cli) {
+// When the emulator answered each GET of this Cli's user, in order, in its
+// monotonic milliseconds (each check asks once per attempt).
+std::vector<std::int64_t> user_get_times(const Cli& cli) {
   const std::string user_path = "/user/" + cli.user;
-  int n = 0;
+  std::vector<std::int64_t> times;
   for (const auto& r : cli.tb.control_get("/_testbed/requests"))
-    if (r.value("method", "") == "GET" && r.value("path", "").ends_with(user_path)) ++n;
-  return n;
+    if (r.value("method", "") == "GET" && r.value("path", "").ends_with(user_path))
+      times.push_back(r.value("monotonic_ms", std::int64_t{0}));
+  return times;
+}
+
+// How many times the emulator was asked for this Cli's user.
+std::size_t user_gets(const Cli& cli) {
+  return user_get_times(cli).size();
+}
+
+// The name the sidecar gives the one target of a Cli's environment.
+std::string target_name(const Cli& cli) {
+  return cli.tb.project + "/" + cli.tb.service + "/" + cli.user;
+}
+
+// The checks of a Cli's target that asked the API, as the sidecar's log tells
+// them: one entry per check that has ended (its `check` step line came after a
+// `fetch` step line), holding the GETs of the user it made: one per `fetch`
+// line, and one more for each "retrying in" line about the user's URL. Checks
+// that only repaired the disk (no fetch) are left out.
+std::vector<int> api_attempts_per_check(const std::string& log, const Cli& cli) {
+  const auto target = target_name(cli);
+  const auto user_url = "/user/" + cli.user + "?";
+  std::vector<int> attempts;
+  int gets = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string name, step;
+    words >> name >> step;
+    if (line.contains(user_url) && line.contains("; retrying in ")) {
+      ++gets;
+    } else if (name == target && step == "fetch") {
+      ++gets;
+    } else if (name == target && step == "check" && gets > 0) {
+      attempts.push_back(gets);
+      gets = 0;
+    }
+  }
+  return attempts;
+}
+
+// Whether a sidecar has recorded when it checks next (the default state
+// directory's journal): the last thing a check does that shows from outside
+// (daemon.cpp, record_next_check), so a check has ended.
+bool next_check_recorded(const Cli& cli) {
+  const auto state =
+      nlohmann::json::parse(read(cli.out / ".certswap" / "state.json"), nullptr, false);
+  return state.is_object() && state.value("next_check", std::int64_t{0}) > 0;
+}
+
+// The least a check waits after `failures` failed checks in a row: the lower
+// end of the jitter (half) of 5 s doubled per failure, at most 15 min
+// (daemon.cpp): 5 s after the first, 10 s after the second.
+std::chrono::milliseconds least_backoff(int failures) {
+  return std::min<std::chrono::milliseconds>(15min, 5s * (1LL << failures)) / 2;
+}
+
+// A sidecar's checks of a Cli's target that keeps failing, seen from both
+// sides once the third check that asks the API has asked.
+struct FailingChecks {
+  std::vector<int> gets_per_check;      // of the checks that had ended, from the sidecar's log
+  std::vector<std::int64_t> get_times;  // of every GET of the user since, read after the log
+  std::size_t gets_before_log = 0;      // the GETs the emulator had seen just before the log
+};
+
+// `before`: the GETs of the user before the sidecar started; `before_log` runs
+// just before the log is read (to read another counter in step with it). Two
+// back-offs of at most 10 s and 20 s and the retries of three checks: a slow
+// machine only makes this take longer; the bound only catches a hang.
+FailingChecks wait_for_third_check(
+    const Cli& cli, const Sidecar& sidecar, std::size_t before,
+    const std::function<void()>& before_log = [] {}) {
+  FailingChecks seen;
+  const bool third = eventually(
+      [&] {
+        seen.gets_before_log = user_gets(cli) - before;
+        before_log();
+        seen.gets_per_check = api_attempts_per_check(sidecar.process->output(), cli);
+        seen.get_times = user_get_times(cli);
+        seen.get_times.erase(seen.get_times.begin(),
+                             seen.get_times.begin() + static_cast<std::ptrdiff_t>(before));
+        const auto& per_check = seen.gets_per_check;
+        return per_check.size() >= 2 &&
+               seen.get_times.size() > static_cast<std::size_t>(per_check[0] + per_check[1]);
+      },
+      120s);
+  REQUIRE(third);
+  return seen;
+}
+
+// What backoff guarantees whatever the machine's speed. Retries are counted
+// per check: at most 4 GETs each (RetryPolicy::max_attempts), by the
+// sidecar's log, and by the API's, no more than the checks that had ended
+// and the one in flight may make. Between one check's last GET and the
+// next one's first, at least the least backoff after that many failures in a
+// row: the emulator stamps a GET before it answers, so a check's last one
+// comes before the check ended and the next check's first after its backoff.
+// The spacing is printed, not bounded above.
+void check_backoff(const FailingChecks& seen, const std::string& what) {
+  const auto& per_check = seen.gets_per_check;
+  for (const int gets : per_check) CHECK(gets <= 4);
+  CHECK(seen.gets_before_log <= 4 * (per_check.size() + 1));
+  // Every GET the log tells of reached the API, so the log tells the checks
+  // apart in the API's request log.
+  std::size_t next = 0;  // the first GET of the next check
+  for (const int gets : per_check) next += static_cast<std::size_t>(gets);
+  REQUIRE(seen.get_times.size() >= next);
+  next = 0;
+  for (std::size_t k = 0; k < per_check.size(); ++k) {
+    next += static_cast<std::size_t>(per_check[k]);
+    if (next >= seen.get_times.size()) break;  // the next check has not asked yet
+    const auto spacing = std::chrono::milliseconds(seen.get_times[next] - seen.get_times[next - 1]);
+    const auto least = least_backoff(static_cast<int>(k) + 1);
+    std::cout << what << ": check " << k + 1 << " asked " << per_check[k]
+              << " time(s); the next check asked " << spacing.count()
+              << " ms after its last GET (backoff at least " << least.count() << " ms)\n";
+    CHECK(spacing >= least - 1ms);  // both stamps in whole milliseconds
+  }
 }
 
 fs::path write_script(const fs::path& dir, const std::string& name, const std::string& body) {
@@ -123,7 +243,11 @@ TEST_CASE("the sidecar rotates after a renewal, notifies, acknowledges once and 
   CHECK_THAT(metrics, Catch::Contains("certswap_rotations_total{target=\"test-project/kafka-test/" +
                                       cli.user + "\"} 1"));
   CHECK_THAT(metrics, Catch::Contains("outcome=\"accepted\""));
-  std::this_thread::sleep_for(2500ms);  // two more polls: nothing more to do
+  // Two more polls that asked the API and ended: nothing more to acknowledge.
+  // The check that acknowledged may still be ending: three more ends.
+  const auto polled = api_attempts_per_check(sidecar.process->output(), cli).size();
+  REQUIRE(eventually(
+      [&] { return api_attempts_per_check(sidecar.process->output(), cli).size() >= polled + 3; }));
   CHECK(cli.tb.ack_count(cli.user) == 1);
   CHECK(sidecar.process->stop(SIGTERM) == 0);
   const auto output = sidecar.process->output();
@@ -159,8 +283,10 @@ TEST_CASE("a deleted service.key is repaired within a second without a download"
   Cli cli("repair");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   Sidecar sidecar(cli, {}, "10m");
-  REQUIRE(eventually([&] { return sidecar.get("/readyz").first == 200; }));
-  std::this_thread::sleep_for(300ms);
+  // Ready comes a moment before the start-up check is over; once it is, the
+  // deletion below is the only thing left to wake a check, with no check in
+  // flight to hold back the repair.
+  REQUIRE(eventually([&] { return next_check_recorded(cli); }));
   const auto key = read(cli.out / "service.key");
   cli.tb.control_delete("/_testbed/requests");
   fs::remove(cli.out / "service.key");
@@ -597,30 +723,19 @@ TEST_CASE(
                       {"fault", std::move(fault)}});
   };
   // Each fault gets a fresh sidecar, so that the backoff the first one built
-  // up cannot hide the second one's rate.
+  // up cannot hide the second one's.
   permanent({{"kind", "status"}, {"status", 500}});
-  int before = user_gets(cli);
   {
+    const auto before = user_gets(cli);
     Sidecar sidecar(cli);
-    std::this_thread::sleep_for(15s);
+    check_backoff(wait_for_third_check(cli, sidecar, before), "under permanent 500s");
     CHECK(sidecar.get("/healthz").first == 200);
     CHECK(sidecar.process->stop(SIGTERM) == 0);
   }
-  const int under_500 = user_gets(cli) - before;
   permanent({{"kind", "rate_limit"}, {"retry_after", 1}});
-  before = user_gets(cli);
+  const auto before = user_gets(cli);
   Sidecar sidecar(cli);
-  std::this_thread::sleep_for(15s);
-  const int under_429 = user_gets(cli) - before;
-  std::cout << "requests in 15 s under permanent 500s: " << under_500
-            << ", under permanent 429s: " << under_429 << "\n";
-  // A check makes up to 4 attempts (1 s apart under Retry-After: 1, less under
-  // 500s); a failed check waits 5-10 s, then 10-20 s: two checks in 15 s.
-  // With 1 s polls and no backoff there would be four or five.
-  CHECK(under_500 >= 4);
-  CHECK(under_500 <= 12);
-  CHECK(under_429 >= 4);
-  CHECK(under_429 <= 12);
+  check_backoff(wait_for_third_check(cli, sidecar, before), "under permanent 429s");
   CHECK(sidecar.get("/healthz").first == 200);
 
   cli.tb.clear_faults();
@@ -639,19 +754,17 @@ TEST_CASE(
   TcpGate gate(cli.tb.bootstrap);  // shut: the broker accepts and never answers
   auto renewed = cli.tb.renew(cli.user, "gen2");
   const auto live_before = snapshot_live(cli.out);
-  const int before = user_gets(cli);
+  const auto before = user_gets(cli);
   Sidecar sidecar(cli, {"--bootstrap", gate.address(), "--live-timeout", "2s"});
-  std::this_thread::sleep_for(15s);
-  const int checks = user_gets(cli) - before;
-  const int connections = gate.connections();
-  std::cout << "in 15 s with a hung broker: " << checks << " checks, " << connections
-            << " broker connections\n";
-  // Without backoff (1 s polls, 2 s broker timeout) there would be 5 checks;
-  // with it: one at start, one 5-10 s after its failure, the next >= 10 s later.
-  CHECK(checks >= 2);
-  CHECK(checks <= 3);
-  CHECK(connections >= checks);
-  CHECK(connections <= 3 * checks);
+  int connections_before_log = 0;
+  const auto seen = wait_for_third_check(cli, sidecar, before,
+                                         [&] { connections_before_log = gate.connections(); });
+  check_backoff(seen, "with a hung broker");
+  // Every check that ended tried the broker, each at most three times.
+  const auto ended = static_cast<int>(seen.gets_per_check.size());
+  std::cout << "with a hung broker: " << gate.connections() << " broker connections\n";
+  CHECK(gate.connections() >= ended);
+  CHECK(connections_before_log <= 3 * (ended + 1));
   CHECK(snapshot_live(cli.out) == live_before);
   CHECK(cli.tb.ack_count(cli.user) == 0);
   CHECK(sidecar.get("/readyz").first == 200);  // the old set is still valid and serving

@@ -8,13 +8,14 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <thread>
 
 #include "certswap/cert_info.hpp"
+#include "eventually.hpp"
 #include "process.hpp"
 #include "testbed.hpp"
 
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -314,11 +315,23 @@ TEST_CASE("the emulator's state survives a restart", "[emulator]") {
                                      "/ready.json' >/dev/null 2>&1 & echo $!"});
   };
   auto wait_ready = [&] {
-    for (int i = 0; i < 600 && !fs::exists(dir / "ready.json"); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    REQUIRE(fs::exists(dir / "ready.json"));
+    REQUIRE(certswap_test::eventually([&] { return fs::exists(dir / "ready.json"); }, 30s));
   };
-  auto stop = [&](const std::string& pid) { testbed::run_process({"/bin/kill", pid}); };
+  // Gone once it has exited: no /proc entry, or a zombie its new parent (the
+  // shell that started it has exited) has not reaped yet. The next emulator
+  // must not share the state directory with one still shutting down.
+  auto stop = [&](const std::string& pid) {
+    testbed::run_process({"/bin/kill", pid});
+    REQUIRE(certswap_test::eventually(
+        [&] {
+          std::ifstream status("/proc/" + pid + "/status");
+          std::string line;
+          while (std::getline(status, line))
+            if (line.starts_with("State:")) return line.find('Z') != std::string::npos;
+          return true;
+        },
+        30s));
+  };
   auto tb_for = [&] {
     testbed::Testbed tb;
     std::ifstream in(dir / "ready.json");
@@ -335,7 +348,6 @@ TEST_CASE("the emulator's state survives a restart", "[emulator]") {
   auto tb = tb_for();
   auto renewed = tb.renew("app", "persisted");
   stop(pid);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
 
   auto second = start();
   pid = second.output.substr(0, second.output.find('\n'));

@@ -72,6 +72,10 @@ struct RequestRecord {
   json headers;  // the authorization value masked
   int status;
   std::string time;
+  // CLOCK_MONOTONIC (steady_clock) in milliseconds, taken before the answer
+  // goes out: the time field has whole seconds, too coarse for a test to
+  // measure a client's spacing of requests.
+  std::int64_t monotonic_ms;
 };
 
 // Switches for behaviour that depends on the date or on what a test wants.
@@ -188,7 +192,8 @@ class Emulator {
                         {"query", r.query},
                         {"headers", r.headers},
                         {"status", r.status},
-                        {"time", r.time}});
+                        {"time", r.time},
+                        {"monotonic_ms", r.monotonic_ms}});
       res.set_content(list.dump(), "application/json");
     });
     server.Delete("/_testbed/requests", [this](const httplib::Request&, httplib::Response& res) {
@@ -467,7 +472,9 @@ class Emulator {
       headers[lower(k)] = auth ? v.substr(0, v.find(' ')) + " ***" : v;
     }
     std::lock_guard lock(requests_mutex_);
-    requests_.push_back({req.method, req.path, query, headers, status, now});
+    const auto monotonic = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    requests_.push_back({req.method, req.path, query, headers, status, now, monotonic.count()});
   }
 
   User* find_user(const std::string& project, const std::string& service, const std::string& user) {
