@@ -651,10 +651,11 @@ class Rotation {
     // before the previous one, the staged copy, or a generation that was
     // written but never made live.
     if (auto done = finish(); !done) return record_failure(done.error());
-    return record_success(stale         ? Outcome::Rerendered
-                          : ack_owed    ? Outcome::Acknowledged
-                          : notify_owed ? Outcome::Notified
-                                        : Outcome::UpToDate,
+    return record_success(stale      ? Outcome::Rerendered
+                          : ack_owed ? Outcome::Acknowledged
+                          // "notified" only when an app was told, not for a skip
+                          : notify_owed && !target_.notifiers.empty() ? Outcome::Notified
+                                                                      : Outcome::UpToDate,
                           cert);
   }
 

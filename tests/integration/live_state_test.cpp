@@ -119,6 +119,7 @@ TEST_CASE("a renewal over a damaged set notifies the apps before acknowledging",
     // Later runs owe the notification until it is sent, then acknowledge.
     auto owed = cli.run({"rotate", "--notify-exec", "touch " + marker.string()});
     CHECK(owed.exit_code == 0);
+    CHECK_THAT(owed.output, Catch::Contains(": acknowledged (live"));
   }
   SECTION("a notifier that works is called") {
     auto r = cli.run({"rotate", "--notify-exec", "touch " + marker.string()});
