@@ -88,7 +88,7 @@ for k in "${kustomizations[@]}"; do
   # A manifest next to the kustomization but not listed would never be applied.
   for f in "$dir"/*.yaml; do
     [[ "$(basename "$f")" == kustomization.yaml ]] && continue
-    printf '%s\n' "${resources[@]}" | grep -qxF "$(basename "$f")" ||
+    printf '%s\n' "${resources[@]}" | grep -xF "$(basename "$f")" >/dev/null ||
       fail "$f is not listed in the resources: of $k"
   done
   if command -v kubectl >/dev/null; then

@@ -80,7 +80,7 @@ require() {
   local unit="$1" line
   shift
   for line in "$@"; do
-    logical_lines "$units_dir/$unit" | grep -qxF "$line" || fail "$unit lacks $line"
+    logical_lines "$units_dir/$unit" | grep -xF "$line" >/dev/null || fail "$unit lacks $line"
   done
 }
 hardening=(NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes
@@ -125,7 +125,7 @@ for s in "${services[@]}"; do
 done
 
 # --- 4. exposure --------------------------------------------------------------
-if systemd-analyze security --help 2>/dev/null | grep -q -- '--offline'; then
+if systemd-analyze security --help 2>/dev/null | grep -- '--offline' >/dev/null; then
   for s in "${services[@]}"; do
     if ! sec="$(cd "$work" && systemd-analyze security --offline=true --threshold=20 "./$s" 2>&1)"; then
       printf '%s\n' "$sec" | grep 'Overall' >&2 || printf '%s\n' "$sec" >&2

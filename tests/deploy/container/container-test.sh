@@ -130,20 +130,20 @@ if [[ "$mode" == kube ]]; then
   [[ "$(podman inspect --format '{{.State.ExitCode}}' "$pod-certswap-init")" == 0 ]] ||
     kube_fail "the init container did not exit 0"
   kube_wait "/readyz of the sidecar" ready
-  app_started() { kube_logs app | grep -q '^started with /var/run/kafka-certs/service.cert'; }
+  app_started() { kube_logs app | grep '^started with /var/run/kafka-certs/service.cert' >/dev/null; }
   kube_wait "the app container to start" app_started
   # init --install-preload put the library in the shared volume, and the app
   # container's LD_PRELOAD entry (the only change an app needs) loaded it.
   installed="$work/volumes/kafka-certs/.certswap-reload/libcertswap-preload.so"
   [[ "$(stat -c '%a %u' "$installed" 2>/dev/null)" == "644 $uid" ]] ||
     kube_fail "init --install-preload did not leave $installed (mode 644, uid $uid)"
-  kube_logs app | grep -q '^preload library loaded$' ||
+  kube_logs app | grep '^preload library loaded$' >/dev/null ||
     kube_fail "the app container did not load the preload library from the shared volume"
   acks_before="$(acks)"
   renew kube
   acknowledged() { (($(acks) > acks_before)); }
   kube_wait "the sidecar to acknowledge the renewal" acknowledged
-  reloaded() { kube_logs app | grep -q '^SIGHUP: reloading /var/run/kafka-certs/service.cert'; }
+  reloaded() { kube_logs app | grep '^SIGHUP: reloading /var/run/kafka-certs/service.cert' >/dev/null; }
   kube_wait "the app container to receive SIGHUP" reloaded
   live_subject="$(openssl x509 -noout -subject -in "$work/volumes/kafka-certs/service.cert")"
   [[ "$live_subject" == *OU*kube* ]] || kube_fail "the live certificate is not the renewed one: $live_subject"
@@ -191,7 +191,7 @@ echo "container: renewal live and acknowledged $((SECONDS - renew_start)) s afte
 for path in /healthz /readyz /metrics; do
   curl -fsS -o /dev/null "$endpoint$path" || fail "GET $path on the sidecar failed"
 done
-curl -fsS "$endpoint/metrics" | grep -q '^certswap_' || fail "/metrics has no certswap_ metric"
+curl -fsS "$endpoint/metrics" | grep '^certswap_' >/dev/null || fail "/metrics has no certswap_ metric"
 
 stop_start=$SECONDS
 podman stop --time 10 "$name" >/dev/null || fail "podman stop failed"
