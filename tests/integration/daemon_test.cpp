@@ -156,8 +156,10 @@ FailingChecks wait_for_third_check(
         before_log();
         seen.gets_per_check = api_attempts_per_check(sidecar.process->output(), cli);
         seen.get_times = user_get_times(cli);
+        // (A request log cleared meanwhile is shorter: no erase past its end.)
         seen.get_times.erase(seen.get_times.begin(),
-                             seen.get_times.begin() + static_cast<std::ptrdiff_t>(before));
+                             seen.get_times.begin() + static_cast<std::ptrdiff_t>(
+                                                          std::min(before, seen.get_times.size())));
         const auto& per_check = seen.gets_per_check;
         return per_check.size() >= 2 &&
                seen.get_times.size() > static_cast<std::size_t>(per_check[0] + per_check[1]);
