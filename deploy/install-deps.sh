@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   kcat python3-confluent-kafka
   librdkafka-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev catch2
-  libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libyaml-cpp-dev
   clang-format openssl ca-certificates curl python3 procps util-linux
   openjdk-17-jdk-headless maven python3-venv python3-yaml
   clang-16 libclang-rt-16-dev systemd

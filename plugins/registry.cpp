@@ -1,10 +1,12 @@
 #include "registry.hpp"
 
+#include "certswap/directory_output.hpp"
 #include "formats/pem/pem_format.hpp"
 #include "formats/pkcs12/pkcs12_format.hpp"
 #include "notifiers/exec/exec_notifier.hpp"
 #include "notifiers/http/http_notifier.hpp"
 #include "notifiers/signal/signal_notifier.hpp"
+#include "outputs/kubernetes_secret/secret_output.hpp"
 #include "sources/aiven/aiven_source.hpp"
 #include "sources/inbox/inbox_source.hpp"
 
@@ -56,6 +58,29 @@ Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig
     }
   }
   return notifiers;
+}
+
+Result<OutputOpener> make_output(const TargetConfig& target, std::vector<std::string> names) {
+  if (target.kubernetes_secret.empty()) {
+    return OutputOpener([target, names](OutputAccess access) {
+      return open_directory_output(target, names, access);
+    });
+  }
+  auto ref = parse_secret_ref(target.kubernetes_secret);
+  if (!ref) return std::unexpected(ref.error());
+  auto connection = resolve_kube_connection(target.kubeconfig);
+  if (!connection) {
+    Error e = connection.error();
+    e.message = fmt::format("target {}: {}", target.name, e.message);
+    return std::unexpected(std::move(e));
+  }
+  // One client for the target's whole life: its connections are kept alive.
+  auto api = std::make_shared<KubeApi>(std::move(*connection), target.live_timeout);
+  SecretOutputOptions options{target.kubernetes_take_over, target.kubernetes_operator_keys};
+  return OutputOpener([api, ref = *ref, names, options](OutputAccess) {
+    return Result<std::unique_ptr<Output>>(
+        std::make_unique<SecretOutput>(api, ref.first, ref.second, names, options));
+  });
 }
 
 }  // namespace certswap::plugins

@@ -6,6 +6,7 @@
 #include "certswap/config.hpp"
 #include "certswap/format.hpp"
 #include "certswap/notifier.hpp"
+#include "certswap/output.hpp"
 #include "certswap/source.hpp"
 
 namespace certswap::plugins {
@@ -13,5 +14,8 @@ namespace certswap::plugins {
 Result<std::unique_ptr<Source>> make_source(const TargetConfig& target, AivenClient& api);
 Result<std::unique_ptr<Format>> make_format(const TargetConfig& target);
 Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig& target);
+// Where the apps read the set: the output directory, or a Kubernetes Secret
+// (whose credentials are resolved now, so a bad kubeconfig fails at start).
+Result<OutputOpener> make_output(const TargetConfig& target, std::vector<std::string> names);
 
 }  // namespace certswap::plugins

@@ -137,16 +137,21 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
        {std::pair{"name", &t.name}, std::pair{"project", &t.project},
         std::pair{"service", &t.service}, std::pair{"user", &t.user},
         std::pair{"bootstrap", &t.bootstrap}, std::pair{"kafka_route", &t.kafka_route},
-        std::pair{"source", &t.source}, std::pair{"format", &t.format}}) {
+        std::pair{"source", &t.source}, std::pair{"format", &t.format},
+        std::pair{"kubernetes_secret", &t.kubernetes_secret}}) {
     *out = j.value(key, *out);
   }
   for (auto [key, out] :
        {std::pair{"output_dir", &t.output_dir}, std::pair{"state_dir", &t.state_dir},
-        std::pair{"inbox_dir", &t.inbox_dir},
+        std::pair{"inbox_dir", &t.inbox_dir}, std::pair{"kubeconfig", &t.kubeconfig},
         std::pair{"pkcs12_password_file", &t.pkcs12_password_file}}) {
     *out = j.value(key, std::string());
   }
   t.pkcs12_legacy = j.value("pkcs12_legacy", false);
+  t.kubernetes_take_over = j.value("kubernetes_take_over", false);
+  if (j.contains("kubernetes_operator_keys")) {
+    t.kubernetes_operator_keys = j["kubernetes_operator_keys"].get<std::string>();
+  }
   for (auto [key, out] :
        {std::pair{"key_mode", &t.key_mode}, std::pair{"public_mode", &t.public_mode}}) {
     if (!j.contains(key)) continue;
@@ -309,8 +314,29 @@ std::vector<std::filesystem::path> spellings(const std::filesystem::path& dir) {
 }  // namespace
 
 Result<void> finalize_target(TargetConfig& t) {
-  if (t.output_dir.empty()) {
-    return fail(ErrorKind::Usage, "no output directory: set --output-dir or CERTSWAP_OUTPUT_DIR");
+  if (!t.kubernetes_secret.empty()) {
+    if (!t.output_dir.empty()) {
+      return fail(ErrorKind::Usage,
+                  "target {}: an output directory and a Kubernetes Secret: one output per target "
+                  "(give each its own target)",
+                  t.name.empty() ? t.kubernetes_secret : t.name);
+    }
+    if (t.state_dir.empty()) {
+      return fail(ErrorKind::Usage,
+                  "the Kubernetes Secret {} needs a state directory for its journal and staging "
+                  "(--state-dir or CERTSWAP_STATE_DIR)",
+                  t.kubernetes_secret);
+    }
+  } else if (t.output_dir.empty()) {
+    return fail(ErrorKind::Usage,
+                "no output: set --output-dir (CERTSWAP_OUTPUT_DIR) or --kubernetes-secret "
+                "(CERTSWAP_KUBERNETES_SECRET)");
+  }
+  if (t.kubernetes_secret.empty() &&
+      (t.kubernetes_take_over || t.kubernetes_operator_keys || !t.kubeconfig.empty())) {
+    return fail(ErrorKind::Usage,
+                "kubeconfig, kubernetes_take_over and kubernetes_operator_keys apply to a "
+                "Kubernetes Secret output only (--kubernetes-secret)");
   }
   if (t.source == "aiven" && (t.project.empty() || t.service.empty() || t.user.empty())) {
     return fail(ErrorKind::Usage,
@@ -328,7 +354,8 @@ Result<void> finalize_target(TargetConfig& t) {
   }
   if (t.state_dir.empty()) t.state_dir = t.output_dir / ".certswap";
   if (t.name.empty()) {
-    t.name = t.user.empty() ? t.output_dir.filename().string()
+    t.name = t.user.empty() ? (t.kubernetes_secret.empty() ? t.output_dir.filename().string()
+                                                           : t.kubernetes_secret)
                             : t.project + "/" + t.service + "/" + t.user;
   }
   if (t.keep_generations < 2) {
@@ -348,6 +375,7 @@ Result<void> finalize_targets(std::vector<TargetConfig>& targets) {
                                            "they would share one journal and one writer lock"}}) {
     std::map<std::filesystem::path, std::size_t> owner;
     for (std::size_t i = 0; i < targets.size(); ++i) {
+      if ((targets[i].*dir).empty()) continue;  // a Secret target has no output directory
       for (const auto& spelling : spellings(targets[i].*dir)) {
         auto [it, added] = owner.try_emplace(spelling, i);
         if (!added && it->second != i) {
@@ -356,6 +384,17 @@ Result<void> finalize_targets(std::vector<TargetConfig>& targets) {
                       targets[it->second].name, targets[i].name, what, spelling.string(), why);
         }
       }
+    }
+  }
+  std::map<std::string, std::size_t> secret_owner;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i].kubernetes_secret.empty()) continue;
+    auto [it, added] = secret_owner.try_emplace(targets[i].kubernetes_secret, i);
+    if (!added) {
+      return fail(ErrorKind::Usage,
+                  "targets \"{}\" and \"{}\" share the Kubernetes Secret {}: each would replace "
+                  "the other's certificate; give each its own",
+                  targets[it->second].name, targets[i].name, targets[i].kubernetes_secret);
     }
   }
   return {};

@@ -385,10 +385,10 @@ class Daemon {
   }
 
   void update_readiness_from_disk(const Target& target) {
-    auto store = AtomicStore::open_readonly(target.config.output_dir);
+    auto output = open_output(target, OutputAccess::Read);
     bool ready = false;
-    if (store) {
-      auto files = store->read_live(target.format->file_names());
+    if (output) {
+      auto files = (*output)->read_live(target.format->file_names());
       if (files && files->contains("service.cert")) {
         auto info = inspect_certificate_pem(files->at("service.cert"), "live service.cert");
         // Another user's set serves nobody this target is for.
@@ -405,6 +405,7 @@ class Daemon {
 
   // A deleted link is put back from the live generation without a download.
   void repair_links(const Target& target) {
+    if (target.config.output_dir.empty()) return;  // a Secret: repaired by its next check
     auto lock = WriterLock::acquire(target.config.output_dir, target.config.state_dir,
                                     target.config.lock_timeout);
     if (!lock) {
@@ -428,6 +429,7 @@ class Daemon {
   void watch(std::size_t i) {
     std::lock_guard lock(watcher_mutex_);
     const auto& dir = targets_[i].config.output_dir;
+    if (dir.empty()) return;  // a Secret: checked on each pass, not watched
     watcher_->watch(watch_key(i, Watched::OutputDir), dir,
                     IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
     if (auto inbox = targets_[i].source->watch_dir()) {

@@ -239,8 +239,21 @@ void configure(CURL* curl, const HttpOptions& options, CURLSH* share, const std:
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options.extra_ca_file.empty()) {
+  if (!options.ca_pem.empty()) {
+    curl_blob ca{const_cast<char*>(options.ca_pem.data()), options.ca_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
+  } else if (!options.extra_ca_file.empty()) {
     curl_easy_setopt(curl, CURLOPT_CAINFO, options.extra_ca_file.c_str());
+  }
+  if (!options.client_cert_pem.empty()) {
+    curl_blob cert{const_cast<char*>(options.client_cert_pem.data()),
+                   options.client_cert_pem.size(), CURL_BLOB_COPY};
+    curl_blob key{const_cast<char*>(options.client_key_pem.data()), options.client_key_pem.size(),
+                  CURL_BLOB_COPY};
+    curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
   }
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, options.allow_plain_http ? "https,http" : "https");
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,

@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "certswap/atomic_store.hpp"
+#include "certswap/directory_output.hpp"
 #include "certswap/durable_file.hpp"
 #include "certswap/failpoint.hpp"
 #include "certswap/identity.hpp"
@@ -96,14 +96,14 @@ struct LiveState {
 class Rotation {
  public:
   Rotation(Target& target, StepReporter& report, Clock::time_point now, WriterLock lock,
-           Journal journal, AtomicStore store)
+           Journal journal, std::unique_ptr<Output> output)
       : target_(target),
         cfg_(target.config),
         report_(report),
         now_(now),
         lock_(std::move(lock)),
         journal_(std::move(journal)),
-        store_(std::move(store)) {}
+        output_(std::move(output)) {}
 
   static Result<Rotation> open(Target& target, StepReporter& report, Clock::time_point now) {
     StepTimer step(report, target.config.name, "open");
@@ -112,26 +112,20 @@ class Rotation {
     auto lock = WriterLock::acquire(target.config.output_dir, target.config.state_dir,
                                     target.config.lock_timeout);
     if (!lock) return step.failed(lock.error());
-    StoreOptions options;
-    options.key_mode = target.config.key_mode;
-    options.public_mode = target.config.public_mode;
-    options.uid = target.config.uid;
-    options.gid = target.config.gid;
-    options.keep_generations = target.config.keep_generations;
-    auto store = AtomicStore::open(target.config.output_dir, options);
-    if (!store) return step.failed(store.error());
+    auto output = open_output(target, OutputAccess::Write);
+    if (!output) return step.failed(output.error());
     // The lock made the state dir, which by default lives inside the output dir.
     auto journal = Journal::open(target.config.state_dir);
     if (!journal) return step.failed(journal.error());
-    step.ok(target.config.output_dir.string());
-    return Rotation(target, report, now, std::move(*lock), std::move(*journal), std::move(*store));
+    step.ok((*output)->describe());
+    return Rotation(target, report, now, std::move(*lock), std::move(*journal), std::move(*output));
   }
 
   LiveState read_live() const {
     LiveState live;
     const auto names = target_.format->file_names();
     // Plain files count: what `avn service user-creds-download` left is a live set.
-    auto files = store_.read_live(names);
+    auto files = output_->read_live(names);
     if (!files) {
       live.holding = Holding::Damaged;
       live.problem = files.error().message;
@@ -139,7 +133,7 @@ class Rotation {
     }
     auto set = target_.format->read_back(*files);
     if (!set) {
-      const bool held = !files->empty() || store_.ever_held_a_set(names) ||
+      const bool held = !files->empty() || output_->ever_held_a_set(names) ||
                         !journal_.state().live_fingerprint.empty();
       live.holding = held ? Holding::Damaged : Holding::Nothing;
       live.problem = set.error().message;
@@ -188,7 +182,7 @@ class Rotation {
   // acknowledging needs. The key and chain of this very set were checked
   // before the swap; checking them again cost a key parse and a chain check.
   std::optional<std::string> live_fingerprint() const {
-    auto files = store_.read_live(target_.format->file_names());
+    auto files = output_->read_live(target_.format->file_names());
     if (!files) return std::nullopt;
     auto set = target_.format->read_back(*files);
     if (!set) return std::nullopt;
@@ -229,7 +223,7 @@ class Rotation {
       return record_failure(
           step.failed({ErrorKind::Invalid, fmt::format("no valid live set in {} and nothing to "
                                                        "install: {}",
-                                                       cfg_.output_dir.string(), live.summary())})
+                                                       output_->describe(), live.summary())})
               .error());
     }
 
@@ -270,11 +264,11 @@ class Rotation {
         compare.warn(
             fmt::format("the set in {} is not this target's ({}): installing the set of "
                         "user \"{}\" through the whole pipeline",
-                        cfg_.output_dir.string(), live.problem, cfg_.user));
+                        output_->describe(), live.problem, cfg_.user));
         break;
       case Holding::Damaged:
         compare.warn(fmt::format("the set in {} is damaged ({}): installing a whole new one",
-                                 cfg_.output_dir.string(), live.problem));
+                                 output_->describe(), live.problem));
         break;
       case Holding::Ours:
         compare.ok(!live.cert   ? "live set is not valid: " + live.problem
@@ -322,7 +316,7 @@ class Rotation {
       auto published = publish(fetched->set, candidate);
       if (!published) return record_failure(step.failed(published.error()).error());
       generation = *published;
-      step.ok(fmt::format("{} -> {}", (cfg_.output_dir / "..data").string(), generation));
+      step.ok(output_->describe_version(generation));
     }
     failpoint("after-swap");
 
@@ -387,23 +381,20 @@ class Rotation {
   std::optional<std::string> drift(const CredentialSet& set) const {
     auto wanted = target_.format->render(set);
     if (!wanted) return wanted.error().message;
-    auto files = store_.read_live(target_.format->file_names());
+    auto files = output_->read_live(target_.format->file_names());
     if (!files) return files.error().message;
     if (!target_.format->holds(*files, set))
       return fmt::format("the files in {} are not what the configured format writes",
-                         cfg_.output_dir.string());
-    return store_.attributes_differ(*wanted);
+                         output_->describe());
+    return output_->attributes_differ(*wanted);
   }
 
   // Writes `set` as a new generation and makes it live (the swap's write).
   Result<std::string> publish(const CredentialSet& set, const CertInfo& cert) {
     auto files = target_.format->render(set);
     if (!files) return std::unexpected(files.error());
-    // Plain files become generation + links first, byte for byte, so that
-    // the publish below is the same single rename as any other.
-    if (auto adopted = store_.adopt_plain_files(target_.format->file_names()); !adopted)
-      return std::unexpected(adopted.error());
-    auto published = store_.publish(*files);
+    auto published = output_->publish(
+        *files, {cert.sha256_fingerprint, cert.subject, format_time(cert.not_after)});
     if (!published) return std::unexpected(published.error());
     auto state = journal_.state();
     state.live_fingerprint = cert.sha256_fingerprint;
@@ -419,7 +410,7 @@ class Rotation {
     StepTimer step(report_, cfg_.name, "re-render");
     auto published = publish(set, cert);
     if (!published) return step.failed(published.error());
-    step.ok(fmt::format("{} -> {}", (cfg_.output_dir / "..data").string(), *published));
+    step.ok(output_->describe_version(*published));
     return published;
   }
 
@@ -629,7 +620,7 @@ class Rotation {
                                    cert.sha256_fingerprint, *stale)
                      : fmt::format("live set is current (sha256 {})", cert.sha256_fingerprint));
     if (dry_run) return record_success(Outcome::UpToDate, cert);
-    std::string generation = store_.current_generation().value_or("");
+    std::string generation = output_->current_generation().value_or("");
     if (stale) {
       auto rendered = rerender(*live.set, cert);
       if (!rendered) return record_failure(rendered.error());
@@ -663,7 +654,7 @@ class Rotation {
   // the one before it, drop the staged copy, let the source forget its input.
   Result<void> finish() {
     StepTimer step(report_, cfg_.name, "prune");
-    auto pruned = store_.prune(cfg_.keep_generations);
+    auto pruned = output_->prune(cfg_.keep_generations);
     if (!pruned) return step.failed(pruned.error());
     auto cleared = journal_.clear_staged();
     if (!cleared) return step.failed(cleared.error());
@@ -681,7 +672,7 @@ class Rotation {
       return step.failed({ErrorKind::Internal,
                           fmt::format("not acknowledging: the live set in {} is not the renewed "
                                       "certificate (sha256 {})",
-                                      cfg_.output_dir.string(), expected.sha256_fingerprint)});
+                                      output_->describe(), expected.sha256_fingerprint)});
     }
     failpoint("before-acknowledge");
     auto acked = target_.source->acknowledge();
@@ -708,11 +699,11 @@ class Rotation {
         state.reset_from.clear();
       }
       state.live_fingerprint = cert.sha256_fingerprint;
-      if (auto gen = store_.current_generation()) state.live_generation = *gen;
+      if (auto gen = output_->current_generation()) state.live_generation = *gen;
     }
     auto saved = journal_.save(state);
     if (!saved) return std::unexpected(saved.error());
-    return RotationReport{outcome, cert, store_.current_generation().value_or("")};
+    return RotationReport{outcome, cert, output_->current_generation().value_or("")};
   }
 
   Result<RotationReport> record_failure(Error error) {
@@ -733,7 +724,7 @@ class Rotation {
   Clock::time_point now_;
   WriterLock lock_;
   Journal journal_;
-  AtomicStore store_;
+  std::unique_ptr<Output> output_;
 };
 
 }  // namespace

@@ -72,14 +72,20 @@ Result<WriterLock> WriterLock::acquire(const std::filesystem::path& output_dir,
                                        const std::filesystem::path& state_dir,
                                        std::chrono::milliseconds timeout) {
   const auto deadline = steady_clock::now() + timeout;
-  if (auto r = make_dir(output_dir, 0755); !r) return std::unexpected(r.error());
-  auto output = lock_file(output_lock_path(output_dir), deadline, timeout);
-  if (!output) return std::unexpected(output.error());
+  UniqueFd output_lock;
+  // A target without an output directory (a Kubernetes Secret) has only its
+  // state directory here.
+  if (!output_dir.empty()) {
+    if (auto r = make_dir(output_dir, 0755); !r) return std::unexpected(r.error());
+    auto output = lock_file(output_lock_path(output_dir), deadline, timeout);
+    if (!output) return std::unexpected(output.error());
+    output_lock = std::move(*output);
+  }
   if (auto r = make_dir(state_dir.parent_path(), 0755); !r) return std::unexpected(r.error());
   if (auto r = make_dir(state_dir, 0700); !r) return std::unexpected(r.error());
   auto state = lock_file(state_dir / "lock", deadline, timeout);
   if (!state) return std::unexpected(state.error());
-  return WriterLock(std::move(*output), std::move(*state));
+  return WriterLock(std::move(output_lock), std::move(*state));
 }
 
 }  // namespace certswap

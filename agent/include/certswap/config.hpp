@@ -49,7 +49,14 @@ struct TargetConfig {
   std::string project, service, user;
   std::filesystem::path output_dir;
   std::filesystem::path state_dir;  // default: <output_dir>/.certswap
-  std::string bootstrap;            // overrides the address the API reports
+  // "NAMESPACE/NAME": the apps read the set from this Kubernetes Secret
+  // instead of an output directory (plugins/outputs/kubernetes_secret).
+  std::string kubernetes_secret;
+  std::filesystem::path kubeconfig;   // none: $KUBECONFIG, the pod's account, ~/.kube/config
+  bool kubernetes_take_over = false;  // write a Secret that another controller owns
+  // Also the Aiven operator's keys, with this prefix (ACCESS_CERT, ...).
+  std::optional<std::string> kubernetes_operator_keys;
+  std::string bootstrap;  // overrides the address the API reports
   // Which of the service's Kafka listeners to validate against: "dynamic" (as
   // avn, the default), "public", "private" or "privatelink".
   std::string kafka_route = "dynamic";

@@ -17,6 +17,7 @@
 
 #include "certswap/api_budget.hpp"
 #include "certswap/error.hpp"
+#include "certswap/secret_string.hpp"
 
 namespace certswap {
 
@@ -30,6 +31,13 @@ struct HttpOptions {
   std::string base_url;  // e.g. https://api.aiven.io (no trailing slash)
   // Trusted instead of the system store (libcurl's CAINFO replaces it); empty = system store.
   std::string extra_ca_file;
+  // The same as PEM text (a kubeconfig's certificate-authority-data); wins
+  // over extra_ca_file.
+  std::string ca_pem;
+  // A client certificate and key for mutual TLS, as PEM text (a kubeconfig's
+  // client-certificate-data); none when empty.
+  std::string client_cert_pem;
+  SecretString client_key_pem;
   // http:// URLs are refused unless this is set: the API token would travel in
   // clear text. Only a local endpoint (a notifier, a test emulator) needs it.
   bool allow_plain_http = false;

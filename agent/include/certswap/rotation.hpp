@@ -12,6 +12,7 @@
 #include "certswap/config.hpp"
 #include "certswap/format.hpp"
 #include "certswap/notifier.hpp"
+#include "certswap/output.hpp"
 #include "certswap/source.hpp"
 #include "certswap/step_reporter.hpp"
 
@@ -22,6 +23,8 @@ struct Target {
   std::unique_ptr<Source> source;
   std::unique_ptr<Format> format;
   std::vector<std::unique_ptr<Notifier>> notifiers;
+  // Opens where the apps read the set; none: the output directory.
+  OutputOpener output;
   // Shared by the targets a sidecar checks at once: bounds their broker
   // handshakes (--live-concurrency). None: unbounded (one target at a time).
   ConcurrencyGate* live_gate = nullptr;
@@ -61,5 +64,8 @@ Result<RotationReport> rotate(Target& target, const RotateOptions& options, Step
 Result<RotationReport> ensure_live(Target& target, StepReporter& report, Clock::time_point now);
 
 std::string_view to_string(Outcome outcome);
+
+// The target's output: its opener's, else its output directory.
+Result<std::unique_ptr<Output>> open_output(const Target& target, OutputAccess access);
 
 }  // namespace certswap

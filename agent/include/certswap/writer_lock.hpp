@@ -20,8 +20,8 @@ namespace certswap {
 class WriterLock {
  public:
   // Creates the output directory (0755) and the state directory (0700) when
-  // missing, then waits up to `timeout` in all for both locks. Fails with
-  // ErrorKind::Locked naming the lock file and its holder's pid.
+  // missing (an empty `output_dir`: a target that has none), then waits up to `timeout` in all for
+  // both locks. Fails with ErrorKind::Locked naming the lock file and its holder's pid.
   static Result<WriterLock> acquire(const std::filesystem::path& output_dir,
                                     const std::filesystem::path& state_dir,
                                     std::chrono::milliseconds timeout);

@@ -33,6 +33,9 @@ Result<Agent> build_agent(const Config& config) {
     if (!format) return std::unexpected(format.error());
     auto notifiers = plugins::make_notifiers(t);
     if (!notifiers) return std::unexpected(notifiers.error());
+    auto output = plugins::make_output(t, (*format)->file_names());
+    if (!output) return std::unexpected(output.error());
+    target.output = std::move(*output);
     target.source = std::move(*source);
     target.format = std::move(*format);
     target.notifiers = std::move(*notifiers);

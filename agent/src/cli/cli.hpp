@@ -23,6 +23,7 @@ struct Flags {
   std::string log_format = "text";
   TargetConfig target;
   std::string output_dir, state_dir, pkcs12_password_file, inbox_dir;
+  std::string kubeconfig, kubernetes_operator_keys;
   std::string key_mode, public_mode;
   std::string min_remaining, live_timeout, emergency_window, clock_skew, lock_timeout;
   ApiConfig api;

@@ -74,6 +74,22 @@ void add_target_flags(CLI::App& app, Flags& f) {
                  "Directory the apps read (ca.pem, service.cert, service.key)")
       ->envname("CERTSWAP_OUTPUT_DIR")
       ->group(g);
+  app.add_option("--kubernetes-secret", f.target.kubernetes_secret,
+                 "NAMESPACE/NAME: write the set to this Kubernetes Secret instead of a directory")
+      ->envname("CERTSWAP_KUBERNETES_SECRET")
+      ->group(g);
+  app.add_option("--kubeconfig", f.kubeconfig,
+                 "Kubernetes credentials (default: $KUBECONFIG, the pod's ServiceAccount, "
+                 "~/.kube/config)")
+      ->envname("CERTSWAP_KUBECONFIG")
+      ->group(g);
+  app.add_flag("--kubernetes-take-over", f.target.kubernetes_take_over,
+               "Write the Secret even if another controller owns it (ownerReferences)")
+      ->group(g);
+  app.add_option("--kubernetes-operator-keys", f.kubernetes_operator_keys,
+                 "Also write the Aiven operator's keys (ACCESS_CERT, ACCESS_KEY, CA_CERT) with "
+                 "this prefix (\"-\" for none)")
+      ->group(g);
   app.add_option("--state-dir", f.state_dir,
                  "Journal and staging (default: <output-dir>/.certswap)")
       ->envname("CERTSWAP_STATE_DIR")
@@ -188,6 +204,11 @@ Result<Config> build_config(const Flags& f) {
     t.state_dir = f.state_dir;
     t.pkcs12_password_file = f.pkcs12_password_file;
     t.inbox_dir = f.inbox_dir;
+    t.kubeconfig = f.kubeconfig;
+    if (!f.kubernetes_operator_keys.empty()) {
+      t.kubernetes_operator_keys =
+          f.kubernetes_operator_keys == "-" ? std::string() : f.kubernetes_operator_keys;
+    }
     for (auto [text, out] :
          {std::pair{&f.key_mode, &t.key_mode}, std::pair{&f.public_mode, &t.public_mode}}) {
       if (text->empty()) continue;

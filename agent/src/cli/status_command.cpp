@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "certswap/atomic_store.hpp"
 #include "certswap/cert_info.hpp"
 #include "certswap/exit_codes.hpp"
 #include "certswap/identity.hpp"
@@ -25,15 +24,20 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
   int code = kExitOk;
   for (const auto& t : config->targets) {
     nlohmann::json s{{"target", t.name}, {"output_dir", t.output_dir.string()}};
-    auto store = AtomicStore::open_readonly(t.output_dir);
+    if (!t.kubernetes_secret.empty()) s["kubernetes_secret"] = t.kubernetes_secret;
+    auto format = plugins::make_format(t);
+    const auto names = format ? (*format)->file_names() : std::vector<std::string>{};
+    auto opener = plugins::make_output(t, names);
+    auto output = opener ? (*opener)(OutputAccess::Read) : std::unexpected(opener.error());
     std::optional<CertInfo> live;
-    if (store) {
-      s["generation"] = store->current_generation().value_or("");
-      auto format = plugins::make_format(t);
-      auto files = store->read_live(format ? (*format)->file_names() : std::vector<std::string>{});
+    if (!output) s["error"] = output.error().message;
+    if (output) {
+      s["generation"] = (*output)->current_generation().value_or("");
+      auto files = (*output)->read_live(names);
+      if (!files) s["error"] = files.error().message;
       if (files && files->contains("service.cert")) {
         auto info = inspect_certificate_pem(files->at("service.cert"),
-                                            t.output_dir.string() + "/service.cert");
+                                            (*output)->describe() + "/service.cert");
         if (info) live = *info;
       }
     }
@@ -82,12 +86,18 @@ int run_status(const Flags& flags, bool as_json, bool offline) {
     return code;
   }
   for (const auto& s : all) {
-    std::fputs(fmt::format("target      {}\noutput      {}\n", s["target"].get<std::string>(),
-                           s["output_dir"].get<std::string>())
-                   .c_str(),
-               stdout);
+    const auto where = s.contains("kubernetes_secret")
+                           ? "Secret " + s["kubernetes_secret"].get<std::string>()
+                           : s["output_dir"].get<std::string>();
+    std::fputs(
+        fmt::format("target      {}\noutput      {}\n", s["target"].get<std::string>(), where)
+            .c_str(),
+        stdout);
     if (s["live"].is_null()) {
-      std::fputs("live        none or unreadable\n", stdout);
+      std::fputs(fmt::format("live        none or unreadable{}\n",
+                             s.contains("error") ? ": " + s["error"].get<std::string>() : "")
+                     .c_str(),
+                 stdout);
     } else {
       const auto& l = s["live"];
       std::fputs(fmt::format("live        {} (serial {})\nnot after   {} ({} days left)\nsha256    "

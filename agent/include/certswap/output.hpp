@@ -1,0 +1,62 @@
+#pragma once
+// Where the apps read the live set (design.md "Outputs"): an output directory
+// (directory_output.hpp) or a Kubernetes Secret (plugins/outputs). The
+// rotation reads, publishes and reads back through this interface and does
+// not know which one it writes.
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "certswap/atomic_store.hpp"
+#include "certswap/error.hpp"
+
+namespace certswap {
+
+// What a publish carries besides the files: the certificate it installs, for
+// outputs that can label what they hold (a Secret's annotations).
+struct PublishedCert {
+  std::string sha256_fingerprint;
+  std::string subject;
+  std::string not_after;  // RFC 3339
+};
+
+class Output {
+ public:
+  virtual ~Output() = default;
+
+  // For messages: the directory, or "Secret NAMESPACE/NAME".
+  virtual std::string describe() const = 0;
+  // For the swap step's line: where `version` (publish's answer) is live.
+  virtual std::string describe_version(const std::string& version) const = 0;
+  // name -> content of each of `names` a reader gets now; a name no reader
+  // gets (missing, dangling) is left out.
+  virtual Result<std::map<std::string, std::string>> read_live(
+      const std::vector<std::string>& names) const = 0;
+  // Whether any app can have read a set from here: false only when nothing
+  // that looks like one is or was there.
+  virtual bool ever_held_a_set(const std::vector<std::string>& names) const = 0;
+  // How the live files differ from what publish(files) would leave in mode or
+  // owner (content is the format's business); nullopt when they don't.
+  virtual std::optional<std::string> attributes_differ(
+      const std::vector<StoredFile>& files) const = 0;
+  // Makes `files` the live set, all at once; returns what names the version
+  // now live (a generation directory, a resourceVersion).
+  virtual Result<std::string> publish(const std::vector<StoredFile>& files,
+                                      const PublishedCert& cert) = 0;
+  virtual std::optional<std::string> current_generation() const = 0;
+  // Drops what is no longer needed for a rollback (older generations).
+  virtual Result<void> prune(int keep) = 0;
+};
+
+enum class OutputAccess {
+  Read,   // status, readiness: creates, repairs and changes nothing
+  Write,  // a rotation, under the target's WriterLock
+};
+
+// Opens a target's output; outputs that are plugins set one (the registry).
+using OutputOpener = std::function<Result<std::unique_ptr<Output>>(OutputAccess)>;
+
+}  // namespace certswap

@@ -1,0 +1,328 @@
+// The Kubernetes Secret output on the real parts: a real kube-apiserver (with
+// RBAC and etcd), the Aiven API emulator over HTTPS and the mTLS Kafka broker.
+#include "outputs/kubernetes_secret/secret_output.hpp"
+
+#include <openssl/evp.h>
+
+#include "certswap/cert_info.hpp"
+#include "certswap/live_validator.hpp"
+#include "cli_harness.hpp"
+#include "kube_bed.hpp"
+
+using namespace certswap_test;
+
+namespace {
+
+std::string unbase64(const std::string& text) {
+  std::string out(text.size() / 4 * 3 + 1, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  REQUIRE(n >= 0);
+  std::size_t size = static_cast<std::size_t>(n);
+  for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) --size;
+  out.resize(size);
+  return out;
+}
+
+std::string key_of(const nlohmann::json& secret, const std::string& key) {
+  REQUIRE(secret.is_object());
+  REQUIRE(secret["data"].contains(key));
+  return unbase64(secret["data"][key].get<std::string>());
+}
+
+std::string base64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// certswap with one target that writes the Secret `name` of the test namespace.
+struct SecretCli {
+  kubebed::KubeBed kube = kubebed::KubeBed::load();
+  Cli cli;
+  std::string name;
+  fs::path kubeconfig;
+
+  explicit SecretCli(const std::string& prefix)
+      : cli(prefix), name(cli.user), kubeconfig(kube.admin_kubeconfig) {}
+
+  std::string ref() const { return kube.ns + "/" + name; }
+
+  testbed::ProcessResult run(std::vector<std::string> args,
+                             std::map<std::string, std::string> extra = {}) {
+    std::map<std::string, std::string> env{{"CERTSWAP_OUTPUT_DIR", ""},
+                                           {"CERTSWAP_KUBERNETES_SECRET", ref()},
+                                           {"CERTSWAP_STATE_DIR", (cli.out / "state").string()},
+                                           {"CERTSWAP_KUBECONFIG", kubeconfig.string()}};
+    for (auto& [k, v] : extra) env[k] = v;
+    return cli.run(std::move(args), env);
+  }
+
+  nlohmann::json secret() const { return kube.secret(name); }
+
+  certswap::LiveVerdict broker_verdict(const nlohmann::json& s) const {
+    certswap::CredentialSet set{key_of(s, "ca.pem"), key_of(s, "service.cert"),
+                                key_of(s, "service.key"), "the Secret"};
+    return certswap::validate_live(set, cli.tb.bootstrap, std::chrono::seconds(10)).verdict;
+  }
+
+  std::string subject(const nlohmann::json& s) const {
+    auto info = certswap::inspect_certificate_pem(key_of(s, "service.cert"), "Secret service.cert");
+    REQUIRE(info);
+    return info->subject;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("init writes the user's set into a new Secret, which the broker accepts",
+          "[kubernetes]") {
+  SecretCli k("k8s-init");
+  REQUIRE(k.secret().is_null());
+  auto r = k.run({"init"});
+  REQUIRE(r.exit_code == 0);
+  const auto s = k.secret();
+  REQUIRE(s.is_object());
+  CHECK(s["type"] == "Opaque");
+  CHECK(k.broker_verdict(s) == certswap::LiveVerdict::Accepted);
+  CHECK_THAT(k.subject(s), Catch::Contains("CN=" + k.cli.user));
+  auto info = certswap::inspect_certificate_pem(key_of(s, "service.cert"), "x");
+  REQUIRE(info);
+  CHECK(s["metadata"]["annotations"]["certswap/sha256"] == info->sha256_fingerprint);
+  CHECK(s["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "certswap");
+  CHECK(key_of(s, "bundle.pem").find("PRIVATE KEY") != std::string::npos);
+  // A second init finds the set in the Secret and leaves it as it is.
+  const auto version = s["metadata"]["resourceVersion"];
+  REQUIRE(k.run({"init"}).exit_code == 0);
+  CHECK(k.secret()["metadata"]["resourceVersion"] == version);
+}
+
+TEST_CASE(
+    "a renewal is checked on the broker, written, read back and acknowledged once; keys "
+    "certswap does not own stay",
+    "[kubernetes]") {
+  SecretCli k("k8s-renew");
+  k.kube.create_secret({{"metadata", {{"name", k.name}, {"labels", {{"team", "payments"}}}}},
+                        {"data", {{"app.properties", base64("acks=all\n")}}}});
+  REQUIRE(k.run({"init"}).exit_code == 0);
+  k.cli.tb.renew(k.cli.user, "renewed-k8s");
+  auto r = k.run({"rotate"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("at resourceVersion"));
+  const auto s = k.secret();
+  CHECK_THAT(k.subject(s), Catch::Contains("renewed-k8s"));
+  CHECK(k.broker_verdict(s) == certswap::LiveVerdict::Accepted);
+  CHECK(key_of(s, "app.properties") == "acks=all\n");
+  CHECK(s["metadata"]["labels"]["team"] == "payments");
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 1);
+  // Nothing is owed any more: no write, no second acknowledgement.
+  const auto version = s["metadata"]["resourceVersion"];
+  auto again = k.run({"rotate"});
+  CHECK(again.exit_code == 0);
+  CHECK(k.secret()["metadata"]["resourceVersion"] == version);
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 1);
+}
+
+TEST_CASE("a renewal the broker refuses leaves the Secret untouched and unacknowledged",
+          "[kubernetes]") {
+  SecretCli k("k8s-refused");
+  REQUIRE(k.run({"init"}).exit_code == 0);
+  const auto before = k.secret();
+  k.cli.tb.control_post("/_testbed/ca-bundle", {{"project", k.cli.tb.project}, {"extra_ca", true}});
+  k.cli.tb.control_post("/_testbed/renew", {{"project", k.cli.tb.project},
+                                            {"service", k.cli.tb.service},
+                                            {"username", k.cli.user},
+                                            {"signer", "new-ca"}});
+  auto r = k.run({"rotate"});
+  k.cli.tb.control_post("/_testbed/ca-bundle",
+                        {{"project", k.cli.tb.project}, {"extra_ca", false}});
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.output, Catch::Contains("refused the new set"));
+  CHECK(k.secret()["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]);
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+}
+
+TEST_CASE("a Secret another controller owns is not taken over without --kubernetes-take-over",
+          "[kubernetes]") {
+  SecretCli k("k8s-owned");
+  // What the Aiven operator's ServiceUser leaves: its keys, and itself as owner.
+  k.kube.create_secret({{"metadata",
+                         {{"name", k.name},
+                          {"ownerReferences",
+                           {{{"apiVersion", "aiven.io/v1alpha1"},
+                             {"kind", "ServiceUser"},
+                             {"name", k.cli.user},
+                             {"uid", "6f1c2a3e-0d6b-4c38-9a55-2b1f3c4d5e6f"},
+                             {"controller", true}}}}}},
+                        {"data", {{"ACCESS_CERT", base64("stale")}}}});
+  const auto before = k.secret();
+  auto r = k.run({"rotate"});
+  CHECK(r.exit_code == 64);
+  CHECK_THAT(r.output, Catch::Contains("owned by ServiceUser/" + k.cli.user));
+  CHECK(k.secret()["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]);
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+
+  auto taken = k.run({"rotate", "--kubernetes-take-over", "--kubernetes-operator-keys", "-"});
+  REQUIRE(taken.exit_code == 0);
+  const auto s = k.secret();
+  CHECK(k.broker_verdict(s) == certswap::LiveVerdict::Accepted);
+  // The operator's names carry the same pair, for apps that read them as env vars.
+  CHECK(key_of(s, "ACCESS_CERT") == key_of(s, "service.cert"));
+  CHECK(key_of(s, "ACCESS_KEY") == key_of(s, "service.key"));
+  CHECK(key_of(s, "CA_CERT") == key_of(s, "ca.pem"));
+}
+
+TEST_CASE("a Secret the operator wrote with the current pair is a live set", "[kubernetes]") {
+  SecretCli k("k8s-operator");
+  // The current pair as the operator has it (fetched here into a directory).
+  REQUIRE(k.cli.run({"init"}).exit_code == 0);
+  const std::string cert = read(k.cli.out / "service.cert");
+  const std::string key = read(k.cli.out / "service.key");
+  const std::string ca = read(k.cli.out / "ca.pem");
+  k.cli.remember_key(key);
+  k.kube.create_secret(
+      {{"metadata", {{"name", k.name}}},
+       {"data",
+        {{"ACCESS_CERT", base64(cert)}, {"ACCESS_KEY", base64(key)}, {"CA_CERT", base64(ca)}}}});
+  k.cli.tb.control_delete("/_testbed/requests");
+  // init keeps a valid live set without asking Aiven; it adds the file names.
+  auto r = k.run({"init"});
+  REQUIRE(r.exit_code == 0);
+  const auto s = k.secret();
+  CHECK(key_of(s, "service.cert") == cert);
+  CHECK(key_of(s, "ACCESS_CERT") == cert);
+  for (const auto& request : k.cli.tb.control_get("/_testbed/requests")) {
+    CHECK(request.value("path", "").find("/user/" + k.cli.user) == std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "a writer that changed the certificate keys first wins; one that changed other keys "
+    "is merged",
+    "[kubernetes]") {
+  SecretCli k("k8s-conflict");
+  REQUIRE(k.run({"init"}).exit_code == 0);
+  auto connection = certswap::kubeconfig_connection(k.kubeconfig);
+  REQUIRE(connection);
+  auto api = std::make_shared<certswap::KubeApi>(*connection, std::chrono::seconds(10));
+  const std::vector<std::string> names{"ca.pem", "service.cert", "service.key", "bundle.pem"};
+  const certswap::PublishedCert cert{"feed", "CN=x", "2030-01-01T00:00:00Z"};
+  const std::vector<certswap::StoredFile> files{{"service.cert", "ours", false}};
+
+  SECTION("another writer changed service.cert: nothing is written") {
+    certswap::SecretOutput output(api, k.kube.ns, k.name, names, {});
+    REQUIRE(output.read_live(names));  // what this rotation decides on
+    auto theirs = k.kube.call("PATCH", k.kube.secret_path(k.name),
+                              {{"data", {{"service.cert", base64("theirs")}}}});
+    REQUIRE(theirs.status == 200);
+    auto published = output.publish(files, cert);
+    REQUIRE_FALSE(published);
+    CHECK(published.error().kind == certswap::ErrorKind::Locked);
+    CHECK_THAT(published.error().message, Catch::Contains("changed by another writer"));
+    CHECK(key_of(k.secret(), "service.cert") == "theirs");
+  }
+  SECTION("another writer added a key: the write is made on the new version, keeping it") {
+    certswap::SecretOutput output(api, k.kube.ns, k.name, names, {});
+    REQUIRE(output.read_live(names));
+    auto theirs =
+        k.kube.call("PATCH", k.kube.secret_path(k.name), {{"data", {{"extra", base64("kept")}}}});
+    REQUIRE(theirs.status == 200);
+    auto published = output.publish(files, cert);
+    REQUIRE(published);
+    const auto s = k.secret();
+    CHECK(key_of(s, "service.cert") == "ours");
+    CHECK(key_of(s, "extra") == "kept");
+    CHECK(s["metadata"]["resourceVersion"] == *published);
+  }
+}
+
+TEST_CASE(
+    "RBAC: an account allowed another Secret is Forbidden on this one; nothing is "
+    "acknowledged",
+    "[kubernetes]") {
+  SecretCli k("k8s-rbac");
+  k.kubeconfig = k.kube.limited_account(k.name, {k.name + "-other"}, k.cli.out);
+  k.cli.tb.renew(k.cli.user, "renewed-rbac");
+  auto r = k.run({"rotate"});
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("HTTP 403"));
+  CHECK_THAT(r.output, Catch::Contains("Secret " + k.ref()));
+  CHECK(k.secret().is_null());
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+  // The same account on the Secret its Role names does the whole rotation.
+  k.name += "-other";
+  auto allowed = k.run({"rotate"});
+  CHECK(allowed.exit_code == 0);
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 1);
+}
+
+TEST_CASE(
+    "an unreachable API server or a broken kubeconfig: a clear error, nothing "
+    "acknowledged",
+    "[kubernetes]") {
+  SecretCli k("k8s-down");
+  k.cli.tb.renew(k.cli.user, "renewed-down");
+  SECTION("the API server does not answer") {
+    // A port nothing listens on: the server as it is during an outage.
+    k.kubeconfig = k.kube.kubeconfig(k.cli.out / "down.kubeconfig", k.kube.admin_token(),
+                                     "https://127.0.0.1:1");
+    auto r = k.run({"rotate"});
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Catch::Contains("Kubernetes API server"));
+    CHECK_THAT(r.output, Catch::Contains("not reachable"));
+    CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+    // Back up: the next run does it all.
+    k.kubeconfig = k.kube.admin_kubeconfig;
+    CHECK(k.run({"rotate"}).exit_code == 0);
+    CHECK(k.cli.tb.ack_count(k.cli.user) == 1);
+  }
+  SECTION("the kubeconfig is not YAML") {
+    k.kubeconfig = k.cli.out / "broken.kubeconfig";
+    std::ofstream(k.kubeconfig) << "clusters:\n- name: [unclosed\n";
+    k.cli.tb.control_delete("/_testbed/requests");
+    auto r = k.run({"rotate"});
+    CHECK(r.exit_code == 64);
+    CHECK_THAT(r.output, Catch::Contains("not valid YAML at line"));
+    for (const auto& request : k.cli.tb.control_get("/_testbed/requests")) {
+      CHECK(request.value("path", "").find("/user/" + k.cli.user) == std::string::npos);
+    }
+  }
+  SECTION("the kubeconfig asks for an exec plugin") {
+    k.kubeconfig = k.cli.out / "exec.kubeconfig";
+    std::ofstream(k.kubeconfig)
+        << "apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: " << k.kube.server
+        << "\nusers:\n- name: u\n  user:\n    exec:\n      command: aws\n"
+        << "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n";
+    auto r = k.run({"rotate"});
+    CHECK(r.exit_code == 64);
+    CHECK_THAT(r.output, Catch::Contains("exec plugin"));
+  }
+}
+
+TEST_CASE("in a pod: the ServiceAccount's token file is read for every request", "[kubernetes]") {
+  SecretCli k("k8s-incluster");
+  const auto sa = k.cli.out / "serviceaccount";
+  fs::create_directories(sa);
+  fs::copy_file(k.kube.ca_file, sa / "ca.crt");
+  std::ofstream(sa / "token") << "not-a-valid-token\n";
+  const auto host_port = k.kube.server.substr(k.kube.server.find("://") + 3);
+  std::map<std::string, std::string> pod{
+      {"CERTSWAP_KUBECONFIG", ""},
+      {"KUBERNETES_SERVICE_HOST", host_port.substr(0, host_port.rfind(':'))},
+      {"KUBERNETES_SERVICE_PORT", host_port.substr(host_port.rfind(':') + 1)},
+      {"CERTSWAP_KUBE_SERVICEACCOUNT_DIR", sa.string()}};
+  k.kubeconfig.clear();
+  auto refused = k.run({"init"}, pod);
+  CHECK(refused.exit_code != 0);
+  CHECK_THAT(refused.output, Catch::Contains("HTTP 401"));
+  // kubelet rotated the projected token: the new one is used, no restart.
+  std::ofstream(sa / "token") << k.kube.admin_token() << "\n";
+  k.cli.secrets.push_back(k.kube.admin_token());
+  auto r = k.run({"init"}, pod);
+  CHECK(r.exit_code == 0);
+  CHECK(k.broker_verdict(k.secret()) == certswap::LiveVerdict::Accepted);
+}
