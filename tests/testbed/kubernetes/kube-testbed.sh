@@ -154,8 +154,8 @@ YAML
   "admin_token_file": "$dir/admin.token",
   "admin_kubeconfig": "$dir/admin.kubeconfig",
   "namespace": "$namespace",
-  "etcd_pid_file": "$dir/etcd.pid",
-  "apiserver_pid_file": "$dir/apiserver.pid",
+  "etcd_pid": "$dir/etcd.pid",
+  "apiserver_pid": "$dir/apiserver.pid",
   "logs": ["$dir/etcd.log", "$dir/kube-apiserver.log"]
 }
 JSON
