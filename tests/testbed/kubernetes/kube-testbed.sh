@@ -22,6 +22,7 @@ stop() {
 
 # etcd going away first leaves kube-apiserver retrying instead of exiting.
 down() {
+  rm -f "$1/kube.json"
   stop "$1/apiserver.pid" 30
   stop "$1/etcd.pid" 15
 }
