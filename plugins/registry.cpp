@@ -7,6 +7,7 @@
 #include "notifiers/http/http_notifier.hpp"
 #include "notifiers/signal/signal_notifier.hpp"
 #include "outputs/kubernetes_secret/secret_output.hpp"
+#include "outputs/kubernetes_secret/secret_watch.hpp"
 #include "sources/aiven/aiven_source.hpp"
 #include "sources/inbox/inbox_source.hpp"
 
@@ -80,6 +81,18 @@ Result<OutputOpener> make_output(const TargetConfig& target, std::vector<std::st
   return OutputOpener([api, ref = *ref, names, options](OutputAccess) {
     return Result<std::unique_ptr<Output>>(
         std::make_unique<SecretOutput>(api, ref.first, ref.second, names, options));
+  });
+}
+
+Result<OutputWatcher> make_output_watcher(const TargetConfig& target) {
+  if (target.kubernetes_secret.empty()) return OutputWatcher();
+  auto ref = parse_secret_ref(target.kubernetes_secret);
+  if (!ref) return std::unexpected(ref.error());
+  auto connection = resolve_kube_connection(target.kubeconfig);
+  if (!connection) return std::unexpected(connection.error());
+  return OutputWatcher([connection = *connection, ref = *ref](std::function<void()> changed) {
+    return std::unique_ptr<OutputWatch>(
+        std::make_unique<SecretWatch>(connection, ref.first, ref.second, std::move(changed)));
   });
 }
 

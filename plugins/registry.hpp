@@ -17,5 +17,8 @@ Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig
 // Where the apps read the set: the output directory, or a Kubernetes Secret
 // (whose credentials are resolved now, so a bad kubeconfig fails at start).
 Result<OutputOpener> make_output(const TargetConfig& target, std::vector<std::string> names);
+// What the sidecar watches besides the output directory: the Secret (none
+// for a directory).
+Result<OutputWatcher> make_output_watcher(const TargetConfig& target);
 
 }  // namespace certswap::plugins

@@ -133,6 +133,7 @@ class Daemon {
       spdlog::info("{} queued check(s) not started", dropped);
     }
     pool_.reset();  // waits for the checks in flight
+    output_watches_.clear();
     spdlog::info("stopping");
     watchdog_ = {};
     notify_service_manager("STOPPING=1");
@@ -170,6 +171,10 @@ class Daemon {
     for (auto& s : states_) s.due = now;
     // From the start, so that a drop or damage during the first check is seen.
     for (std::size_t i = 0; i < targets_.size(); ++i) watch(i);
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+      if (!targets_[i].watch_output) continue;
+      output_watches_.push_back(targets_[i].watch_output([this, i] { output_changed(i); }));
+    }
     return {};
   }
 
@@ -523,6 +528,17 @@ class Daemon {
     }
   }
 
+  // From an output's watch thread (a Secret changed or went away): checked
+  // like a touched directory, before anything else.
+  void output_changed(std::size_t i) {
+    {
+      std::lock_guard lock(states_mutex_);
+      states_[i].repair = true;
+    }
+    const std::uint64_t one = 1;
+    (void)!write(wake_fd_.get(), &one, sizeof one);
+  }
+
   void all_due_now() {
     std::lock_guard lock(states_mutex_);
     for (auto& s : states_) due_now(s);
@@ -550,7 +566,9 @@ class Daemon {
   std::thread server_thread_;
   std::jthread watchdog_;
   std::atomic<bool> wake_all_{false};
-  bool stopping_ = false;           // the loop's own
+  bool stopping_ = false;  // the loop's own
+  // Their threads call output_changed: destroyed (joined) before what it uses.
+  std::vector<std::unique_ptr<OutputWatch>> output_watches_;
   std::optional<WorkerPool> pool_;  // last: destroyed (joined) before what its jobs use
 };
 

@@ -224,6 +224,11 @@ class TransferBuffer final : public std::streambuf {
   std::string reading_;
 };
 
+// Non-zero makes libcurl end the transfer (CURLE_ABORTED_BY_CALLBACK).
+int abort_when_cancelled(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return (*static_cast<const std::function<bool()>*>(cancelled))() ? 1 : 0;
+}
+
 // Sets up a borrowed handle for one attempt: everything but the body's sink.
 void configure(CURL* curl, const HttpOptions& options, CURLSH* share, const std::string& url,
                const std::string& method, const std::string& body, curl_slist* header_list,
@@ -265,6 +270,11 @@ void configure(CURL* curl, const HttpOptions& options, CURLSH* share, const std:
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, retry_after);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "certswap/0.1");
+  if (options.cancelled) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abort_when_cancelled);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &options.cancelled);
+  }
 }
 
 }  // namespace

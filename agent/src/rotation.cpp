@@ -79,7 +79,7 @@ struct LiveState {
   std::string summary() const {
     switch (holding) {
       case Holding::Nothing:
-        return "no live set: the directory never held one";
+        return "no live set: the output never held one";
       case Holding::Ours:
         return cert ? fmt::format("live set is valid until {} (sha256 {})",
                                   format_time(cert->not_after), cert->sha256_fingerprint)
@@ -593,7 +593,7 @@ class Rotation {
                     format_time(cert.not_after)};
     if (!apps_may_read) {
       StepTimer(report_, cfg_.name, "notify")
-          .skipped("first install: the directory never held a set, so no app reads it yet");
+          .skipped("first install: the output never held a set, so no app reads it yet");
     } else if (target_.notifiers.empty()) {
       StepTimer(report_, cfg_.name, "notify").skipped("no notifiers configured");
     } else {

@@ -4,12 +4,17 @@
 
 #include <openssl/evp.h>
 
+#include <csignal>
+#include <iostream>
+
 #include "certswap/cert_info.hpp"
 #include "certswap/live_validator.hpp"
 #include "cli_harness.hpp"
+#include "eventually.hpp"
 #include "kube_bed.hpp"
 
 using namespace certswap_test;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -325,4 +330,59 @@ TEST_CASE("in a pod: the ServiceAccount's token file is read for every request",
   auto r = k.run({"init"}, pod);
   CHECK(r.exit_code == 0);
   CHECK(k.broker_verdict(k.secret()) == certswap::LiveVerdict::Accepted);
+}
+
+TEST_CASE(
+    "the sidecar watches its Secret: deleted or edited by hand, it is rewritten without "
+    "waiting for the poll",
+    "[kubernetes]") {
+  SecretCli k("k8s-watch");
+  REQUIRE(k.run({"init"}).exit_code == 0);
+  const auto key = key_of(k.secret(), "service.key");
+  k.cli.remember_key(key);
+  auto env = k.cli.env();
+  env.erase("CERTSWAP_OUTPUT_DIR");
+  env["CERTSWAP_KUBERNETES_SECRET"] = k.ref();
+  env["CERTSWAP_STATE_DIR"] = (k.cli.out / "state").string();
+  env["CERTSWAP_KUBECONFIG"] = k.kubeconfig.string();
+  // An hour between polls: only the watch can bring a repair within the test.
+  testbed::BackgroundProcess sidecar({certswap_bin(), "run", "--poll-interval", "1h"}, env,
+                                     (k.cli.out / "sidecar.log").string());
+  // The first check, and the one the watch's first event asks for, have ended.
+  const auto checks = [&] {
+    std::size_t n = 0;
+    const auto log = sidecar.output();
+    for (auto at = log.find(" check "); at != std::string::npos; at = log.find(" check ", at + 1))
+      ++n;
+    return n;
+  };
+  REQUIRE(eventually([&] { return checks() >= 2; }, 30s));
+  const auto version = k.secret()["metadata"]["resourceVersion"];
+
+  REQUIRE(k.kube.call("DELETE", k.kube.secret_path(k.name)).status == 200);
+  CHECK(eventually(
+      [&] {
+        const auto s = k.secret();
+        return s.is_object() && s["data"].contains("service.key") &&
+               key_of(s, "service.key") == key;
+      },
+      30s));
+  CHECK(k.secret()["metadata"]["resourceVersion"] != version);
+
+  REQUIRE(k.kube
+              .call("PATCH", k.kube.secret_path(k.name),
+                    {{"data", {{"service.key", base64("edited by hand\n")}}}})
+              .status == 200);
+  CHECK(eventually([&] { return key_of(k.secret(), "service.key") == key; }, 30s));
+  CHECK(k.broker_verdict(k.secret()) == certswap::LiveVerdict::Accepted);
+  // The watch ends with the process: SIGTERM is not held up by it.
+  const auto stop_started = std::chrono::steady_clock::now();
+  CHECK(sidecar.stop(SIGTERM, std::chrono::seconds(10)) == 0);
+  std::cout << "sidecar with a Secret watch stopped in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - stop_started)
+                   .count()
+            << " ms\n";
+  CHECK(std::chrono::steady_clock::now() - stop_started < std::chrono::seconds(3));
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
 }

@@ -54,6 +54,9 @@ struct HttpOptions {
   // against a hostile server, not memory; far above any real answer.
   std::size_t max_streamed_body_bytes = 256 * 1024 * 1024;
   RetryPolicy retry;
+  // Asked about once a second while a transfer runs: true aborts it (a
+  // long-lived watch that must end when certswap stops). None: never.
+  std::function<bool()> cancelled;
   std::function<void(std::chrono::milliseconds)> sleep;  // default: this_thread::sleep_for
   std::function<double()> jitter;                        // in [0,1); default: random
   // The token's budget (api_budget.hpp), shared by every client of that

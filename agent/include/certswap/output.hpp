@@ -59,4 +59,14 @@ enum class OutputAccess {
 // Opens a target's output; outputs that are plugins set one (the registry).
 using OutputOpener = std::function<Result<std::unique_ptr<Output>>(OutputAccess)>;
 
+// Calls back, from a thread of its own, whenever an output may have been
+// changed by someone else, until it is destroyed (which ends that thread).
+class OutputWatch {
+ public:
+  virtual ~OutputWatch() = default;
+};
+// Starts watching a target's output; none for an output directory, which
+// the sidecar watches with inotify itself.
+using OutputWatcher = std::function<std::unique_ptr<OutputWatch>(std::function<void()> changed)>;
+
 }  // namespace certswap

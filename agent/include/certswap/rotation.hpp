@@ -25,6 +25,7 @@ struct Target {
   std::vector<std::unique_ptr<Notifier>> notifiers;
   // Opens where the apps read the set; none: the output directory.
   OutputOpener output;
+  OutputWatcher watch_output;  // none: nothing to watch besides the directory
   // Shared by the targets a sidecar checks at once: bounds their broker
   // handshakes (--live-concurrency). None: unbounded (one target at a time).
   ConcurrencyGate* live_gate = nullptr;

@@ -36,6 +36,9 @@ Result<Agent> build_agent(const Config& config) {
     auto output = plugins::make_output(t, (*format)->file_names());
     if (!output) return std::unexpected(output.error());
     target.output = std::move(*output);
+    auto watcher = plugins::make_output_watcher(t);
+    if (!watcher) return std::unexpected(watcher.error());
+    target.watch_output = std::move(*watcher);
     target.source = std::move(*source);
     target.format = std::move(*format);
     target.notifiers = std::move(*notifiers);

@@ -14,7 +14,27 @@ if [[ -x "$cache/kube-apiserver" && -x "$cache/etcd" ]]; then
   echo "$cache"
   exit 0
 fi
-command -v go >/dev/null || { echo "build-kube: no Go toolchain on PATH (Go >= 1.24 needed)" >&2; exit 1; }
+# Go comes with this kind of machine (/usr/local/go); where it does not, the
+# same toolchain the go command would fetch for GOTOOLCHAIN comes from the Go
+# module proxy, cached beside the binaries.
+go_version=1.26.8
+[[ -x /usr/local/go/bin/go ]] && PATH="/usr/local/go/bin:$PATH"
+if ! command -v go >/dev/null; then
+  toolchain="${CERTSWAP_CACHE_DIR:-$HOME/.cache/certswap}/go-$go_version"
+  if [[ ! -x "$toolchain/bin/go" ]]; then
+    arch="$(dpkg --print-architecture)"
+    echo "build-kube: no Go on PATH; fetching go$go_version from the Go module proxy" >&2
+    rm -rf "$toolchain.partial" && mkdir -p "$toolchain.partial"
+    curl -fsSL -o "$toolchain.partial/go.zip" \
+      "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$go_version.linux-$arch.zip"
+    (cd "$toolchain.partial" && python3 -m zipfile -e go.zip . && rm go.zip)
+    # The zip's top folder is golang.org/toolchain@v0.0.1-go<version>.linux-<arch>.
+    mv "$toolchain.partial"/golang.org/toolchain@*/ "$toolchain"
+    chmod +x "$toolchain"/bin/* "$toolchain"/pkg/tool/*/*
+    rm -rf "$toolchain.partial"
+  fi
+  PATH="$toolchain/bin:$PATH"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/certswap-kube-build.XXXXXX")"
 # The module cache (~1 GB) and build cache (~3 GB) are only needed once.
