@@ -107,7 +107,7 @@ TEST_CASE("init writes the user's set into a new Secret, which the broker accept
 }
 
 TEST_CASE(
-    "a renewal is checked on the broker, written, read back and acknowledged once; keys "
+    "a renewal is checked on the broker, written, read back and acknowledged once, and keys "
     "certswap does not own stay",
     "[kubernetes]") {
   SecretCli k("k8s-renew");
@@ -206,7 +206,7 @@ TEST_CASE("a Secret the operator wrote with the current pair is a live set", "[k
 }
 
 TEST_CASE(
-    "a writer that changed the certificate keys first wins; one that changed other keys "
+    "a writer that changed the certificate keys first wins, one that changed other keys "
     "is merged",
     "[kubernetes]") {
   SecretCli k("k8s-conflict");
@@ -246,7 +246,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "RBAC: an account allowed another Secret is Forbidden on this one; nothing is "
+    "RBAC: an account allowed another Secret is Forbidden on this one, and nothing is "
     "acknowledged",
     "[kubernetes]") {
   SecretCli k("k8s-rbac");
