@@ -6,6 +6,7 @@
 #include "notifiers/exec/exec_notifier.hpp"
 #include "notifiers/http/http_notifier.hpp"
 #include "notifiers/signal/signal_notifier.hpp"
+#include "outputs/kubernetes_secret/lease_election.hpp"
 #include "outputs/kubernetes_secret/secret_output.hpp"
 #include "outputs/kubernetes_secret/secret_watch.hpp"
 #include "sources/aiven/aiven_source.hpp"
@@ -82,6 +83,27 @@ Result<OutputOpener> make_output(const TargetConfig& target, std::vector<std::st
     return Result<std::unique_ptr<Output>>(
         std::make_unique<SecretOutput>(api, ref.first, ref.second, names, options));
   });
+}
+
+Result<std::shared_ptr<Leadership>> make_leadership(const std::string& lease,
+                                                    const std::filesystem::path& kubeconfig,
+                                                    const std::string& identity,
+                                                    std::chrono::seconds duration) {
+  auto ref = parse_secret_ref(lease);  // the same NAMESPACE/NAME rules
+  if (!ref) {
+    return fail(ErrorKind::Usage, "--leader-lease: {}", ref.error().message);
+  }
+  if (duration < std::chrono::seconds(3)) {
+    return fail(ErrorKind::Usage, "--leader-lease-duration: at least 3s");
+  }
+  auto connection = resolve_kube_connection(kubeconfig);
+  if (!connection) return std::unexpected(connection.error());
+  // client-go's proportions: renew deadline 2/3 of the duration, a retry
+  // every 2/15 of it.
+  LeaseTiming timing{duration, duration * 2 / 3,
+                     std::max(std::chrono::seconds(1), duration * 2 / 15)};
+  return std::shared_ptr<Leadership>(std::make_shared<LeaseElection>(
+      std::move(*connection), ref->first, ref->second, identity, timing));
 }
 
 Result<OutputWatcher> make_output_watcher(const TargetConfig& target) {

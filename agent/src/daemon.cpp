@@ -117,7 +117,16 @@ class Daemon {
     // those waiting on a broker, so that handshakes don't idle the API.
     pool_.emplace(std::max(1, options_.concurrency) + std::max(1, options_.live_concurrency));
     bool announced = false;
+    if (options_.leadership) options_.leadership->start([this] { wake(); });
+    int exit_code = kExitOk;
     while (!stopping_) {
+      if (options_.leadership && options_.leadership->lost()) {
+        // Another replica may lead by now: stop writing, exit non-zero, and
+        // come back (restarted) as a standby.
+        stopping_ = true;
+        exit_code = kExitLocked;
+        break;
+      }
       dispatch_due_targets();
       // Once every target has been checked once, as a single-threaded loop would have.
       if (!announced && nothing_in_flight()) {
@@ -133,12 +142,18 @@ class Daemon {
       spdlog::info("{} queued check(s) not started", dropped);
     }
     pool_.reset();  // waits for the checks in flight
+    if (options_.leadership) options_.leadership->stop();
     output_watches_.clear();
     spdlog::info("stopping");
     watchdog_ = {};
     notify_service_manager("STOPPING=1");
     stop_endpoint();
-    return kExitOk;
+    return exit_code;
+  }
+
+  void wake() {
+    const std::uint64_t one = 1;
+    (void)!write(wake_fd_.get(), &one, sizeof one);
   }
 
  private:
@@ -205,9 +220,14 @@ class Daemon {
       res.set_content(health.healthy ? "ok\n" : health.reason + "\n", "text/plain");
     });
     server_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      const bool ready = metrics_.all_ready();
+      const auto& leadership = options_.leadership;
+      // A standby serves nobody and waits: ready, saying who leads.
+      const bool standby = leadership && !leadership->leading() && !leadership->lost();
+      const bool ready = standby || (metrics_.all_ready() && !(leadership && leadership->lost()));
       res.status = ready ? 200 : 503;
-      res.set_content(ready ? "ready\n" : "not ready\n", "text/plain");
+      res.set_content(fmt::format("{}{}\n", ready ? "ready" : "not ready",
+                                  leadership ? "; " + leadership->describe() : ""),
+                      "text/plain");
     });
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics_.render(), "text/plain; version=0.0.4");
@@ -267,6 +287,8 @@ class Daemon {
 
   // Hands every due target that is not being checked to the pool.
   void dispatch_due_targets() {
+    // A standby checks nothing: what is due stays due until it leads.
+    if (options_.leadership && !options_.leadership->leading()) return;
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::size_t> due;
     {

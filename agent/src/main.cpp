@@ -65,6 +65,16 @@ int main(int argc, char** argv) {
       ->envname("CERTSWAP_LISTEN");
   run_cmd->add_flag("--enable-rotate-endpoint", daemon_options.rotate_endpoint,
                     "Accept POST /rotate (check now)");
+  run_cmd
+      ->add_option("--leader-lease", flags.leader_lease,
+                   "NAMESPACE/NAME: replicas elect one writer with this Kubernetes Lease")
+      ->envname("CERTSWAP_LEADER_LEASE");
+  run_cmd
+      ->add_option("--leader-identity", flags.leader_identity,
+                   "This replica's name in the Lease (default: $POD_NAME, else the host name)")
+      ->envname("CERTSWAP_LEADER_IDENTITY");
+  run_cmd->add_option("--leader-lease-duration", flags.leader_lease_duration,
+                      "How long a silent leader keeps the Lease (default 15s)");
 
   auto* status_cmd =
       app.add_subcommand("status", "Show the live set, the journal and what upstream holds");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "certswap/api_budget.hpp"
+#include "certswap/leadership.hpp"
 #include "certswap/rotation.hpp"
 
 namespace certswap {
@@ -37,6 +38,9 @@ struct DaemonOptions {
   std::shared_ptr<ApiBudget> budget;  // shown in /metrics when set
   // The loop hands out a batch of checks: the API client asks project CAs afresh.
   std::function<void()> on_pass;
+  // Several replicas: checks run only while this one leads (a Kubernetes
+  // Lease); none: always.
+  std::shared_ptr<Leadership> leadership;
 };
 
 // The longest one check of `target` may take without being stuck, and so the

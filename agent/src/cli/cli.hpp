@@ -24,6 +24,8 @@ struct Flags {
   TargetConfig target;
   std::string output_dir, state_dir, pkcs12_password_file, inbox_dir;
   std::string kubeconfig, kubernetes_operator_keys;
+  // run: leader election among replicas (a Kubernetes Lease).
+  std::string leader_lease, leader_identity, leader_lease_duration = "15s";
   std::string key_mode, public_mode;
   std::string min_remaining, live_timeout, emergency_window, clock_skew, lock_timeout;
   ApiConfig api;

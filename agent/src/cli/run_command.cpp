@@ -4,7 +4,10 @@
 #include <malloc.h>
 #endif
 
+#include <unistd.h>
+
 #include "cli/cli.hpp"
+#include "registry.hpp"
 
 namespace certswap::cli {
 
@@ -36,6 +39,26 @@ static void limit_malloc_arenas() {
 #endif
 }
 
+// The Lease's credentials: --kubeconfig, else a Secret target's, else the
+// usual search (the pod's ServiceAccount in a cluster).
+static Result<std::shared_ptr<Leadership>> make_leadership(const Flags& flags,
+                                                           const Config& config) {
+  std::filesystem::path kubeconfig = flags.kubeconfig;
+  for (const auto& t : config.targets) {
+    if (kubeconfig.empty() && !t.kubeconfig.empty()) kubeconfig = t.kubeconfig;
+  }
+  std::string identity = flags.leader_identity;
+  if (identity.empty()) {
+    const char* pod = std::getenv("POD_NAME");
+    char host[256] = {};
+    identity = pod && *pod ? pod : (gethostname(host, sizeof host - 1) == 0 ? host : "certswap");
+  }
+  auto duration = parse_duration(flags.leader_lease_duration);
+  if (!duration) return std::unexpected(duration.error());
+  return plugins::make_leadership(flags.leader_lease, kubeconfig, identity,
+                                  std::chrono::duration_cast<std::chrono::seconds>(*duration));
+}
+
 int run_sidecar(const Flags& flags, const DaemonOptions& daemon_options) {
   limit_malloc_arenas();  // before any thread has an arena of its own
   auto config = build_config(flags);
@@ -48,6 +71,11 @@ int run_sidecar(const Flags& flags, const DaemonOptions& daemon_options) {
   options.live_concurrency = config->live_concurrency;
   options.budget = agent->api->budget();
   options.on_pass = [api = agent->api.get()] { api->new_pass(); };
+  if (!flags.leader_lease.empty()) {
+    auto leadership = make_leadership(flags, *config);
+    if (!leadership) return report_error(leadership.error());
+    options.leadership = std::move(*leadership);
+  }
   return run_daemon(agent->targets, options, reporter);
 }
 
