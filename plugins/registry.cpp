@@ -5,6 +5,7 @@
 #include "formats/pkcs12/pkcs12_format.hpp"
 #include "notifiers/exec/exec_notifier.hpp"
 #include "notifiers/http/http_notifier.hpp"
+#include "notifiers/kubernetes_restart/restart_notifier.hpp"
 #include "notifiers/signal/signal_notifier.hpp"
 #include "outputs/kubernetes_secret/lease_election.hpp"
 #include "outputs/kubernetes_secret/secret_output.hpp"
@@ -53,10 +54,31 @@ Result<std::vector<std::unique_ptr<Notifier>>> make_notifiers(const TargetConfig
       if (n.url.empty())
         return fail(ErrorKind::Usage, "target {}: the http notifier needs a url", target.name);
       notifiers.push_back(std::make_unique<HttpNotifier>(n.url, n.timeout));
+    } else if (n.type == "kubernetes-restart") {
+      if (target.kubernetes_secret.empty() || n.workloads.empty()) {
+        return fail(ErrorKind::Usage,
+                    "target {}: the kubernetes-restart notifier needs a Kubernetes Secret output "
+                    "(its namespace holds the workloads) and \"workloads\"",
+                    target.name);
+      }
+      std::vector<Workload> workloads;
+      for (const auto& text : n.workloads) {
+        auto w = parse_workload(text);
+        if (!w) return std::unexpected(w.error());
+        workloads.push_back(*w);
+      }
+      auto ref = parse_secret_ref(target.kubernetes_secret);
+      if (!ref) return std::unexpected(ref.error());
+      auto connection = resolve_kube_connection(target.kubeconfig);
+      if (!connection) return std::unexpected(connection.error());
+      notifiers.push_back(std::make_unique<RestartNotifier>(
+          std::make_shared<KubeApi>(std::move(*connection), n.timeout), ref->first,
+          std::move(workloads)));
     } else {
       return fail(ErrorKind::Usage,
-                  "target {}: unknown notifier \"{}\" (known: signal, exec, http)", target.name,
-                  n.type);
+                  "target {}: unknown notifier \"{}\" (known: signal, exec, http, "
+                  "kubernetes-restart)",
+                  target.name, n.type);
     }
   }
   return notifiers;

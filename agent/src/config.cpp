@@ -105,7 +105,9 @@ Result<void> read_seconds(const json& j, const char* key, std::chrono::seconds& 
 // The types below were checked by check_config_schema.
 Result<NotifierConfig> parse_notifier(const json& j, const std::string& where) {
   if (!j.contains("type")) {
-    return fail(ErrorKind::Usage, "{}: a notifier needs a \"type\" (signal, exec or http)", where);
+    return fail(ErrorKind::Usage,
+                "{}: a notifier needs a \"type\" (signal, exec, http or kubernetes-restart)",
+                where);
   }
   NotifierConfig n;
   n.type = j["type"].get<std::string>();
@@ -119,6 +121,7 @@ Result<NotifierConfig> parse_notifier(const json& j, const std::string& where) {
   n.pid_file = j.value("pid_file", "");
   n.signal = j.value("signal", n.signal);
   n.url = j.value("url", "");
+  n.workloads = j.value("workloads", n.workloads);
   n.command = j.value("command", n.command);
   n.env_pass = j.value("env_pass", n.env_pass);
   if (!std::ranges::all_of(n.env_pass, [](const std::string& name) {

@@ -24,7 +24,7 @@ struct Field {
 constexpr Field kNotifierFields[] = {
     {"type", Type::String},   {"pid", Type::Number},      {"pid_file", Type::String},
     {"signal", Type::String}, {"command", Type::Strings}, {"env_pass", Type::Strings},
-    {"url", Type::String},    {"timeout", Type::String},
+    {"url", Type::String},    {"timeout", Type::String},  {"workloads", Type::Strings},
 };
 
 constexpr Field kTargetFields[] = {

@@ -311,3 +311,58 @@ TEST_CASE(
   CHECK(std::chrono::steady_clock::now() - stop_started < std::chrono::seconds(3));
   CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
 }
+
+TEST_CASE(
+    "apps that cannot reload: a renewal restarts the named Deployment before it is "
+    "acknowledged, and a refused restart holds the acknowledgement back",
+    "[kubernetes]") {
+  SecretCli k("k8s-restart");
+  const std::string app = k.name + "-app";
+  // A Deployment as Pod Security `restricted` admits it (no controllers run
+  // here, so no pod starts: the template is what a rollout restart changes).
+  nlohmann::json container{{"name", "app"},
+                           {"image", "registry.example.com/orders:1"},
+                           {"securityContext",
+                            {{"allowPrivilegeEscalation", false},
+                             {"runAsNonRoot", true},
+                             {"capabilities", {{"drop", {"ALL"}}}},
+                             {"seccompProfile", {{"type", "RuntimeDefault"}}}}}};
+  auto created = k.kube.call("POST", "/apis/apps/v1/namespaces/" + k.kube.ns + "/deployments",
+                             {{"metadata", {{"name", app}}},
+                              {"spec",
+                               {{"selector", {{"matchLabels", {{"app", app}}}}},
+                                {"template",
+                                 {{"metadata", {{"labels", {{"app", app}}}}},
+                                  {"spec", {{"containers", {container}}}}}}}}});
+  REQUIRE(created.status == 201);
+  CHECK(created.warnings.empty());
+  const auto restarted_for = [&] {
+    auto d = k.kube.call("GET", "/apis/apps/v1/namespaces/" + k.kube.ns + "/deployments/" + app);
+    return d.body["spec"]["template"]["metadata"]
+        .value("annotations", nlohmann::json::object())
+        .value("certswap/restarted-for", "");
+  };
+  const auto fingerprint = [&] {
+    auto info = certswap::inspect_certificate_pem(key_of(k.secret(), "service.cert"), "Secret");
+    REQUIRE(info);
+    return info->sha256_fingerprint;
+  };
+  REQUIRE(k.run({"init"}).exit_code == 0);
+
+  // An account that may write the Secret but not restart the Deployment.
+  k.kubeconfig = k.kube.limited_account(k.name, {k.name}, k.cli.out);
+  k.cli.tb.renew(k.cli.user, "renewed-restart");
+  auto refused = k.run({"rotate", "--notify-restart", "deployment/" + app});
+  CHECK(refused.exit_code == 6);  // kExitNotify
+  CHECK_THAT(refused.output, Catch::Contains("deployment/" + app) && Catch::Contains("HTTP 403"));
+  CHECK_THAT(k.subject(k.secret()), Catch::Contains("renewed-restart"));
+  CHECK(restarted_for().empty());
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+
+  // Allowed to: the owed restart, then the acknowledgement.
+  k.kubeconfig = k.kube.admin_kubeconfig;
+  auto r = k.run({"rotate", "--notify-restart", "deployment/" + app});
+  CHECK(r.exit_code == 0);
+  CHECK(restarted_for() == fingerprint());
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 1);
+}

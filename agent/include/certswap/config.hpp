@@ -41,6 +41,9 @@ struct NotifierConfig {
   // command gets no other, so the API token never reaches it).
   std::vector<std::string> env_pass;
   std::string url;  // http: POST target
+  // kubernetes-restart: "deployment/NAME", "statefulset/NAME" or
+  // "daemonset/NAME" in the target Secret's namespace.
+  std::vector<std::string> workloads;
   std::chrono::milliseconds timeout{30'000};
 };
 

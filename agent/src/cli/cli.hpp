@@ -35,6 +35,7 @@ struct Flags {
   int concurrency = 0, live_concurrency = 0;
   double api_rate = -1;
   std::string notify_signal, notify_pid_file, notify_exec, notify_url;
+  std::vector<std::string> notify_restart;
   int notify_pid = 0;
 };
 

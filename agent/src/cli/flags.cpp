@@ -154,6 +154,10 @@ void add_target_flags(CLI::App& app, Flags& f) {
   app.add_option("--notify-exec", f.notify_exec, "Command to run (split on spaces, no shell)")
       ->envname("CERTSWAP_NOTIFY_EXEC")
       ->group(n);
+  app.add_option("--notify-restart", f.notify_restart,
+                 "With --kubernetes-secret: restart deployment/NAME, statefulset/NAME or "
+                 "daemonset/NAME (as `kubectl rollout restart`) after a swap; repeatable")
+      ->group(n);
   app.add_option("--notify-url", f.notify_url, "URL to POST a JSON event to")
       ->envname("CERTSWAP_NOTIFY_URL")
       ->group(n);
@@ -242,6 +246,12 @@ Result<Config> build_config(const Flags& f) {
       std::istringstream words(f.notify_exec);
       for (std::string word; words >> word;) exec.command.push_back(word);
       t.notifiers.push_back(exec);
+    }
+    if (!f.notify_restart.empty()) {
+      NotifierConfig restart;
+      restart.type = "kubernetes-restart";
+      restart.workloads = f.notify_restart;
+      t.notifiers.push_back(restart);
     }
     if (!f.notify_url.empty()) {
       NotifierConfig http;

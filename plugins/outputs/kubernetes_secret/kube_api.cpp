@@ -24,11 +24,12 @@ KubeApi::KubeApi(KubeConnection connection, std::chrono::milliseconds timeout)
     : connection_(std::move(connection)), http_(http_options(connection_, timeout)) {}
 
 Result<HttpResponse> KubeApi::call(const std::string& method, const std::string& path,
-                                   const std::string& body, bool retry) {
+                                   const std::string& body, bool retry,
+                                   const std::string& content_type) {
   auto auth = connection_.authorization();
   if (!auth) return std::unexpected(auth.error());
   std::vector<std::string> headers{"accept: application/json"};
-  if (!body.empty()) headers.emplace_back("content-type: application/json");
+  if (!body.empty()) headers.push_back("content-type: " + content_type);
   if (!auth->empty()) headers.push_back(*auth);
   auto response = http_.request(method, path, body, headers, retry);
   for (auto& h : headers) SecretString(std::move(h)).wipe();
@@ -112,6 +113,14 @@ Result<WriteResult> KubeApi::replace_secret(const std::string& ns, const std::st
     return std::unexpected(failure(fmt::format("PUT Secret {}/{}", ns, name), *response));
   }
   return written(*response);
+}
+
+Result<void> KubeApi::patch(const std::string& path, const nlohmann::json& patch,
+                            const std::string& what) {
+  auto response = call("PATCH", path, patch.dump(), true, "application/strategic-merge-patch+json");
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) return std::unexpected(failure("PATCH " + what, *response));
+  return {};
 }
 
 Result<WriteResult> KubeApi::create_secret(const std::string& ns, const nlohmann::json& secret) {

@@ -34,11 +34,15 @@ class KubeApi {
                                      const nlohmann::json& secret);
   Result<WriteResult> create_secret(const std::string& ns, const nlohmann::json& secret);
 
+  // A strategic-merge patch of the object at `path` (`what` names it in errors).
+  Result<void> patch(const std::string& path, const nlohmann::json& patch, const std::string& what);
+
   const std::string& server() const { return connection_.server; }
 
  private:
   Result<HttpResponse> call(const std::string& method, const std::string& path,
-                            const std::string& body, bool retry);
+                            const std::string& body, bool retry,
+                            const std::string& content_type = "application/json");
   Error failure(const std::string& what, const HttpResponse& response) const;
 
   KubeConnection connection_;
