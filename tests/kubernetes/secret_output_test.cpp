@@ -366,3 +366,30 @@ TEST_CASE(
   CHECK(restarted_for() == fingerprint());
   CHECK(k.cli.tb.ack_count(k.cli.user) == 1);
 }
+
+TEST_CASE(
+    "a missing namespace, or a Secret Kubernetes' size limit would refuse: a clear error, "
+    "the Secret untouched, nothing acknowledged",
+    "[kubernetes]") {
+  SecretCli k("k8s-refusals");
+  k.cli.tb.renew(k.cli.user, "renewed-refusals");
+  SECTION("the namespace does not exist") {
+    auto r = k.run({"rotate"}, {{"CERTSWAP_KUBERNETES_SECRET", "no-such-namespace/" + k.name}});
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Catch::Contains("Secret no-such-namespace/" + k.name) &&
+                             Catch::Contains("HTTP 404") &&
+                             Catch::Contains("namespaces \"no-such-namespace\" not found"));
+    CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+  }
+  SECTION("another key fills the Secret almost to Kubernetes' 1 MiB") {
+    k.kube.create_secret({{"metadata", {{"name", k.name}}},
+                          {"data", {{"blob", base64(std::string(1'040'000, 'x'))}}}});
+    const auto before = k.secret()["metadata"]["resourceVersion"];
+    auto r = k.run({"rotate"});
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output,
+               Catch::Contains("over Kubernetes' limit") && Catch::Contains("nothing was written"));
+    CHECK(k.secret()["metadata"]["resourceVersion"] == before);
+    CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+  }
+}
