@@ -129,7 +129,7 @@ def steps_of(stdout):
 
 def proc_status(pid):
     s = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status") if ":" in l)
-    return {k: int(s[k].split()[0]) for k in ("VmRSS", "VmHWM")}
+    return {k: int(s[k].split()[0]) for k in ("VmRSS", "VmHWM", "Threads")}
 
 
 def proc_ticks(pid):
@@ -688,6 +688,8 @@ def main():
     p.add_argument("--load-rates", default="10000", help="msg/s of the cpp-producer through a rotation")
     p.add_argument("--examples-bin", default=None, help="directory with cpp-producer (for --only load)")
     p.add_argument("--big-service", default="0,1000,10000", help="users in the service, one rotation each")
+    p.add_argument("--kube-dir", default=None,
+                   help="a running kube test bed (tests/testbed/kubernetes, kube.json) for --only secrets")
     args = p.parse_args()
 
     tb = Testbed(args.testbed_dir)
@@ -711,6 +713,13 @@ def main():
         res["targets"] = targets_bench.targets_bench(tb, args.certswap, [int(x) for x in args.targets.split(",")],
                                                      0.1, args.scale_timeout, work, args.targets_key_type,
                                                      args.targets_modes.split(","))
+    if "secrets" in only:
+        import targets_bench
+        kube = json.load(open(os.path.join(args.kube_dir, "kube.json")))
+        res["secrets"] = targets_bench.targets_bench(
+            tb, args.certswap, [int(x) for x in args.targets.split(",")], 0.1, args.scale_timeout, work,
+            args.targets_key_type, ["concurrent"],
+            dict(namespace=kube["namespace"], kubeconfig=kube["admin_kubeconfig"]))
     if "load" in only:
         import app_load_bench
         res["load"] = app_load_bench.app_load(args.testbed_dir, args.certswap, args.examples_bin,

@@ -27,9 +27,16 @@ DELAY_MS = 50
 GOALS = dict(routine_s=10, install_s=60, renewals_s=15, kib_per_target=20)
 
 
-def config(tb, path, users, out_dir):
-    targets = [dict(name=u, project=tb["project"], service=tb["service"], user=u,
-                    output_dir=os.path.join(out_dir, u)) for u in users]
+def config(tb, path, users, out_dir, kube=None):
+    """kube: {"namespace", "kubeconfig"}: each target writes a Secret of that namespace instead
+    of a directory (its journal stays in a local state directory)."""
+    if kube:
+        targets = [dict(name=u, project=tb["project"], service=tb["service"], user=u,
+                        kubernetes_secret=f"{kube['namespace']}/{u}", kubeconfig=kube["kubeconfig"],
+                        state_dir=os.path.join(out_dir, u)) for u in users]
+    else:
+        targets = [dict(name=u, project=tb["project"], service=tb["service"], user=u,
+                        output_dir=os.path.join(out_dir, u)) for u in users]
     json.dump(dict(api=dict(url=tb["api_url"], token_file=tb["token_file"], ca_file=tb["api_ca"]),
                    targets=targets), open(path, "w"))
 
@@ -65,11 +72,11 @@ class StepCounter:
 class Run:
     """One sidecar over N fresh targets, SIGHUP-driven (poll interval 10h)."""
 
-    def __init__(self, tb, certswap, work, name, users, extra):
+    def __init__(self, tb, certswap, work, name, users, extra, kube=None):
         self.out = os.path.join(work, name)
         os.makedirs(self.out, exist_ok=True)
         self.cfg = os.path.join(work, f"{name}.json")
-        config(tb, self.cfg, users, self.out)
+        config(tb, self.cfg, users, self.out, kube)
         self.n = len(users)
         self.side = bench.Sidecar(certswap, dict(os.environ), work, name,
                                   ["--config", self.cfg, "--api-rate", "0", *extra])
@@ -94,9 +101,9 @@ class Run:
         return (time.perf_counter() - start) * 1000, done
 
 
-def measure(tb, certswap, work, users, extra, name, renewed, base_rss, timeout, tag):
+def measure(tb, certswap, work, users, extra, name, renewed, base_rss, timeout, tag, kube=None):
     n = len(users)
-    run = Run(tb, certswap, work, name, users, extra)
+    run = Run(tb, certswap, work, name, users, extra, kube)
     r = dict()
     ms, done = run.wait_steps("swap", n, timeout)
     r["install"] = dict(ms=ms, done=done)
@@ -117,15 +124,19 @@ def measure(tb, certswap, work, users, extra, name, renewed, base_rss, timeout, 
                     urllib_text(run.side.url("/metrics")).splitlines()
                     if l.startswith("certswap_api_") and not l.startswith("certswap_api_errors")}
     r["emulator_peak_in_flight"] = tb.call("GET", "/_testbed/concurrency")["peak"]
+    r["threads"] = int(bench.proc_status(run.side.pid).get("Threads", 0))
     run.side.stop()
     return r
 
 
-def targets_bench(tb, certswap, sizes, renew_share, timeout, work, key_type="rsa", only_modes=None):
+def targets_bench(tb, certswap, sizes, renew_share, timeout, work, key_type="rsa", only_modes=None,
+                  kube=None):
     """key_type "ec": the emulator issues EC P-256 keys instead of Aiven's RSA-3072, because
     making 1,000 RSA-3072 keys takes the emulator minutes on a loaded 2-core machine."""
     sizes = sorted(set(sizes))
     users = [f"bench-many-{key_type}-{i}" for i in range(max(sizes))]
+    if kube:  # fresh users: each Secret starts empty, as each directory does
+        users = [f"bench-secret-{key_type}-{int(time.time())}-{i}" for i in range(max(sizes))]
     settings = tb.call("GET", "/_testbed/settings")
     tb.call("POST", "/_testbed/settings", dict(key_type=key_type))
     start = time.perf_counter()
@@ -137,7 +148,7 @@ def targets_bench(tb, certswap, sizes, renew_share, timeout, work, key_type="rsa
     res = dict(sizes={}, delay_ms=DELAY_MS, goals=GOALS, users_created_s=created_s, key_type=key_type)
     try:
         # A one-target sidecar: what memory the rest adds.
-        one = Run(tb, certswap, work, "many-one", users[:1], [])
+        one = Run(tb, certswap, work, "many-one", users[:1], [], kube)
         one.wait_steps("swap", 1, timeout)
         time.sleep(0.2)
         base_rss = bench.proc_status(one.side.pid)["VmRSS"]
@@ -150,7 +161,7 @@ def targets_bench(tb, certswap, sizes, renew_share, timeout, work, key_type="rsa
             for mode, extra in [m for m in MODES if only_modes is None or m[0] in only_modes]:
                 tb.call("DELETE", "/_testbed/concurrency")
                 r = measure(tb, certswap, work, users[:n], extra, f"many-{n}-{mode}", renewed,
-                            base_rss, timeout, f"{n}{mode}")
+                            base_rss, timeout, f"{n}{mode}", kube)
                 modes[mode] = r
                 print(f"  many targets {n} {mode}: install {r['install']['ms'] / 1000:.1f} s, routine "
                       f"{r['routine']['ms'] / 1000:.1f} s, renewals {r['renewals']['ms'] / 1000:.1f} s, "
@@ -174,14 +185,17 @@ def targets_bench(tb, certswap, sizes, renew_share, timeout, work, key_type="rsa
                          fmt(r["renewals"]) + f" ({size['renewed']})",
                          f"{r['kib_per_target']:.1f}", slope, f"{bench.mib(r['hwm_kib']):.1f}",
                          f"{r['metrics'].get('certswap_api_peak_in_flight', '?')} / "
-                         f"{r['emulator_peak_in_flight']}"])
+                         f"{r['emulator_peak_in_flight']}", r["threads"]])
         prev = (n, size["modes"])
-    bench.table(f"4. Many targets: users in one project, every API call {DELAY_MS} ms late",
+    what = ("Kubernetes Secrets on the test bed's kube-apiserver (one Secret each, watched)" if kube
+            else "output directories")
+    bench.table(f"{'4b' if kube else '4'}. Many targets into {what}: users in one project, every API "
+                f"call {DELAY_MS} ms late",
                 "`certswap run --config many-N.json --api-rate 0` with `--concurrency 1 --live-concurrency 1` "
                 "(sequential) and `--concurrency 8 --live-concurrency 4` (concurrent), SIGHUP per cycle",
                 ["N", "mode", "routine cycle (nothing new)", "install all N", "cycle with renewals (how many)",
                  "RSS growth KiB/target", "RSS slope KiB/target", "sidecar peak RSS MiB",
-                 "peak API requests in flight (certswap / emulator)"], rows,
+                 "peak API requests in flight (certswap / emulator)", "threads"], rows,
                 ["*Routine cycle*: SIGHUP until every target logged `compare` (one GET of the user each; the "
                  "project CA once per pass). *Install*: from start until every target logged `swap` (fetch, "
                  "validate offline and against the broker, swap). *Renewals*: the emulator renews every 10th "

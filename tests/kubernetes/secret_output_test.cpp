@@ -33,6 +33,12 @@ TEST_CASE("init writes the user's set into a new Secret, which the broker accept
   const auto version = s["metadata"]["resourceVersion"];
   REQUIRE(k.run({"init"}).exit_code == 0);
   CHECK(k.secret()["metadata"]["resourceVersion"] == version);
+  // status reads the Secret as it reads a directory.
+  auto status = k.run({"status", "--offline"});
+  CHECK(status.exit_code == 0);
+  CHECK_THAT(status.output, Catch::Contains("output      Secret " + k.ref()) &&
+                                Catch::Contains("CN=" + k.cli.user) &&
+                                Catch::Contains(info->sha256_fingerprint));
 }
 
 TEST_CASE(
