@@ -184,6 +184,13 @@ class Daemon {
     }
     const auto now = std::chrono::steady_clock::now();
     for (auto& s : states_) s.due = now;
+    // The gauges of a restarted sidecar start where the journal left them.
+    for (const auto& t : targets_) {
+      auto journal = Journal::read(t.config.state_dir);
+      if (!journal || !*journal) continue;
+      const auto& st = **journal;
+      metrics_.restore(t.config.name, st.last_rotation, st.last_error.empty() ? st.last_check : 0);
+    }
     // From the start, so that a drop or damage during the first check is seen.
     for (std::size_t i = 0; i < targets_.size(); ++i) watch(i);
     for (std::size_t i = 0; i < targets_.size(); ++i) {

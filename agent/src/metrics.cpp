@@ -42,9 +42,21 @@ void Metrics::step(std::string_view target, std::string_view step, std::string_v
       }
     } else if (step == "acknowledge" && status == "ok") {
       ++t.acknowledgements;
-    } else if (step == "swap" && status == "ok") {
-      ++t.rotations;
-      t.last_rotation = now_seconds();
+      t.renewal_pending = t.renewal_live_unacknowledged = 0;
+    } else if (step == "fetch" && status == "ok") {
+      // rotation.cpp's fetch line ends so when upstream holds a renewal.
+      t.renewal_pending = detail.ends_with("(renewal pending)") ? 1 : 0;
+      if (!t.renewal_pending) t.renewal_live_unacknowledged = 0;
+    } else if ((step == "swap" && status == "ok") ||
+               (step == "compare" && status == "ok" && detail.starts_with("live set is current"))) {
+      // The renewal is what the apps read now; only its acknowledgement is owed.
+      if (t.renewal_pending) t.renewal_live_unacknowledged = 1;
+      if (step == "swap") {
+        ++t.rotations;
+        t.last_rotation = now_seconds();
+      }
+    } else if (step == "check") {
+      t.failed_checks_in_a_row = status == "ok" ? 0 : t.failed_checks_in_a_row + 1;
     } else if (step == "notify" && status != "ok" && status != "skipped") {
       ++t.notification_failures;
     }
@@ -74,6 +86,14 @@ void Metrics::set_last_check(const std::string& target, std::int64_t unix_second
 void Metrics::set_ready(const std::string& target, bool ready) {
   std::lock_guard lock(mutex_);
   targets_[target].ready = ready;
+}
+
+void Metrics::restore(const std::string& target, std::int64_t last_rotation,
+                      std::int64_t last_success) {
+  std::lock_guard lock(mutex_);
+  auto& t = targets_[target];
+  if (t.last_rotation == 0) t.last_rotation = last_rotation;
+  if (t.last_success == 0) t.last_success = last_success;
 }
 
 void Metrics::count_notification_failure(const std::string& target) {
@@ -110,6 +130,14 @@ std::string Metrics::render() const {
         &PerTarget::last_success);
   gauge("certswap_last_rotation_timestamp_seconds", "Last swap of a new set.",
         &PerTarget::last_rotation);
+  gauge("certswap_renewal_pending",
+        "1 while upstream holds a renewal that is not acknowledged (as the last check saw it).",
+        &PerTarget::renewal_pending);
+  gauge("certswap_renewal_live_unacknowledged",
+        "1 while the renewal is live but its acknowledgement is still owed.",
+        &PerTarget::renewal_live_unacknowledged);
+  gauge("certswap_consecutive_failed_checks", "Checks that failed in a row (0 after a success).",
+        &PerTarget::failed_checks_in_a_row);
   family("certswap_ready", "gauge", "1 when a valid live set is outside the danger window.",
          [&](const std::string& target, const PerTarget& t) {
            out +=

@@ -899,3 +899,53 @@ TEST_CASE("an idle agent loop runs two threads, and the endpoint's workers end w
   CHECK(eventually([&] { return thread_count(agent.process->pid()) == 2; }, 5s));
   CHECK(agent.process->stop(SIGTERM) == 0);
 }
+
+TEST_CASE(
+    "the alert gauges: a renewal held back is pending, live but unacknowledged, then done; "
+    "a restarted sidecar keeps the last rotation",
+    "[daemon][metrics]") {
+  Cli cli("alert-gauges");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto metric = [&](const Sidecar& s, const std::string& name) {
+    const auto page = s.get("/metrics").second;
+    const auto key = name + "{target=\"" + target_name(cli) + "\"} ";
+    const auto at = page.find("\n" + key);
+    return at == std::string::npos ? -1.0 : std::stod(page.substr(at + 1 + key.size()));
+  };
+  TcpGate gate(cli.tb.bootstrap);  // shut: the broker accepts and never answers
+  cli.tb.renew(cli.user, "gauges");
+  {
+    Sidecar sidecar(cli, {"--bootstrap", gate.address(), "--live-timeout", "2s"});
+    REQUIRE(eventually([&] { return metric(sidecar, "certswap_consecutive_failed_checks") >= 1; },
+                       60s));
+    CHECK(metric(sidecar, "certswap_renewal_pending") == 1);
+    CHECK(metric(sidecar, "certswap_renewal_live_unacknowledged") == 0);
+    // The broker answers; Aiven refuses the acknowledgement for a while.
+    cli.tb.add_fault({{"method", "PUT"},
+                      {"path_regex", ".*/user/" + cli.user},
+                      {"count", 1000},
+                      {"fault", {{"kind", "status"}, {"status", 500}}}});
+    gate.set_open(true);
+    CHECK(eventually([&] { return metric(sidecar, "certswap_renewal_live_unacknowledged") == 1; },
+                     60s));
+    CHECK(metric(sidecar, "certswap_renewal_pending") == 1);
+    cli.tb.clear_faults();
+    REQUIRE(eventually([&] { return cli.tb.ack_count(cli.user) == 1; }, 90s));
+    CHECK(eventually(
+        [&] {
+          return metric(sidecar, "certswap_renewal_pending") == 0 &&
+                 metric(sidecar, "certswap_renewal_live_unacknowledged") == 0 &&
+                 metric(sidecar, "certswap_consecutive_failed_checks") == 0;
+        },
+        30s));
+    CHECK(sidecar.process->stop(SIGTERM) == 0);
+  }
+  const auto journal = nlohmann::json::parse(read(cli.out / ".certswap" / "state.json"));
+  const double last_rotation = journal.value("last_rotation", 0.0);
+  REQUIRE(last_rotation > 0);
+  // Restarted: the gauge comes from the journal, before any rotation of its own.
+  Sidecar again(cli, {}, "1h");
+  CHECK(metric(again, "certswap_last_rotation_timestamp_seconds") == last_rotation);
+  CHECK(metric(again, "certswap_last_success_timestamp_seconds") > 0);
+  CHECK(again.process->stop(SIGTERM) == 0);
+}
