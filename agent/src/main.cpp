@@ -5,12 +5,27 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <string_view>
 #include <tuple>
 
 #include "certswap/config.hpp"
 #include "certswap/exit_codes.hpp"
 #include "certswap/log_setup.hpp"
 #include "cli/cli.hpp"
+
+// --log-format json (or CERTSWAP_LOG_FORMAT=json) as the parser will read it,
+// known before the parser runs.
+static bool asks_for_json(int argc, char** argv) {
+  std::string_view format;
+  if (const char* env = std::getenv("CERTSWAP_LOG_FORMAT")) format = env;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--log-format" && i + 1 < argc) format = argv[i + 1];
+    if (arg.starts_with("--log-format=")) format = arg.substr(13);
+  }
+  return format == "json";
+}
 
 int main(int argc, char** argv) {
   using namespace certswap;
@@ -124,14 +139,19 @@ int main(int argc, char** argv) {
   doctor_cmd->add_option("command", doctor_options.command, "-- cmd args... (instead of --pid)")
       ->excludes(pid_opt);
 
+  // Before parsing, so that a usage error is a record of the format asked for.
+  setup_logging(asks_for_json(argc, argv) ? LogFormat::Json : LogFormat::Text);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    log_failure(
+        {ErrorKind::Usage, fmt::format("{}; run with --help for more information", e.what())},
+        kExitUsage);
+    return kExitUsage;
   }
   const LogFormat log_format = flags.log_format == "json" ? LogFormat::Json : LogFormat::Text;
-  setup_logging(log_format);
+  setup_logging(log_format, *parse_log_level(flags.log_level));
   if (!*validate_cmd) {
     auto alone = check_no_target_flags(app, flags, std::vector<std::string>(argv + 1, argv + argc));
     if (!alone) return report_error(alone.error());

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "certswap/exit_codes.hpp"
+#include "certswap/log_setup.hpp"
 #include "cli/cli.hpp"
 #include "registry.hpp"
 
@@ -48,8 +49,9 @@ Result<Agent> build_agent(const Config& config) {
 }
 
 int report_error(const Error& e) {
-  spdlog::error("{}", e.message);
-  return exit_code_for(e.kind);
+  const int code = exit_code_for(e.kind);
+  log_failure(e, code);
+  return code;
 }
 
 }  // namespace certswap::cli

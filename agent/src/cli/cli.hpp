@@ -21,6 +21,7 @@ struct Flags {
   std::string config_file;
   std::string target_name;
   std::string log_format = "text";
+  std::string log_level = "info";
   TargetConfig target;
   std::string output_dir, state_dir, pkcs12_password_file, inbox_dir;
   std::string kubeconfig, kubernetes_operator_keys;

@@ -191,6 +191,9 @@ void add_target_flags(CLI::App& app, Flags& f) {
                "Allow an http:// API URL (a local emulator only: the token is sent in clear)")
       ->envname("CERTSWAP_API_ALLOW_PLAIN_HTTP")
       ->group(a);
+  app.add_option("--log-level", f.log_level, "error, warn, info (default) or debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->envname("CERTSWAP_LOG_LEVEL");
   app.add_option("--log-format", f.log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->envname("CERTSWAP_LOG_FORMAT");
