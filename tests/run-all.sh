@@ -20,6 +20,8 @@ ninja -C build
 # the Go module proxy (5-11 min cold, cached under ~/.cache/certswap): here,
 # not inside ctest, so the build does not load the machine under timed tests.
 bash tests/testbed/kubernetes/build-kube.sh >/dev/null
+# helm for the chart check (kube.helm-chart), the same way (about 7 min cold).
+bash tests/testbed/kubernetes/build-helm.sh >/dev/null
 
 status=0
 ctest --test-dir build --output-on-failure -j2 || status=$?
