@@ -399,3 +399,42 @@ TEST_CASE(
     CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
   }
 }
+
+TEST_CASE("a sidecar watching many Secrets stops at once on SIGTERM", "[kubernetes]") {
+  SecretCli k("k8s-many");
+  constexpr int kSecrets = 12;
+  nlohmann::json targets = nlohmann::json::array();
+  for (int i = 0; i < kSecrets; ++i) {
+    targets.push_back({{"name", "t" + std::to_string(i)},
+                       {"project", k.cli.tb.project},
+                       {"service", k.cli.tb.service},
+                       {"user", k.cli.user},
+                       {"kubernetes_secret", k.ref() + "-" + std::to_string(i)},
+                       {"kubeconfig", k.kubeconfig.string()},
+                       {"state_dir", (k.cli.out / ("state-" + std::to_string(i))).string()}});
+  }
+  const auto config = k.cli.out / "many.json";
+  std::ofstream(config) << nlohmann::json{
+      {"api",
+       {{"url", k.cli.tb.api_url},
+        {"ca_file", k.cli.tb.api_ca},
+        {"token_file", k.cli.tb.token_file}}},
+      {"targets", targets}}.dump();
+  testbed::BackgroundProcess sidecar(
+      {certswap_bin(), "run", "--config", config.string(), "--poll-interval", "1h", "--listen", ""},
+      {}, (k.cli.out / "many.log").string());
+  REQUIRE(eventually(
+      [&] {
+        for (int i = 0; i < kSecrets; ++i) {
+          if (k.kube.secret(k.name + "-" + std::to_string(i)).is_null()) return false;
+        }
+        return true;
+      },
+      60s));
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(sidecar.stop(SIGTERM, std::chrono::seconds(30)) == 0);
+  const auto took = std::chrono::steady_clock::now() - started;
+  std::cout << "a sidecar with " << kSecrets << " Secret watches stopped in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  CHECK(took < std::chrono::seconds(3));
+}

@@ -64,6 +64,9 @@ using OutputOpener = std::function<Result<std::unique_ptr<Output>>(OutputAccess)
 class OutputWatch {
  public:
   virtual ~OutputWatch() = default;
+  // Asks the watch to end without waiting for it, so that many end at once
+  // (each may take up to a second); the destructor waits.
+  virtual void request_stop() {}
 };
 // Starts watching a target's output; none for an output directory, which
 // the sidecar watches with inotify itself.

@@ -21,6 +21,7 @@ class SecretWatch : public OutputWatch {
               std::function<void()> changed);
   // Ends the watch within about a second (the transfer's cancel check).
   ~SecretWatch() override;
+  void request_stop() override { thread_.request_stop(); }
 
  private:
   void loop(std::stop_token stop);
