@@ -103,9 +103,10 @@ std::vector<int> api_attempts_per_check(const std::string& log, const Cli& cli) 
   int gets = 0;
   std::istringstream lines(log);
   for (std::string line; std::getline(lines, line);) {
+    // A text record: time, level, then the step's target and name.
     std::istringstream words(line);
-    std::string name, step;
-    words >> name >> step;
+    std::string time, level, name, step;
+    words >> time >> level >> name >> step;
     if (line.contains(user_url) && line.contains("; retrying in ")) {
       ++gets;
     } else if (name == target && step == "fetch") {
