@@ -31,9 +31,12 @@ def config(tb, path, users, out_dir, kube=None):
     """kube: {"namespace", "kubeconfig"}: each target writes a Secret of that namespace instead
     of a directory (its journal stays in a local state directory)."""
     if kube:
+        # A Secret per run and user: a run must not find the one an earlier run installed.
+        run = os.path.basename(out_dir)
         targets = [dict(name=u, project=tb["project"], service=tb["service"], user=u,
-                        kubernetes_secret=f"{kube['namespace']}/{u}", kubeconfig=kube["kubeconfig"],
-                        state_dir=os.path.join(out_dir, u)) for u in users]
+                        kubernetes_secret=f"{kube['namespace']}/{run}-{u}",
+                        kubeconfig=kube["kubeconfig"], state_dir=os.path.join(out_dir, u))
+                   for u in users]
     else:
         targets = [dict(name=u, project=tb["project"], service=tb["service"], user=u,
                         output_dir=os.path.join(out_dir, u)) for u in users]
