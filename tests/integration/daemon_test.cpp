@@ -902,7 +902,7 @@ TEST_CASE("an idle agent loop runs two threads, and the endpoint's workers end w
 }
 
 TEST_CASE(
-    "the alert gauges: a renewal held back is pending, live but unacknowledged, then done; "
+    "the alert gauges: a renewal held back is pending, live but unacknowledged, then done, "
     "a restarted sidecar keeps the last rotation",
     "[daemon][metrics]") {
   Cli cli("alert-gauges");

@@ -89,7 +89,7 @@ TEST_CASE("json logs: a rotation, a failed check and a usage error are records o
 }
 
 TEST_CASE(
-    "text logs: the same records, one per line, with time and level first; under systemd "
+    "text logs: the same records, one per line, with time and level first, and under systemd "
     "each line starts with its syslog priority",
     "[logs]") {
   Cli cli("log-text");
@@ -123,7 +123,7 @@ TEST_CASE(
   CHECK_FALSE(elsewhere.output.starts_with("<"));
 }
 
-TEST_CASE("--log-level warn keeps warnings and errors only", "[logs]") {
+TEST_CASE("the log level warn keeps warnings and errors only", "[logs]") {
   Cli cli("log-level");
   auto r = cli.run({"init", "--log-level", "warn"});
   REQUIRE(r.exit_code == 0);
