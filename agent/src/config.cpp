@@ -147,6 +147,7 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
     *out = j.value(key, std::string());
   }
   t.pkcs12_legacy = j.value("pkcs12_legacy", false);
+  t.pkcs12_jks_truststore = j.value("pkcs12_jks_truststore", false);
   for (auto [key, out] :
        {std::pair{"key_mode", &t.key_mode}, std::pair{"public_mode", &t.public_mode}}) {
     if (!j.contains(key)) continue;

@@ -42,6 +42,7 @@ constexpr Field kTargetFields[] = {
     {"inbox_dir", Type::String},
     {"pkcs12_password_file", Type::String},
     {"pkcs12_legacy", Type::Bool},
+    {"pkcs12_jks_truststore", Type::Bool},
     {"key_mode", Type::String},
     {"public_mode", Type::String},
     {"uid", Type::Number},

@@ -105,6 +105,10 @@ void add_target_flags(CLI::App& app, Flags& f) {
   app.add_flag("--pkcs12-legacy", f.target.pkcs12_legacy,
                "3DES/SHA-1 PKCS#12 for JVMs older than 8u301")
       ->group(g);
+  app.add_flag("--pkcs12-jks-truststore", f.target.pkcs12_jks_truststore,
+               "Also publish the truststore as avn's client.truststore.jks (automatic when the "
+               "output directory holds that name)")
+      ->group(g);
   app.add_option("--key-mode", f.key_mode, "Mode of service.key (default 0600)")->group(g);
   app.add_option("--public-mode", f.public_mode, "Mode of the other files (default 0644)")
       ->group(g);
