@@ -36,6 +36,7 @@ constexpr Field kTargetFields[] = {
     {"state_dir", Type::String},
     {"bootstrap", Type::String},
     {"kafka_route", Type::String},
+    {"privatelink_connection_id", Type::String},
     {"source", Type::String},
     {"format", Type::String},
     {"notify", Type::Objects, kNotifierFields},

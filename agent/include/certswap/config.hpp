@@ -53,6 +53,9 @@ struct TargetConfig {
   // Which of the service's Kafka listeners to validate against: "dynamic" (as
   // avn, the default), "public", "private" or "privatelink".
   std::string kafka_route = "dynamic";
+  // Of a service with several PrivateLink connections, the one to validate
+  // against (avn's --privatelink-connection-id); implies route "privatelink".
+  std::string privatelink_connection_id;
   std::string source = "aiven";
   std::string format = "pem";
   std::vector<NotifierConfig> notifiers;

@@ -87,6 +87,11 @@ void add_target_flags(CLI::App& app, Flags& f) {
                  "as avn), public, private or privatelink")
       ->envname("CERTSWAP_KAFKA_ROUTE")
       ->group(g);
+  app.add_option("--privatelink-connection-id", f.target.privatelink_connection_id,
+                 "Of several PrivateLink connections, the one to validate against (as avn's; "
+                 "implies --kafka-route privatelink)")
+      ->envname("CERTSWAP_PRIVATELINK_CONNECTION_ID")
+      ->group(g);
   app.add_option("--source", f.target.source, "aiven (default) or inbox")
       ->envname("CERTSWAP_SOURCE")
       ->group(g);
