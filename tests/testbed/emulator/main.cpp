@@ -163,6 +163,14 @@ class Emulator {
     server.Post("/_testbed/renew", control([this](const json& b) { return renew(b); }));
     server.Post("/_testbed/ca-bundle", control([this](const json& b) { return ca_bundle(b); }));
     server.Post("/_testbed/faults", control([this](const json& b) { return add_fault(b); }, false));
+    // How many injected faults are still to apply: a test learns that a
+    // delayed call has arrived (its fault was taken) without sleeping.
+    server.Get("/_testbed/faults", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(faults_mutex_);
+      int pending = 0;
+      for (const auto& f : faults_) pending += f.remaining;
+      res.set_content(json{{"pending", pending}}.dump(), "application/json");
+    });
     server.Delete("/_testbed/faults", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(faults_mutex_);
       faults_.clear();
