@@ -1,5 +1,7 @@
 #include "registry.hpp"
 
+#include <filesystem>
+
 #include "certswap/directory_output.hpp"
 #include "formats/pem/pem_format.hpp"
 #include "formats/pkcs12/pkcs12_format.hpp"
@@ -29,7 +31,15 @@ Result<std::unique_ptr<Source>> make_source(const TargetConfig& target, AivenCli
 Result<std::unique_ptr<Format>> make_format(const TargetConfig& target) {
   if (target.format == "pem") return std::make_unique<PemFormat>();
   if (target.format == "pkcs12") {
-    return std::make_unique<Pkcs12Format>(target.pkcs12_password_file, target.pkcs12_legacy);
+    // A directory avn laid out for Java (user-kafka-java-creds) has apps that
+    // read client.truststore.jks: keep publishing that name, or they would
+    // miss the next project CA. Once published it is a link, so this stays on.
+    std::error_code ec;
+    const bool avn_layout =
+        std::filesystem::symlink_status(target.output_dir / Pkcs12Format::kAvnTruststore, ec)
+            .type() != std::filesystem::file_type::not_found;
+    return std::make_unique<Pkcs12Format>(target.pkcs12_password_file, target.pkcs12_legacy,
+                                          target.pkcs12_jks_truststore || avn_layout);
   }
   return fail(ErrorKind::Usage, "target {}: unknown format \"{}\" (known: pem, pkcs12)",
               target.name, target.format);

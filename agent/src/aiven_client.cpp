@@ -118,12 +118,15 @@ Result<std::string> AivenClient::fetch_project_ca(const std::string& project) {
 
 Result<ServiceAddress> AivenClient::get_service_address(const std::string& project,
                                                         const std::string& service,
-                                                        std::string_view route) {
+                                                        std::string_view route,
+                                                        std::string_view privatelink_id) {
   // '/' cannot occur in an encoded segment, so the key is unambiguous.
-  const auto key = fmt::format("{}/{}/{}", url_encode_segment(project), url_encode_segment(service),
-                               url_encode_segment(route));
-  return once_per_pass(addresses_, key,
-                       [&] { return fetch_service_address(project, service, route); });
+  const auto key =
+      fmt::format("{}/{}/{}/{}", url_encode_segment(project), url_encode_segment(service),
+                  url_encode_segment(route), url_encode_segment(privatelink_id));
+  return once_per_pass(addresses_, key, [&] {
+    return fetch_service_address(project, service, route, privatelink_id);
+  });
 }
 
 namespace {
@@ -168,7 +171,8 @@ Result<StreamedResponse> AivenClient::call_streamed(const std::string& method,
 
 Result<ServiceAddress> AivenClient::fetch_service_address(const std::string& project,
                                                           const std::string& service,
-                                                          std::string_view route) {
+                                                          std::string_view route,
+                                                          std::string_view privatelink_id) {
   const auto path = fmt::format("/v1/project/{}/service/{}", url_encode_segment(project),
                                 url_encode_segment(service));
   const auto url = http_.options().base_url + path;
@@ -177,7 +181,7 @@ Result<ServiceAddress> AivenClient::fetch_service_address(const std::string& pro
   // up to the limit against a hostile server.
   std::optional<Result<ServiceAddress>> address;
   auto response = call_streamed("GET", path, "", true, [&](std::istream& in) {
-    address = decode_service_response(in, "GET " + url, route);
+    address = decode_service_response(in, "GET " + url, route, privatelink_id);
   });
   if (!response) return std::unexpected(response.error());
   switch (response->end) {

@@ -372,7 +372,7 @@ namespace {
 
 template <class Input>
 Result<ServiceAddress> decode_service(Input&& body, const std::string& where,
-                                      std::string_view route) {
+                                      std::string_view route, std::string_view privatelink_id) {
   // Of the whole service, only where its brokers are: not its users, ACLs, topics.
   const Picks picks{{{"service", "components"}, {"service", "service_uri"}}, {}, {}};
   auto read = pick(std::forward<Input>(body), picks);
@@ -395,6 +395,10 @@ Result<ServiceAddress> decode_service(Input&& body, const std::string& where,
   std::optional<ServiceAddress> replica;
   bool kafka_listed = false;
   std::vector<std::string> certificate_routes;
+  // A service with several PrivateLink connections lists one component per
+  // connection, told apart by privatelink_connection_id (spec ComponentOut;
+  // avn's --privatelink-connection-id filters on it, connection_info/_utils.py).
+  std::vector<std::string> privatelink_ids;
   if (auto comps = svc->find("components"); comps != svc->end() && comps->is_array()) {
     for (const auto& c : *comps) {
       if (!c.is_object()) continue;
@@ -415,14 +419,32 @@ Result<ServiceAddress> decode_service(Input&& body, const std::string& where,
           !port->is_number_integer()) {
         continue;
       }
+      const auto its_id = optional_string(c, "privatelink_connection_id");
+      if (its_id && std::ranges::find(privatelink_ids, *its_id) == privatelink_ids.end())
+        privatelink_ids.push_back(*its_id);
+      if (!privatelink_id.empty() && its_id != privatelink_id) continue;
       ServiceAddress address{
           fmt::format("{}:{}", *host, port->get<long long>()),
-          fmt::format("kafka component, route {}, certificate authentication", route)};
+          privatelink_id.empty()
+              ? fmt::format("kafka component, route {}, certificate authentication", route)
+              : fmt::format("kafka component, route {}, privatelink_connection_id {}, "
+                            "certificate authentication",
+                            route, privatelink_id)};
       if (optional_string(c, "usage").value_or("primary") == "primary") return address;
       if (!replica) replica = address;
     }
   }
   if (replica) return *replica;
+  if (!privatelink_id.empty()) {
+    return fail(ErrorKind::Api,
+                "no usable Kafka listener in the answer to {}: no kafka component with route "
+                "\"{}\", privatelink_connection_id \"{}\" and certificate authentication ({}); "
+                "choose another --privatelink-connection-id or give --bootstrap host:port",
+                where, route, privatelink_id,
+                privatelink_ids.empty()
+                    ? "the service lists no PrivateLink connection"
+                    : fmt::format("connections listed: {}", fmt::join(privatelink_ids, ", ")));
+  }
   // Kafka listeners are listed, none with certificates: service_uri is then a
   // SASL listener, where a client certificate proves nothing. avn refuses
   // here too ("Certificate authentication is not enabled", aiven-client
@@ -451,13 +473,15 @@ Result<ServiceAddress> decode_service(Input&& body, const std::string& where,
 }  // namespace
 
 Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where,
-                                               std::string_view route) {
-  return decode_service(body, where, route);
+                                               std::string_view route,
+                                               std::string_view privatelink_id) {
+  return decode_service(body, where, route, privatelink_id);
 }
 
 Result<ServiceAddress> decode_service_response(std::istream& body, const std::string& where,
-                                               std::string_view route) {
-  return decode_service(body, where, route);
+                                               std::string_view route,
+                                               std::string_view privatelink_id) {
+  return decode_service(body, where, route, privatelink_id);
 }
 
 }  // namespace certswap

@@ -140,6 +140,7 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
        {std::pair{"name", &t.name}, std::pair{"project", &t.project},
         std::pair{"service", &t.service}, std::pair{"user", &t.user},
         std::pair{"bootstrap", &t.bootstrap}, std::pair{"kafka_route", &t.kafka_route},
+        std::pair{"privatelink_connection_id", &t.privatelink_connection_id},
         std::pair{"source", &t.source}, std::pair{"format", &t.format},
         std::pair{"kubernetes_secret", &t.kubernetes_secret}}) {
     *out = j.value(key, *out);
@@ -155,6 +156,7 @@ Result<TargetConfig> parse_target(const json& j, const std::string& where) {
   if (j.contains("kubernetes_operator_keys")) {
     t.kubernetes_operator_keys = j["kubernetes_operator_keys"].get<std::string>();
   }
+  t.pkcs12_jks_truststore = j.value("pkcs12_jks_truststore", false);
   for (auto [key, out] :
        {std::pair{"key_mode", &t.key_mode}, std::pair{"public_mode", &t.public_mode}}) {
     if (!j.contains(key)) continue;
@@ -354,6 +356,17 @@ Result<void> finalize_target(TargetConfig& t) {
     return fail(ErrorKind::Usage,
                 "unknown Kafka route \"{}\": use dynamic, public, private or privatelink",
                 t.kafka_route);
+  }
+  // As avn: a connection id without a route means route privatelink, and
+  // with another route it is a mistake (aiven-client cli.py).
+  if (!t.privatelink_connection_id.empty()) {
+    if (t.kafka_route == "dynamic") t.kafka_route = "privatelink";
+    if (t.kafka_route != "privatelink") {
+      return fail(ErrorKind::Usage,
+                  "a PrivateLink connection id (--privatelink-connection-id or "
+                  "\"privatelink_connection_id\") cannot be used with Kafka route \"{}\"",
+                  t.kafka_route);
+    }
   }
   if (t.state_dir.empty()) t.state_dir = t.output_dir / ".certswap";
   if (t.name.empty()) {

@@ -91,7 +91,12 @@ class Daemon {
         metrics_(printer),
         states_(targets.size()),
         live_gate_(options.live_concurrency) {
-    for (auto& t : targets_) t.live_gate = &live_gate_;
+    for (auto& t : targets_) {
+      t.live_gate = &live_gate_;
+      // The budget is what SIGTERM tells (drain_signals): its flag ends the
+      // broker checks in flight as it ends the API transfers.
+      if (auto budget = options_.budget) t.stopping = [budget] { return budget->stopping(); };
+    }
     metrics_.watch_budget(options_.budget);
     if (!options_.jitter) {
       options_.jitter = [] {
@@ -102,7 +107,10 @@ class Daemon {
   }
 
   ~Daemon() {
-    for (auto& t : targets_) t.live_gate = nullptr;
+    for (auto& t : targets_) {
+      t.live_gate = nullptr;
+      t.stopping = nullptr;
+    }
   }
 
   int run() {

@@ -103,6 +103,20 @@ curl_socket_t open_cloexec_socket(void*, curlsocktype, curl_sockaddr* address) {
   return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
+// libcurl asks this about once a second while a transfer waits on the
+// network (and on every chunk of data): non-zero aborts it with
+// CURLE_ABORTED_BY_CALLBACK. A GET is abandoned when the agent stops
+// (SIGTERM), so a slow answer does not hold the exit up for the transfer
+// timeout; a GET changes nothing upstream, so nothing is lost.
+int abandon_when_stopping(void* budget, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const ApiBudget*>(budget)->stopping() ? 1 : 0;
+}
+
+std::string failure_text(CURLcode code, const char* error_buffer) {
+  if (code == CURLE_ABORTED_BY_CALLBACK) return "abandoned: certswap is stopping";
+  return error_buffer[0] ? error_buffer : curl_easy_strerror(code);
+}
+
 bool retriable_status(long status) {
   return status == 429 || status >= 500;
 }
@@ -270,6 +284,14 @@ void configure(CURL* curl, const HttpOptions& options, CURLSH* share, const std:
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, retry_after);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "certswap/0.1");
+  // Not a PUT: its answer is how certswap learns what Aiven did, so one in
+  // flight runs to its end (or its timeout) even when the agent stops.
+  if (options.budget && method == "GET" && !options.cancelled) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abandon_when_stopping);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, options.budget.get());
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
+  // A client with its own cancel (a watch) has no budget; the Aiven client has no cancel.
   if (options.cancelled) {
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abort_when_cancelled);
@@ -447,7 +469,7 @@ Result<HttpResponse> HttpClient::request(const std::string& method, const std::s
                   "answer certswap expects (check the API URL or the proxy in between)",
                   method, url.substr(0, url.find('?')), options_.max_body_bytes);
     } else {
-      last_failure = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
+      last_failure = failure_text(code, error_buffer);
       retriable = retriable_transport(code);
       if (!retriable || attempt == attempts) {
         return fail(ErrorKind::Api, "{} {}{}: {} (after {} attempt{})", method, options_.base_url,
@@ -508,9 +530,7 @@ Result<StreamedResponse> HttpClient::request_streamed(
       if (!transfer.start()) return fail(ErrorKind::Internal, "libcurl could not start a transfer");
       transfer.pump();  // until the first bytes of the body: the status is known then
       curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
-      const auto transport_failure = [&] {
-        return std::string(error_buffer[0] ? error_buffer : curl_easy_strerror(transfer.code()));
-      };
+      const auto transport_failure = [&] { return failure_text(transfer.code(), error_buffer); };
       if (response.status == 0 && !transfer.over_limit()) {
         // No answer at all: the connection, TLS or a timeout failed.
         last_failure = transport_failure();

@@ -103,7 +103,7 @@ std::string_view to_string(LiveVerdict verdict) {
 }
 
 LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
-                         std::chrono::milliseconds timeout) {
+                         std::chrono::milliseconds timeout, const std::function<bool()>& stop) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto elapsed = [&] {
@@ -146,6 +146,9 @@ LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
   auto verdict = [&]() -> LiveResult {
     const auto deadline = start + timeout;
     while (clock::now() < deadline) {
+      if (stop && stop()) {
+        return {LiveVerdict::Inconclusive, "abandoned: certswap is stopping", elapsed()};
+      }
       const rd_kafka_metadata_t* raw = nullptr;
       const auto slice = std::min<std::chrono::milliseconds>(
           std::chrono::milliseconds(250),

@@ -513,7 +513,7 @@ class Rotation {
       if (!bootstrap) {
         // Not knowing where the brokers are is no verdict on the set: the
         // same emergency rule as an unreachable broker applies.
-        if (within_emergency_window(live)) {
+        if (within_emergency_window(live) && !stopping()) {
           return emergency(
               step, live,
               fmt::format("the brokers could not be located: {}", bootstrap.error().message));
@@ -524,7 +524,7 @@ class Rotation {
     }
     StepTimer step(report_, cfg_.name, "validate-live");
     const auto pass = enter(target_.live_gate);
-    const LiveResult result = validate_live(set, *bootstrap, cfg_.live_timeout);
+    const LiveResult result = validate_live(set, *bootstrap, cfg_.live_timeout, target_.stopping);
     switch (result.verdict) {
       case LiveVerdict::Accepted: {
         using ms = std::chrono::duration<double, std::milli>;
@@ -547,12 +547,16 @@ class Rotation {
         "broker {} could not be reached or gave no verdict "
         "(inconclusive: {})",
         *bootstrap, result.detail);
-    if (within_emergency_window(live)) return emergency(step, live, why);
+    if (within_emergency_window(live) && !stopping()) return emergency(step, live, why);
     // The brokers may have moved: the next check is a new pass, which asks
     // upstream where they are (AivenClient's per-pass answers).
     return step.failed(
         {ErrorKind::Inconclusive, why + "; the live set stays until the next attempt"});
   }
+
+  // A check cut short by SIGTERM is no reason to swap unchecked: the next
+  // start checks again.
+  bool stopping() const { return target_.stopping && target_.stopping(); }
 
   // Only this target's own valid set can wait for a broker's verdict.
   bool within_emergency_window(const LiveState& live) const {

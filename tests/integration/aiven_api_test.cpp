@@ -419,3 +419,44 @@ TEST_CASE(
   CHECK(live->sha256_fingerprint == fresh->sha256_fingerprint);
   CHECK(cli.tb.ack_count(user) == 1);
 }
+
+TEST_CASE("a PrivateLink connection id picks that connection's listener, as avn's selector does",
+          "[api][listener]") {
+  Cli cli("privatelink-id");
+  // Two connections; only plc-second leads to the broker. The emulator lists
+  // the components in a new order on every answer, so taking the first
+  // PrivateLink listener would hit the dead one about half the time.
+  OwnService svc(cli, {{"privatelink_connections",
+                        {{"plc-first", {{"host", "127.0.0.9"}, {"port", 1}}},
+                         {"plc-second", {{"host", "localhost"}, {"port", broker_port(cli)}}}}}});
+  auto env = svc.env();
+  env["CERTSWAP_PRIVATELINK_CONNECTION_ID"] = "plc-second";
+  REQUIRE(cli.run({"init"}, env).exit_code == 0);
+  for (int round = 0; round < 4; ++round) {
+    svc.renew();
+    auto r = cli.run({"rotate"}, env);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.output, Catch::Contains("broker localhost:" + std::to_string(broker_port(cli)) +
+                                         " accepted"));
+  }
+  CHECK(svc.acks() == 4);
+
+  SECTION("an id the service does not list is exit 4 naming the ones it does") {
+    svc.renew();
+    const auto before = snapshot_live(cli.out);
+    auto r = cli.run({"rotate", "--privatelink-connection-id", "plc-gone"}, svc.env());
+    CHECK(r.exit_code == 4);
+    CHECK_THAT(r.output, Catch::Contains("\"plc-gone\"") && Catch::Contains("plc-first") &&
+                             Catch::Contains("plc-second"));
+    CHECK(snapshot_live(cli.out) == before);
+    CHECK(svc.acks() == 4);
+  }
+
+  SECTION("with another route it is a usage error, as in avn") {
+    auto r =
+        cli.run({"rotate", "--privatelink-connection-id", "plc-second", "--kafka-route", "public"},
+                svc.env());
+    CHECK(r.exit_code == 64);
+    CHECK_THAT(r.output, Catch::Contains("cannot be used with Kafka route \"public\""));
+  }
+}

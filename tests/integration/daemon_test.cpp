@@ -366,19 +366,21 @@ TEST_CASE("a target failing with API 500s does not hold back another target", "[
   CHECK(sidecar.process->stop(SIGTERM) == 0);
 }
 
-TEST_CASE("SIGTERM in the middle of a rotation finishes it, acknowledged, then exits 0",
+TEST_CASE("SIGTERM once the swap is done finishes the rotation, acknowledged, then exits 0",
           "[daemon]") {
   Cli cli("sigterm");
   REQUIRE(cli.run({"init"}).exit_code == 0);
   auto renewed = cli.tb.renew(cli.user, "gen2");
-  // The first check parks right after staging the renewal (failpoint.hpp).
+  // The first check parks right after the swap (failpoint.hpp): the apps may
+  // read the new set, so the notification and acknowledgement are owed now.
+  // (Before the swap, SIGTERM abandons the check: the tests below.)
   const auto parked = cli.out.parent_path() / (cli.out.filename().string() + ".parked");
   Sidecar sidecar(cli, {}, "1s",
-                  {{"CERTSWAP_FAILPOINT_PAUSE", "after-stage"},
+                  {{"CERTSWAP_FAILPOINT_PAUSE", "after-swap"},
                    {"CERTSWAP_FAILPOINT_PAUSE_FILE", parked.string()}});
   REQUIRE(eventually([&] { return fs::exists(parked); }));
   REQUIRE(::kill(sidecar.process->pid(), SIGTERM) == 0);
-  CHECK(cli.tb.ack_count(cli.user) == 0);  // the signal came before the swap and the ack
+  CHECK(cli.tb.ack_count(cli.user) == 0);  // the signal came before the ack
   fs::remove(parked);
   CHECK(sidecar.process->stop(0, 30s) == 0);  // signal 0: only wait for the exit
   const auto output = sidecar.process->output();
@@ -624,6 +626,55 @@ TEST_CASE("SIGTERM while the API says 429 with Retry-After 120 exits 0 at once, 
   CHECK(cli.tb.ack_count(cli.user) == 0);
   CHECK_THAT(sidecar.process->output(), Catch::Contains("not retried: certswap is stopping"));
   // The next run takes the renewal as if nothing had happened.
+  auto r = cli.run({"rotate"});
+  CHECK(r.exit_code == 0);
+  CHECK(cli.tb.ack_count(cli.user) == 1);
+}
+
+TEST_CASE("SIGTERM while an API answer is slow abandons the GET and exits 0 within 2 s",
+          "[daemon]") {
+  Cli cli("term-slow-api");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  cli.tb.renew(cli.user, "gen2");
+  // The first GET of the user is answered after 25 s (the transfer timeout is 30 s).
+  cli.tb.add_fault({{"method", "GET"},
+                    {"path_regex", ".*/user/" + cli.user},
+                    {"count", 1},
+                    {"fault", {{"kind", "delay"}, {"ms", 25000}}}});
+  Sidecar sidecar(cli);
+  // The emulator took the fault: the sidecar's GET is waiting on its answer.
+  REQUIRE(eventually([&] { return cli.tb.control_get("/_testbed/faults")["pending"] == 0; }));
+  const auto asked = std::chrono::steady_clock::now();
+  // The bound only stops a broken build from waiting out the delay.
+  CHECK(sidecar.process->stop(SIGTERM, 20s) == 0);
+  CHECK(std::chrono::steady_clock::now() - asked < 2s);
+  CHECK_THAT(sidecar.process->output(), Catch::Contains("abandoned: certswap is stopping"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+}
+
+TEST_CASE("SIGTERM during a broker check that hangs exits 0 within 2 s, nothing swapped",
+          "[daemon]") {
+  Cli cli("term-slow-broker");
+  REQUIRE(cli.run({"init"}).exit_code == 0);
+  const auto before = snapshot_live(cli.out);
+  cli.tb.renew(cli.user, "gen2");
+  // A broker that accepts the connection and never answers the handshake,
+  // with a check allowed to wait a minute for it. The emergency window covers
+  // the live set, so a check cut short must not pass for an unreachable broker
+  // (that would swap on offline checks alone).
+  TcpGate gate(cli.tb.bootstrap);
+  Sidecar sidecar(cli, {"--emergency-window", "3650d"}, "1s",
+                  {{"CERTSWAP_BOOTSTRAP", gate.address()}, {"CERTSWAP_LIVE_TIMEOUT", "60s"}});
+  REQUIRE(eventually([&] { return gate.connections() > 0; }));
+  const auto asked = std::chrono::steady_clock::now();
+  CHECK(sidecar.process->stop(SIGTERM, 20s) == 0);
+  CHECK(std::chrono::steady_clock::now() - asked < 2s);
+  CHECK_THAT(sidecar.process->output(), Catch::Contains("abandoned: certswap is stopping"));
+  CHECK(snapshot_live(cli.out) == before);
+  CHECK(cli.tb.ack_count(cli.user) == 0);
+  // The next start takes the renewal as if nothing had happened.
   auto r = cli.run({"rotate"});
   CHECK(r.exit_code == 0);
   CHECK(cli.tb.ack_count(cli.user) == 1);

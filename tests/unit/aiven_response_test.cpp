@@ -124,6 +124,25 @@ TEST_CASE("a service whose Kafka listeners take no certificates is refused, not 
                  Catch::Contains("--bootstrap"));
 }
 
+TEST_CASE("a PrivateLink connection id takes that connection's listener, listed first or not") {
+  const std::string two_links = R"({"service": {"components": [
+      {"component": "kafka", "host": "link-a.example", "port": 7, "route": "privatelink",
+       "usage": "primary", "kafka_authentication_method": "certificate",
+       "privatelink_connection_id": "plc-a"},
+      {"component": "kafka", "host": "link-b.example", "port": 8, "route": "privatelink",
+       "usage": "primary", "kafka_authentication_method": "certificate",
+       "privatelink_connection_id": "plc-b"}]}})";
+  CHECK(decode_service_response(two_links, "GET s", "privatelink", "plc-b")->bootstrap ==
+        "link-b.example:8");
+  CHECK(decode_service_response(two_links, "GET s", "privatelink", "plc-a")->bootstrap ==
+        "link-a.example:7");
+  auto missing = decode_service_response(two_links, "GET s", "privatelink", "plc-c");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().kind == ErrorKind::Api);
+  CHECK_THAT(missing.error().message,
+             Catch::Contains("\"plc-c\"") && Catch::Contains("connections listed: plc-a, plc-b"));
+}
+
 TEST_CASE("a replica listener serves only when the route has no primary one") {
   const std::string replica_only = R"({"service": {"components": [
       {"component": "kafka", "host": "replica.example", "port": 5, "route": "dynamic",

@@ -34,7 +34,8 @@ class AivenClient {
   // answer lists every user of the service, so 1,000 targets installing at
   // once would each fetch and parse megabytes for the same address.
   Result<ServiceAddress> get_service_address(const std::string& project, const std::string& service,
-                                             std::string_view route = "dynamic");
+                                             std::string_view route = "dynamic",
+                                             std::string_view privatelink_id = {});
   Result<void> acknowledge_renewal(const std::string& project, const std::string& service,
                                    const std::string& user);
   // Sent once, never retried. The answer is the service object (spec
@@ -71,7 +72,8 @@ class AivenClient {
                                    bool retry, const std::string& wanted_user);
   Result<std::string> fetch_project_ca(const std::string& project);
   Result<ServiceAddress> fetch_service_address(const std::string& project,
-                                               const std::string& service, std::string_view route);
+                                               const std::string& service, std::string_view route,
+                                               std::string_view privatelink_id);
 
   template <class T>
   struct Cached {

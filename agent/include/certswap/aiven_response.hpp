@@ -59,13 +59,18 @@ Result<std::string> decode_ca_response(std::string_view body, const std::string&
 // A 2xx body of GET /v1/project/{project}/service/{service}: the Kafka listener
 // on `route` that authenticates with certificates, as `avn` picks it
 // (aiven-client connection_info/kafka.py); for the default route "dynamic",
-// service_uri when the service lists no such component.
+// service_uri when the service lists no such component. A non-empty
+// `privatelink_id` takes only the component of that PrivateLink connection
+// (spec ComponentOut.privatelink_connection_id), as avn's
+// --privatelink-connection-id does.
 // Only the components and service_uri are built, never the users, ACLs or
 // topics; a truthy top-level "error" fails here too.
 Result<ServiceAddress> decode_service_response(std::string_view body, const std::string& where,
-                                               std::string_view route = "dynamic");
+                                               std::string_view route = "dynamic",
+                                               std::string_view privatelink_id = {});
 // The same, read as it arrives (an answer of 45 MiB with 10,000 users).
 Result<ServiceAddress> decode_service_response(std::istream& body, const std::string& where,
-                                               std::string_view route = "dynamic");
+                                               std::string_view route = "dynamic",
+                                               std::string_view privatelink_id = {});
 
 }  // namespace certswap

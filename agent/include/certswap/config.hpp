@@ -63,12 +63,20 @@ struct TargetConfig {
   // Which of the service's Kafka listeners to validate against: "dynamic" (as
   // avn, the default), "public", "private" or "privatelink".
   std::string kafka_route = "dynamic";
+  // Of a service with several PrivateLink connections, the one to validate
+  // against (avn's --privatelink-connection-id); implies route "privatelink".
+  std::string privatelink_connection_id;
   std::string source = "aiven";
   std::string format = "pem";
   std::vector<NotifierConfig> notifiers;
   std::filesystem::path inbox_dir;             // source "inbox"
   std::filesystem::path pkcs12_password_file;  // format "pkcs12"
   bool pkcs12_legacy = false;                  // 3DES + SHA-1 MAC for old JVMs
+  // Also publish the truststore as avn's client.truststore.jks (what
+  // `avn service user-kafka-java-creds` writes and its client.properties
+  // names), so apps configured by avn see the next project CA. Switched on by
+  // itself when the output directory already holds that name (registry.cpp).
+  bool pkcs12_jks_truststore = false;
   mode_t key_mode = 0600;
   mode_t public_mode = 0644;
   std::optional<uid_t> uid;

@@ -2,6 +2,7 @@
 // Proves a credential set against the real brokers before anything live is
 // touched: a librdkafka client built from the in-memory PEMs asks for metadata.
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "certswap/credential.hpp"
@@ -24,8 +25,10 @@ struct LiveResult {
   std::chrono::microseconds teardown{0};
 };
 
+// `stop`, when given, is asked between metadata requests (every 250 ms at
+// most): true ends the check at once as inconclusive (the agent is stopping).
 LiveResult validate_live(const CredentialSet& set, const std::string& bootstrap,
-                         std::chrono::milliseconds timeout);
+                         std::chrono::milliseconds timeout, const std::function<bool()>& stop = {});
 
 std::string_view to_string(LiveVerdict verdict);
 

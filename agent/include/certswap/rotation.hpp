@@ -3,6 +3,7 @@
 //   fetch -> compare -> stage -> validate offline -> validate live -> swap
 //   -> notify -> acknowledge -> record
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,9 @@ struct Target {
   // Shared by the targets a sidecar checks at once: bounds their broker
   // handshakes (--live-concurrency). None: unbounded (one target at a time).
   ConcurrencyGate* live_gate = nullptr;
+  // True once the agent is stopping (SIGTERM in `run`): a broker check gives
+  // up, and no emergency swap starts on a check that was cut short. None: never.
+  std::function<bool()> stopping;
 };
 
 struct RotateOptions {

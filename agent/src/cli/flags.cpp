@@ -103,6 +103,11 @@ void add_target_flags(CLI::App& app, Flags& f) {
                  "as avn), public, private or privatelink")
       ->envname("CERTSWAP_KAFKA_ROUTE")
       ->group(g);
+  app.add_option("--privatelink-connection-id", f.target.privatelink_connection_id,
+                 "Of several PrivateLink connections, the one to validate against (as avn's; "
+                 "implies --kafka-route privatelink)")
+      ->envname("CERTSWAP_PRIVATELINK_CONNECTION_ID")
+      ->group(g);
   app.add_option("--source", f.target.source, "aiven (default) or inbox")
       ->envname("CERTSWAP_SOURCE")
       ->group(g);
@@ -120,6 +125,10 @@ void add_target_flags(CLI::App& app, Flags& f) {
       ->group(g);
   app.add_flag("--pkcs12-legacy", f.target.pkcs12_legacy,
                "3DES/SHA-1 PKCS#12 for JVMs older than 8u301")
+      ->group(g);
+  app.add_flag("--pkcs12-jks-truststore", f.target.pkcs12_jks_truststore,
+               "Also publish the truststore as avn's client.truststore.jks (automatic when the "
+               "output directory holds that name)")
       ->group(g);
   app.add_option("--key-mode", f.key_mode, "Mode of service.key (default 0600)")->group(g);
   app.add_option("--public-mode", f.public_mode, "Mode of the other files (default 0644)")

@@ -47,13 +47,14 @@ Result<std::string> to_der(PKCS12* p12, const char* what) {
 
 }  // namespace
 
-Pkcs12Format::Pkcs12Format(std::filesystem::path password_file, bool legacy)
-    : password_file_(std::move(password_file)), legacy_(legacy) {}
+Pkcs12Format::Pkcs12Format(std::filesystem::path password_file, bool legacy, bool avn_truststore)
+    : password_file_(std::move(password_file)), legacy_(legacy), avn_truststore_(avn_truststore) {}
 
 std::vector<std::string> Pkcs12Format::file_names() const {
   auto names = PemFormat().file_names();
   names.emplace_back(kKeystore);
   names.emplace_back(kTruststore);
+  if (avn_truststore_) names.emplace_back(kAvnTruststore);
   return names;
 }
 
@@ -106,6 +107,13 @@ bool Pkcs12Format::holds(const std::map<std::string, std::string>& files,
   };
   auto keystore = open(kKeystore);
   if (!keystore || !open(kTruststore)) return false;
+  if (avn_truststore_) {
+    // What avn wrote there (a real JKS, or its own PKCS#12) is not ours:
+    // only a copy of our truststore counts as published.
+    auto ours = files.find(kTruststore);
+    auto avn = files.find(kAvnTruststore);
+    if (avn == files.end() || avn->second != ours->second) return false;
+  }
   EVP_PKEY* raw_key = nullptr;
   X509* raw_cert = nullptr;
   if (PKCS12_parse(keystore.get(), password.c_str(), &raw_key, &raw_cert, nullptr) != 1) {
@@ -183,6 +191,7 @@ Result<std::vector<StoredFile>> Pkcs12Format::render(const CredentialSet& set) c
   auto truststore_der = to_der(truststore.get(), kTruststore);
   if (!truststore_der) return std::unexpected(truststore_der.error());
   files->push_back({kKeystore, std::move(*keystore_der), true});
+  if (avn_truststore_) files->push_back({kAvnTruststore, *truststore_der, false});
   files->push_back({kTruststore, std::move(*truststore_der), false});
   return files;
 }

@@ -7,7 +7,8 @@ AivenSource::AivenSource(AivenClient& api, const TargetConfig& target)
       project_(target.project),
       service_(target.service),
       user_(target.user),
-      route_(target.kafka_route) {
+      route_(target.kafka_route),
+      privatelink_id_(target.privatelink_connection_id) {
   if (!target.bootstrap.empty()) configured_bootstrap_ = target.bootstrap;
 }
 
@@ -46,7 +47,7 @@ Result<Fetched> AivenSource::reset_credentials() {
 
 Result<std::string> AivenSource::bootstrap() {
   if (configured_bootstrap_) return *configured_bootstrap_;
-  auto address = api_.get_service_address(project_, service_, route_);
+  auto address = api_.get_service_address(project_, service_, route_, privatelink_id_);
   if (!address) return std::unexpected(address.error());
   return std::move(address->bootstrap);
 }

@@ -22,7 +22,7 @@ class AivenSource final : public Source {
  private:
   Result<Fetched> with_project_ca(ServiceUser user, std::string origin);
   AivenClient& api_;
-  std::string project_, service_, user_, route_;
+  std::string project_, service_, user_, route_, privatelink_id_;
   // A configured --bootstrap stays fixed. Otherwise the service is asked on
   // every check, which the client answers once per pass (aiven_client.hpp),
   // like the project CA: a listener that moved is found by the next pass,

@@ -28,7 +28,8 @@ InboxSource::InboxSource(std::filesystem::path inbox, AivenClient* api, const Ta
       service_(target.service),
       user_(target.user),
       bootstrap_(target.bootstrap),
-      route_(target.kafka_route) {}
+      route_(target.kafka_route),
+      privatelink_id_(target.privatelink_connection_id) {}
 
 // Anyone who can write the inbox can put a FIFO or a symlink there: opened
 // without blocking and without following, and refused unless a regular file.
@@ -104,7 +105,7 @@ Result<Fetched> InboxSource::reset_credentials() {
 Result<std::string> InboxSource::bootstrap() {
   if (!bootstrap_.empty()) return bootstrap_;
   if (api_) {
-    auto address = api_->get_service_address(project_, service_, route_);
+    auto address = api_->get_service_address(project_, service_, route_, privatelink_id_);
     if (!address) return std::unexpected(address.error());
     bootstrap_ = address->bootstrap;
     return bootstrap_;

@@ -49,7 +49,8 @@ class InboxSource final : public Source {
   std::filesystem::path inbox_;
   AivenClient* api_;  // null unless the target names project, service and user
   std::string project_, service_, user_, bootstrap_;
-  std::string route_;  // the listener to ask the API for, as the aiven source does
+  // The listener to ask the API for, as the aiven source does.
+  std::string route_, privatelink_id_;
   std::vector<Taken> taken_;
 };
 

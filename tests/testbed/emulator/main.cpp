@@ -163,6 +163,14 @@ class Emulator {
     server.Post("/_testbed/renew", control([this](const json& b) { return renew(b); }));
     server.Post("/_testbed/ca-bundle", control([this](const json& b) { return ca_bundle(b); }));
     server.Post("/_testbed/faults", control([this](const json& b) { return add_fault(b); }, false));
+    // How many injected faults are still to apply: a test learns that a
+    // delayed call has arrived (its fault was taken) without sleeping.
+    server.Get("/_testbed/faults", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(faults_mutex_);
+      int pending = 0;
+      for (const auto& f : faults_) pending += f.remaining;
+      res.set_content(json{{"pending", pending}}.dump(), "application/json");
+    });
     server.Delete("/_testbed/faults", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(faults_mutex_);
       faults_.clear();
@@ -622,6 +630,13 @@ class Emulator {
       kafka("public", endpoint("public", 1), cert);
       kafka("private", endpoint("private", 2), cert);
       if (s.routes.contains("privatelink")) kafka("privatelink", s.routes.at("privatelink"), cert);
+      // One component per PrivateLink connection, named by its id: the field
+      // avn's --privatelink-connection-id matches (spec ComponentOut.
+      // privatelink_connection_id, aiven-client connection_info/_utils.py).
+      for (const auto& [id, e] : s.privatelink_connections) {
+        kafka("privatelink", e, cert);
+        components.back()["privatelink_connection_id"] = id;
+      }
       for (const char* other : {"schema_registry", "kafka_rest"}) {
         components.push_back({{"component", other},
                               {"host", nowhere(3).host},
@@ -691,6 +706,10 @@ class Emulator {
     const json routes = b.value("routes", json::object());
     for (const auto& [route, e] : routes.items())
       s->routes[route] = {e.value("host", "127.0.0.1"), e.value("port", 0)};
+    s->privatelink_connections.clear();
+    const json links = b.value("privatelink_connections", json::object());
+    for (const auto& [id, e] : links.items())
+      s->privatelink_connections[id] = {e.value("host", "127.0.0.1"), e.value("port", 0)};
     s->list_components = b.value("components", true);
     s->certificate_auth = b.value("certificate_auth", true);
     s->service_uri.reset();

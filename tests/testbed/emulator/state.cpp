@@ -74,6 +74,9 @@ State State::load(const std::filesystem::path& file) {
       const nlohmann::json routes = sj.value("routes", nlohmann::json::object());
       for (const auto& [route, ej] : routes.items())
         s.routes[route] = {ej.value("host", ""), ej.value("port", 0)};
+      const nlohmann::json links = sj.value("privatelink_connections", nlohmann::json::object());
+      for (const auto& [id, ej] : links.items())
+        s.privatelink_connections[id] = {ej.value("host", ""), ej.value("port", 0)};
       s.list_components = sj.value("list_components", true);
       s.certificate_auth = sj.value("certificate_auth", true);
       if (sj.contains("service_uri") && sj["service_uri"].is_string())
@@ -94,10 +97,14 @@ void State::save(const std::filesystem::path& file) const {
     for (const auto& [sname, s] : p.services) {
       nlohmann::json routes = nlohmann::json::object();
       for (const auto& [route, e] : s.routes) routes[route] = {{"host", e.host}, {"port", e.port}};
+      nlohmann::json links = nlohmann::json::object();
+      for (const auto& [id, e] : s.privatelink_connections)
+        links[id] = {{"host", e.host}, {"port", e.port}};
       pj["services"][sname] = {
           {"host", s.host},
           {"port", s.port},
           {"routes", routes},
+          {"privatelink_connections", links},
           {"list_components", s.list_components},
           {"certificate_auth", s.certificate_auth},
           {"service_uri", s.service_uri ? nlohmann::json(*s.service_uri) : nlohmann::json(nullptr)},

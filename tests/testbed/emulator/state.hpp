@@ -37,6 +37,9 @@ struct Service {
   int port = 0;
   // Other routes ("public", "private", "privatelink") a test pointed somewhere.
   std::map<std::string, Endpoint> routes;
+  // PrivateLink connections by id, each listed as a route "privatelink"
+  // component of its own (spec ComponentOut.privatelink_connection_id).
+  std::map<std::string, Endpoint> privatelink_connections;
   bool list_components = true;  // false: the answer lists none
   // false: the Kafka listeners take SASL only (kafka_authentication_methods.certificate off)
   bool certificate_auth = true;
