@@ -16,8 +16,8 @@ if(GIT_FOUND)
                   OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _commit_rc ERROR_QUIET)
   if(_describe_rc EQUAL 0 AND _commit_rc EQUAL 0)
     set(CERTSWAP_COMMIT "${_commit}")
-    if(_describe MATCHES "^v?([0-9].*)$")
-      # A tag: v0.2.0, v0.2.0-3-g1a2b3c4, v0.2.0-dirty.
+    if(_describe MATCHES "^v?([0-9]+\\.[0-9]+.*)$")
+      # A tag: v0.2.0, v0.2.0-3-g1a2b3c4, v0.2.0-dirty (a bare hash can start with a digit too).
       set(CERTSWAP_VERSION "${CMAKE_MATCH_1}")
     else()
       # No tag yet: --always gave the abbreviated hash (and maybe -dirty).
