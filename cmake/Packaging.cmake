@@ -48,16 +48,19 @@ if(EXISTS ${_deploy}/systemd/certswap.service)
   execute_process(COMMAND ${GZIP_EXECUTABLE} -9nf ${_pkg}/changelog)
   install(FILES ${_pkg}/changelog.gz DESTINATION ${CERTSWAP_DOCDIR})
 
-  # The man page, from `certswap --help` and --version at build time.
+  # The man page, from `certswap --help`, each `certswap <command> --help`
+  # (ManCommands.cmake) and --version at build time.
   find_program(HELP2MAN_EXECUTABLE help2man)
   if(HELP2MAN_EXECUTABLE AND TARGET certswap)
     add_custom_command(
       OUTPUT ${_pkg}/certswap.1.gz
-      COMMAND ${HELP2MAN_EXECUTABLE} --no-info --no-discard-stderr
+      COMMAND ${CMAKE_COMMAND} -DCERTSWAP=$<TARGET_FILE:certswap> -DOUT=${_pkg}/commands.h2m
+              -P ${PROJECT_SOURCE_DIR}/cmake/ManCommands.cmake
+      COMMAND ${HELP2MAN_EXECUTABLE} --no-info --no-discard-stderr --include ${_pkg}/commands.h2m
               --name "keep Aiven for Apache Kafka client certificates fresh"
               --section 1 --output ${_pkg}/certswap.1 $<TARGET_FILE:certswap>
       COMMAND ${GZIP_EXECUTABLE} -9nf ${_pkg}/certswap.1
-      DEPENDS certswap VERBATIM)
+      DEPENDS certswap ${PROJECT_SOURCE_DIR}/cmake/ManCommands.cmake VERBATIM)
     add_custom_target(certswap-man ALL DEPENDS ${_pkg}/certswap.1.gz)
     install(FILES ${_pkg}/certswap.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
   else()
