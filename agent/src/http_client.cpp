@@ -13,6 +13,8 @@
 #include <streambuf>
 #include <thread>
 
+#include "certswap/version.hpp"
+
 namespace certswap {
 namespace {
 
@@ -283,7 +285,7 @@ void configure(CURL* curl, const HttpOptions& options, CURLSH* share, const std:
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, retry_after);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "certswap/0.1");
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent().c_str());  // libcurl copies it
   // Not a PUT: its answer is how certswap learns what Aiven did, so one in
   // flight runs to its end (or its timeout) even when the agent stops.
   if (options.budget && method == "GET" && !options.cancelled) {

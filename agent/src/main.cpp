@@ -12,6 +12,7 @@
 #include "certswap/config.hpp"
 #include "certswap/exit_codes.hpp"
 #include "certswap/log_setup.hpp"
+#include "certswap/version.hpp"
 #include "cli/cli.hpp"
 
 // --log-format json (or CERTSWAP_LOG_FORMAT=json) as the parser will read it,
@@ -36,6 +37,17 @@ int main(int argc, char** argv) {
   Flags flags;
   add_target_flags(app, flags);
   app.fallthrough();
+  // fallthrough(): `certswap rotate --version` reaches this flag too.
+  app.set_version_flag(
+      "--version",
+      [] {
+        auto text = version_text();
+        text.pop_back();
+        return text;
+      },
+      "Print the version, the commit and the libraries' versions, then exit");
+  auto* version_cmd =
+      app.add_subcommand("version", "Print the version, the commit and the libraries' versions");
 
   auto* rotate_cmd =
       app.add_subcommand("rotate", "One full cycle: fetch, validate, swap, notify, acknowledge");
@@ -141,6 +153,12 @@ int main(int argc, char** argv) {
 
   // Before parsing, so that a usage error is a record of the format asked for.
   setup_logging(asks_for_json(argc, argv) ? LogFormat::Json : LogFormat::Text);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (auto unknown = unknown_command_message(app, args)) {
+    log_failure({ErrorKind::Usage, *unknown + "; run with --help for more information"},
+                kExitUsage);
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -152,8 +170,12 @@ int main(int argc, char** argv) {
   }
   const LogFormat log_format = flags.log_format == "json" ? LogFormat::Json : LogFormat::Text;
   setup_logging(log_format, *parse_log_level(flags.log_level));
+  if (*version_cmd) {
+    fmt::print("{}", version_text());
+    return 0;
+  }
   if (!*validate_cmd) {
-    auto alone = check_no_target_flags(app, flags, std::vector<std::string>(argv + 1, argv + argc));
+    auto alone = check_no_target_flags(app, flags, args);
     if (!alone) return report_error(alone.error());
   }
 

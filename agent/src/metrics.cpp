@@ -5,6 +5,8 @@
 #include <chrono>
 #include <regex>
 
+#include "certswap/version.hpp"
+
 namespace certswap {
 namespace {
 
@@ -169,6 +171,13 @@ std::string Metrics::render() const {
            }
          });
   if (budget_) render_budget(out, budget_->stats());
+  const auto& b = build_info();
+  out += fmt::format(
+      "# HELP certswap_build_info The running certswap and the libraries it found (always 1).\n"
+      "# TYPE certswap_build_info gauge\n"
+      "certswap_build_info{{version=\"{}\",commit=\"{}\",openssl=\"{}\",librdkafka=\"{}\","
+      "libcurl=\"{}\"}} 1\n",
+      label(b.version), label(b.commit), label(b.openssl), label(b.librdkafka), label(b.libcurl));
   return out;
 }
 

@@ -49,6 +49,12 @@ Result<void> check_no_target_flags(const CLI::App& app, const Flags& f,
                                    const std::vector<std::string>& args);
 Result<Config> build_config(const Flags& f);
 
+// The first word of `args` (argv without argv[0]) that is neither an option,
+// an option's value nor a command: "unknown command 'rotat'; did you mean
+// 'rotate'?" (unknown_command.cpp). nullopt when the command line names one.
+std::optional<std::string> unknown_command_message(const CLI::App& app,
+                                                   const std::vector<std::string>& args);
+
 // Everything one command needs: the API client and one Target per config entry.
 struct Agent {
   std::unique_ptr<AivenClient> api;
