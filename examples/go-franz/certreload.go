@@ -10,6 +10,10 @@
 //	tlsCfg, err := ReloadingTLSConfig("/var/lib/certswap/creds", nil)
 //	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTLSConfig(tlsCfg)) // franz-go
 //
+// Brokers addressed by IP (Go sends no SNI for them) need a config per host,
+// NewCertReloader(dir, nil) then r.TLSConfig(host) in the client's dial hook
+// (main.go does this with kgo.Dialer).
+//
 // On each handshake the reloader resolves DIR/..data once and reads
 // service.cert, service.key and ca.pem through that resolved generation
 // directory, so the certificate and key always belong together; the parsed set
@@ -49,13 +53,30 @@ type CertReloader struct {
 	refused string // the last generation refused, so it is logged once
 }
 
-// ReloadingTLSConfig returns a client TLS config reading dir on each handshake.
-// It fails if dir holds no usable generation now.
+// ReloadingTLSConfig returns a client TLS config reading dir on each handshake,
+// for brokers addressed by DNS name (Aiven's are). It fails if dir holds no
+// usable generation now.
 func ReloadingTLSConfig(dir string, onReload func(generation string)) (*tls.Config, error) {
+	r, err := NewCertReloader(dir, onReload)
+	if err != nil {
+		return nil, err
+	}
+	return r.TLSConfig(""), nil
+}
+
+// NewCertReloader checks that dir holds a usable generation now.
+func NewCertReloader(dir string, onReload func(generation string)) (*CertReloader, error) {
 	r := &CertReloader{dir: dir, onReload: onReload}
 	if _, err := r.Current(); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
+
+// TLSConfig is the config for one broker; serverName "" takes the name the
+// client sends as SNI. Go sends no SNI for an IP address, so a broker
+// addressed by IP needs its own config: TLSConfig(ip), e.g. from kgo.Dialer.
+func (r *CertReloader) TLSConfig(serverName string) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
@@ -67,8 +88,13 @@ func ReloadingTLSConfig(dir string, onReload func(generation string)) (*tls.Conf
 		},
 		// Go's own verification would use fixed RootCAs; verify against the live CA instead.
 		InsecureSkipVerify: true,
-		VerifyConnection:   r.verifyServer,
-	}, nil
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if serverName != "" {
+				cs.ServerName = serverName
+			}
+			return r.verifyServer(cs)
+		},
+	}
 }
 
 // Current returns the set of the generation ..data points at now (or, if that
@@ -144,7 +170,8 @@ func (r *CertReloader) verifyServer(cs tls.ConnectionState) error {
 		return errors.New("certreload: the server sent no certificate")
 	}
 	if cs.ServerName == "" {
-		return errors.New("certreload: no ServerName to verify the server's certificate against")
+		return errors.New("certreload: no server name to verify the broker's certificate against " +
+			"(an IP address sends no SNI: use TLSConfig(ip) for it)")
 	}
 	s, err := r.Current()
 	if err != nil {

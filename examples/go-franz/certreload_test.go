@@ -87,6 +87,10 @@ func TestHandshakeTakesTheLiveGeneration(t *testing.T) {
 	user1, user2 := issue(t, "user-1", ca1, false), issue(t, "user-2", ca1, false)
 	writeGeneration(t, dir, "..gen1", ca1, user1, keyPEM(t, user1))
 
+	r, err := NewCertReloader(dir, nil) // a second reader, for the per-address configs below
+	if err != nil {
+		t.Fatal(err)
+	}
 	var reloads []string
 	cfg, err := ReloadingTLSConfig(dir, func(g string) { reloads = append(reloads, g) })
 	if err != nil {
@@ -131,6 +135,17 @@ func TestHandshakeTakesTheLiveGeneration(t *testing.T) {
 	}
 	if err := cfg.VerifyConnection(tls.ConnectionState{ServerName: "10.0.0.1", PeerCertificates: []*x509.Certificate{server1.cert}}); err == nil {
 		t.Fatal("a broker certificate for another host was accepted")
+	}
+	// An IP address sends no SNI: its config carries the address.
+	noSNI := tls.ConnectionState{PeerCertificates: []*x509.Certificate{server1.cert}}
+	if err := cfg.VerifyConnection(noSNI); err == nil {
+		t.Fatal("a handshake with no server name was accepted")
+	}
+	if err := r.TLSConfig("127.0.0.1").VerifyConnection(noSNI); err != nil {
+		t.Fatalf("the broker's IP address given, its certificate was refused: %v", err)
+	}
+	if err := r.TLSConfig("10.0.0.1").VerifyConnection(noSNI); err == nil {
+		t.Fatal("a broker certificate for another IP address was accepted")
 	}
 	user4 := issue(t, "user-4", ca2, false)
 	writeGeneration(t, dir, "..gen4", ca2, user4, keyPEM(t, user4))

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -106,21 +107,36 @@ func main() {
 	}
 
 	st := &stats{latency: map[int]float64{}}
-	var tlsCfg *tls.Config
-	var err error
+	var tlsOpt kgo.Opt
 	if *noReload {
-		tlsCfg, err = loadOnce(*dir)
+		tlsCfg, err := loadOnce(*dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "go-producer:", err)
+			os.Exit(1)
+		}
+		tlsOpt = kgo.DialTLSConfig(tlsCfg)
 	} else {
-		tlsCfg, err = ReloadingTLSConfig(*dir, st.onReload)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "go-producer:", err)
-		os.Exit(1)
+		reloader, err := NewCertReloader(*dir, st.onReload)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "go-producer:", err)
+			os.Exit(1)
+		}
+		// A config per broker, so that brokers advertised by IP address (no SNI)
+		// are verified against their address; by DNS name,
+		// kgo.DialTLSConfig(reloader.TLSConfig("")) is enough.
+		tlsOpt = kgo.Dialer(func(ctx context.Context, network, host string) (net.Conn, error) {
+			name, _, err := net.SplitHostPort(host)
+			if err != nil {
+				return nil, err
+			}
+			d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: reloader.TLSConfig(name)}
+			return d.DialContext(ctx, network, host)
+		})
 	}
 
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(*bootstrap),
-		kgo.DialTLSConfig(tlsCfg),
+		tlsOpt,
 		kgo.DefaultProduceTopic(*topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent by default: no duplicate, no reordering
 		kgo.ProducerLinger(5*time.Millisecond),
