@@ -11,7 +11,7 @@ to the new certificate keeps its stream complete. The same test with reloading
 switched off must fail, and does (the *_without_reload tests).
 
 Run through ctest (tests/examples/run.sh), which sets CERTSWAP_TESTBED_DIR,
-CERTSWAP_BIN and CERTSWAP_EXAMPLES_BIN.
+CERTSWAP_BIN, CERTSWAP_EXAMPLES_BIN and CERTSWAP_GO_PRODUCER.
 """
 import json
 import os
@@ -376,6 +376,8 @@ def producer_argv(kind, s, reload):
         argv = [str(bins / "cpp-producer"), *common]
     elif kind == "python":
         argv = [sys.executable, str(ROOT / "examples/python/producer.py"), *common]
+    elif kind == "go":
+        argv = [os.environ["CERTSWAP_GO_PRODUCER"], *common]
     else:
         jar_dir = ROOT / "examples/java-client/target"
         argv = ["java", "-cp", f"{jar_dir}/classes:{jar_dir}/lib/*",
@@ -405,7 +407,8 @@ def wait_for_traffic_after(s, old, since_ms, log_mark, expect_traffic, count=Non
 
 def run_producer_rotation(kind, s, reload):
     """The whole scenario for a producer; returns (problems, summary)."""
-    fmt_is_pkcs12 = kind == "java"
+    # Java and Go take the certificate on each new connection, by themselves.
+    per_handshake = kind in ("java", "go")
     assert s.certswap("init").returncode == 0
     old = s.current_principal()
     s.acls.grant(old, s.topic)
@@ -419,14 +422,15 @@ def run_producer_rotation(kind, s, reload):
         new = s.current_principal()
         assert new != old
         s.acls.grant(new, s.topic)  # before the swap, as an operator would
-        # Java gets no signal: the JVM would take SIGHUP as a shutdown; its factory notices alone.
-        notify = [] if fmt_is_pkcs12 else ["--notify-signal", "SIGHUP", "--notify-pid", str(app.proc.pid)]
+        # Java and Go get no signal: their handshakes read ..data (and the JVM
+        # would take SIGHUP as a shutdown).
+        notify = [] if per_handshake else ["--notify-signal", "SIGHUP", "--notify-pid", str(app.proc.pid)]
         r = s.certswap("rotate", *notify)
         assert r.returncode == 0, "certswap rotate failed"
         assert s.ack_count() == 1, "certswap did not acknowledge the renewal exactly once"
 
-        if fmt_is_pkcs12:
-            # Java keeps established connections (the factory serves new ones), so the
+        if per_handshake:
+            # Java and Go keep established connections (new ones get the new set), so the
             # restart comes first: it makes every connection authenticate again.
             s.broker.restart()
             mark_ms = time.time() * 1000
@@ -470,7 +474,7 @@ def run_producer_rotation(kind, s, reload):
     return problems, summary
 
 
-@pytest.mark.parametrize("kind", ["cpp", "python", "java"])
+@pytest.mark.parametrize("kind", ["cpp", "python", "java", "go"])
 def test_producer_keeps_every_message_across_rotation(scenario, kind):
     s = scenario("pkcs12" if kind == "java" else "pem")
     problems, summary = run_producer_rotation(kind, s, reload=True)
@@ -478,7 +482,7 @@ def test_producer_keeps_every_message_across_rotation(scenario, kind):
     assert summary["reloads"] == 1
 
 
-@pytest.mark.parametrize("kind", ["cpp", "python", "java"])
+@pytest.mark.parametrize("kind", ["cpp", "python", "java", "go"])
 def test_producer_without_reload_loses_the_stream(scenario, kind):
     """The control: the same scenario must fail when the app ignores the swap."""
     s = scenario("pkcs12" if kind == "java" else "pem")
