@@ -344,9 +344,14 @@ ModifyAnswer decode_modify(Input&& body, const std::string& username) {
     return answer;
   }
   if (username.empty()) return answer;
-  const json& users = read->root["service"]["users"];
-  if (!users.is_array() || users.empty()) return answer;
-  auto user = user_from(users.back(), "PUT");
+  // Looked up, not indexed: a "service" that is not an object (a broken or
+  // hostile answer) must not throw.
+  const json& root = read->root;
+  const auto svc = root.is_object() ? root.find("service") : root.end();
+  if (svc == root.end() || !svc->is_object()) return answer;
+  const auto users = svc->find("users");
+  if (users == svc->end() || !users->is_array() || users->empty()) return answer;
+  auto user = user_from(users->back(), "PUT");
   if (user && check_not_redacted(*user, "PUT")) answer.user = std::move(*user);
   return answer;
 }

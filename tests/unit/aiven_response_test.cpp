@@ -270,3 +270,15 @@ TEST_CASE("a PUT answer read as it streams gives its error, or the one user aske
   std::istringstream not_json("<html>");
   CHECK_FALSE(decode_modify_response(not_json, "app").readable);
 }
+
+TEST_CASE("a PUT answer whose service or users is not what the spec says holds no user",
+          "[aiven]") {
+  for (const std::string body : {R"({"service": "acknowledged", "user": {"username": "app"}})",
+                                 R"({"service": {"users": 7}})", R"({"service": {"users": []}})",
+                                 R"({"service": {"users": ["app"]}})", R"(["service"])"}) {
+    INFO(body);
+    CHECK_FALSE(certswap::decode_modify_response_user(body, "app"));
+    std::istringstream stream(body);
+    CHECK_FALSE(certswap::decode_modify_response(stream, "app").user);
+  }
+}
