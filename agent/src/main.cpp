@@ -205,6 +205,6 @@ int main(int argc, char** argv) {
   if (*doctor_cmd) return run_doctor(doctor_options);
   if (*status_cmd) return run_status(flags, status_json, status_offline);
   if (*check_config_cmd) return run_check_config(flags);
-  if (*validate_cmd) return run_validate(cert, key, ca, bootstrap, live_timeout, log_format);
+  if (*validate_cmd) return run_validate(cert, key, ca, bootstrap, live_timeout);
   return kExitUsage;
 }

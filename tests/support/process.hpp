@@ -8,6 +8,9 @@
 
 namespace testbed {
 
+// A loopback TCP port nobody listens on right now (for a sidecar's endpoint).
+int free_port();
+
 struct ProcessResult {
   int exit_code = -1;  // 128 + signal when killed by a signal
   std::string output;  // stdout and stderr interleaved

@@ -29,8 +29,7 @@ void log_failure(const Error& error, int exit_code);
 
 class PrintingReporter final : public StepReporter {
  public:
-  // The format and level are setup_logging's.
-  explicit PrintingReporter(LogFormat) {}
+  // Prints in setup_logging's format and level.
   void step(std::string_view target, std::string_view step, std::string_view status,
             std::chrono::microseconds took, std::string_view detail) override;
 };

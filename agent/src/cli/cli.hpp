@@ -75,7 +75,7 @@ int run_status(const Flags& flags, bool as_json, bool offline);
 // targets; reads nothing else and writes nothing.
 int run_check_config(const Flags& flags);
 int run_validate(const std::string& cert, const std::string& key, const std::string& ca,
-                 const std::string& bootstrap, const std::string& timeout_text, LogFormat format);
+                 const std::string& bootstrap, const std::string& timeout_text);
 
 // The no-code-change reload helpers (plugins/preload, plugins/java-agent).
 inline constexpr const char* kPreloadFileName = "libcertswap-preload.so";

@@ -40,7 +40,7 @@ int run_rotations(const Flags& flags, bool init_mode, const RotateOptions& optio
   if (!config) return report_error(config.error());
   auto agent = build_agent(*config);
   if (!agent) return report_error(agent.error());
-  PrintingReporter reporter(flags.log_format == "json" ? LogFormat::Json : LogFormat::Text);
+  PrintingReporter reporter;
   // One pass: the project CA and the service's brokers are asked once, not per target.
   agent->api->new_pass();
   const Check check = [&](Target& target) {

@@ -65,7 +65,7 @@ int run_sidecar(const Flags& flags, const DaemonOptions& daemon_options) {
   if (!config) return report_error(config.error());
   auto agent = build_agent(*config);
   if (!agent) return report_error(agent.error());
-  PrintingReporter reporter(flags.log_format == "json" ? LogFormat::Json : LogFormat::Text);
+  PrintingReporter reporter;
   DaemonOptions options = daemon_options;
   options.concurrency = config->api.concurrency;
   options.live_concurrency = config->live_concurrency;

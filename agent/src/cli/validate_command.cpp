@@ -20,8 +20,8 @@ Result<std::string> read_text(const std::string& path, const char* what) {
 }  // namespace
 
 int run_validate(const std::string& cert, const std::string& key, const std::string& ca,
-                 const std::string& bootstrap, const std::string& timeout_text, LogFormat format) {
-  PrintingReporter reporter(format);
+                 const std::string& bootstrap, const std::string& timeout_text) {
+  PrintingReporter reporter;
   CredentialSet set;
   for (auto [path, field, what] : {std::tuple<const std::string*, std::string*, const char*>{
                                        &cert, &set.cert_pem, "certificate"},

@@ -60,7 +60,10 @@ void LeaseElection::stop() {
   auto got = call("GET", path, "");
   if (!got || got->status != 200) return;
   auto lease = nlohmann::json::parse(got->body, nullptr, false);
-  if (!lease.is_object() || lease["spec"].value("holderIdentity", "") != identity_) return;
+  // Looked up, not indexed: a Lease without a spec object is not ours to release.
+  if (!lease.is_object() || !lease.contains("spec") || !lease["spec"].is_object() ||
+      lease["spec"].value("holderIdentity", "") != identity_)
+    return;
   lease["spec"]["holderIdentity"] = "";
   if (auto put = call("PUT", path, lease.dump()); put && put->status == 200) {
     spdlog::info("released the Lease {}/{}", ns_, name_);
