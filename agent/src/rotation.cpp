@@ -64,6 +64,7 @@ enum class Holding {
   Ours,     // a readable set of the configured user (`cert` when valid right now)
   Foreign,  // a readable set of another user or project: not this target's live set
   Damaged,  // something is there, but no readable set (a file lost, a link dangling)
+  Unknown,  // the output could not be asked (its API server): `unreadable` says why
 };
 
 struct LiveState {
@@ -71,6 +72,7 @@ struct LiveState {
   std::optional<CredentialSet> set;  // Ours or Foreign
   std::optional<CertInfo> cert;      // Ours and valid right now
   std::string problem;               // why it is not Ours and valid
+  std::optional<Error> unreadable;   // Unknown
 
   // Only a directory that never held a set has no app reading it.
   bool apps_may_read() const { return holding != Holding::Nothing; }
@@ -88,6 +90,8 @@ struct LiveState {
         return "the live set is not this target's: " + problem;
       case Holding::Damaged:
         return "the live set is damaged: " + problem;
+      case Holding::Unknown:
+        return "the live set could not be read: " + problem;
     }
     return problem;
   }
@@ -127,8 +131,9 @@ class Rotation {
     // Plain files count: what `avn service user-creds-download` left is a live set.
     auto files = output_->read_live(names);
     if (!files) {
-      live.holding = Holding::Damaged;
+      live.holding = output_->read_error_means_damaged() ? Holding::Damaged : Holding::Unknown;
       live.problem = files.error().message;
+      if (live.holding == Holding::Unknown) live.unreadable = files.error();
       return live;
     }
     auto set = target_.format->read_back(*files);
@@ -203,13 +208,18 @@ class Rotation {
     LiveState live = [&] {
       StepTimer step(report_, cfg_.name, "inspect");
       LiveState found = read_live();
-      if (found.holding == Holding::Foreign || found.holding == Holding::Damaged) {
+      if (found.unreadable) {
+        (void)step.failed(*found.unreadable);
+      } else if (found.holding == Holding::Foreign || found.holding == Holding::Damaged) {
         step.warn(found.summary());
       } else {
         step.ok(found.summary());
       }
       return found;
     }();
+    // Nothing is decided about a set that could not be seen: not a damaged
+    // one to replace, not a current one to acknowledge.
+    if (live.unreadable) return record_failure(*live.unreadable);
 
     // 1. fetch: what upstream serves now (or a fresh pair, when asked to reset).
     auto fetched = options.reset_credentials ? fetch_after_reset() : fetch();
@@ -266,6 +276,7 @@ class Rotation {
                         "user \"{}\" through the whole pipeline",
                         output_->describe(), live.problem, cfg_.user));
         break;
+      case Holding::Unknown:  // the check ended at inspect
       case Holding::Damaged:
         compare.warn(fmt::format("the set in {} is damaged ({}): installing a whole new one",
                                  output_->describe(), live.problem));
@@ -313,7 +324,10 @@ class Rotation {
     std::string generation;
     {
       StepTimer step(report_, cfg_.name, "swap");
-      auto published = publish(fetched->set, candidate);
+      auto published = publish(
+          fetched->set, candidate,
+          PublishedCert::Lineage{fetched->renews_not_after.value_or(""),
+                                 live.set ? fingerprint_of(live.set->cert_pem).value_or("") : ""});
       if (!published) return record_failure(step.failed(published.error()).error());
       generation = *published;
       step.ok(output_->describe_version(generation));
@@ -344,6 +358,7 @@ class Rotation {
   Result<RotationReport> ensure() {
     StepTimer step(report_, cfg_.name, "inspect");
     const LiveState live = read_live();
+    if (live.unreadable) return record_failure(step.failed(*live.unreadable).error());
     if (live.ours_and_valid()) {
       // read_live checked key, chain and expiry; only the minimum remaining
       // validity is left. The full check runs again only when that fails, for
@@ -390,11 +405,13 @@ class Rotation {
   }
 
   // Writes `set` as a new generation and makes it live (the swap's write).
-  Result<std::string> publish(const CredentialSet& set, const CertInfo& cert) {
+  Result<std::string> publish(const CredentialSet& set, const CertInfo& cert,
+                              std::optional<PublishedCert::Lineage> lineage = std::nullopt) {
     auto files = target_.format->render(set);
     if (!files) return std::unexpected(files.error());
     auto published = output_->publish(
-        *files, {cert.sha256_fingerprint, cert.subject, format_time(cert.not_after)});
+        *files, {cert.sha256_fingerprint, cert.subject, format_time(cert.not_after),
+                 cert.serial_hex, std::move(lineage)});
     if (!published) return std::unexpected(published.error());
     auto state = journal_.state();
     state.live_fingerprint = cert.sha256_fingerprint;

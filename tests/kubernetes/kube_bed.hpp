@@ -22,6 +22,7 @@ struct Reply {
 class KubeBed {
  public:
   std::string server, ca_file, admin_kubeconfig, ns;
+  int apiserver_pid = -1;
 
   static KubeBed load() {
     const char* dir = std::getenv("CERTSWAP_KUBE_DIR");
@@ -32,6 +33,7 @@ class KubeBed {
     bed.ca_file = j.at("ca_file");
     bed.admin_kubeconfig = j.at("admin_kubeconfig");
     bed.ns = j.at("namespace");
+    bed.apiserver_pid = std::stoi(read_all(j.at("apiserver_pid")));  // a pid file
     bed.admin_token_ = trim(read_all(j.at("admin_token_file")));
     return bed;
   }

@@ -6,7 +6,9 @@
 
 #include <csignal>
 #include <iostream>
+#include <utility>
 
+#include "certswap/exit_codes.hpp"
 #include "eventually.hpp"
 #include "secret_cli.hpp"
 
@@ -49,11 +51,21 @@ TEST_CASE(
   k.kube.create_secret({{"metadata", {{"name", k.name}, {"labels", {{"team", "payments"}}}}},
                         {"data", {{"app.properties", base64("acks=all\n")}}}});
   REQUIRE(k.run({"init"}).exit_code == 0);
-  k.cli.tb.renew(k.cli.user, "renewed-k8s");
+  const auto installed = k.secret()["metadata"]["annotations"];
+  CHECK_FALSE(installed.contains("certswap/renews-not-after"));  // no renewal was pending
+  CHECK_FALSE(installed.contains("certswap/replaces-sha256"));   // nothing was live
+  const auto renewed = k.cli.tb.renew(k.cli.user, "renewed-k8s");
   auto r = k.run({"rotate"});
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("at resourceVersion"));
   const auto s = k.secret();
+  // The renewal it carries: which certificate it renews and replaces.
+  const auto& annotations = s["metadata"]["annotations"];
+  REQUIRE(renewed["user"].contains("expiring_cert_not_valid_after_time"));
+  CHECK(annotations["certswap/renews-not-after"] ==
+        renewed["user"]["expiring_cert_not_valid_after_time"]);
+  CHECK(annotations["certswap/replaces-sha256"] == installed["certswap/sha256"]);
+  CHECK(annotations["certswap/serial"] != installed["certswap/serial"]);
   CHECK_THAT(k.subject(s), Catch::Contains("renewed-k8s"));
   CHECK(k.broker_verdict(s) == certswap::LiveVerdict::Accepted);
   CHECK(key_of(s, "app.properties") == "acks=all\n");
@@ -150,7 +162,7 @@ TEST_CASE(
   REQUIRE(connection);
   auto api = std::make_shared<certswap::KubeApi>(*connection, std::chrono::seconds(10));
   const std::vector<std::string> names{"ca.pem", "service.cert", "service.key", "bundle.pem"};
-  const certswap::PublishedCert cert{"feed", "CN=x", "2030-01-01T00:00:00Z"};
+  const certswap::PublishedCert cert{"feed", "CN=x", "2030-01-01T00:00:00Z", "01", std::nullopt};
   const std::vector<certswap::StoredFile> files{{"service.cert", "ours", false}};
 
   SECTION("another writer changed service.cert: nothing is written") {
@@ -178,6 +190,107 @@ TEST_CASE(
     CHECK(key_of(s, "extra") == "kept");
     CHECK(s["metadata"]["resourceVersion"] == *published);
   }
+}
+
+TEST_CASE(
+    "a conflict storm: writes that keep meeting a newer version end in a clear error, the "
+    "certificate keys untouched and nothing acknowledged, and the next pass writes",
+    "[kubernetes]") {
+  SecretCli k("k8s-storm");
+  REQUIRE(k.run({"init"}).exit_code == 0);
+  const auto before = key_of(k.secret(), "service.cert");
+  k.cli.tb.renew(k.cli.user, "renewed-storm");
+  // The rotation parks before each write attempt (failpoint.hpp); each time,
+  // another writer changes a key certswap does not own, so the attempt meets
+  // a newer resourceVersion: a storm, in the same order every run.
+  const auto parked = k.cli.out.parent_path() / (k.cli.out.filename().string() + ".parked");
+  auto env = sidecar_env(k);
+  env["CERTSWAP_FAILPOINT_PAUSE"] = "before-secret-write";
+  env["CERTSWAP_FAILPOINT_PAUSE_FILE"] = parked.string();
+  testbed::BackgroundProcess rotate({certswap_bin(), "rotate"}, env,
+                                    (k.cli.out / "storm.log").string());
+  const auto gave_up = [&] { return rotate.output().find(" error ") != std::string::npos; };
+  int writes = 0;
+  for (; writes < 10; ++writes) {
+    if (!eventually([&] { return fs::exists(parked) || gave_up(); }, 60s) || gave_up()) break;
+    const auto noise =
+        k.kube.call("PATCH", k.kube.secret_path(k.name),
+                    {{"data", {{"noise", base64("write " + std::to_string(writes) + "\n")}}}});
+    REQUIRE(noise.status == 200);
+    fs::remove(parked);
+  }
+  const int code = rotate.stop(0, 60s);
+  const auto output = rotate.output();
+  INFO(output);
+  CHECK(writes == 5);  // secret_output.cpp's bound
+  CHECK(code == certswap::exit_code_for(certswap::ErrorKind::Locked));
+  CHECK_THAT(output, Catch::Contains("5 writes in a row met a newer version") &&
+                         Catch::Contains("Secret " + k.ref()));
+  CHECK(key_of(k.secret(), "service.cert") == before);
+  CHECK(key_of(k.secret(), "noise") == "write 4\n");
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+  // The storm is over: the next pass writes the renewal and acknowledges it.
+  auto calm = k.run({"rotate"});
+  CHECK(calm.exit_code == 0);
+  CHECK_THAT(k.subject(k.secret()), Catch::Contains("renewed-storm"));
+  CHECK(key_of(k.secret(), "noise") == "write 4\n");
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 1);
+}
+
+// SIGSTOP makes the real API server an unresponsive one (connections are
+// accepted by the kernel, nothing answers), as in an outage or a partition;
+// SIGCONT brings it back, also when a check fails half-way.
+class ApiServerOutage {
+ public:
+  explicit ApiServerOutage(int pid) : pid_(pid) { REQUIRE(::kill(pid_, SIGSTOP) == 0); }
+  ~ApiServerOutage() { end(); }
+  ApiServerOutage(const ApiServerOutage&) = delete;
+  ApiServerOutage& operator=(const ApiServerOutage&) = delete;
+  void end() {
+    if (pid_ > 0) ::kill(std::exchange(pid_, -1), SIGCONT);
+  }
+
+ private:
+  int pid_;
+};
+
+TEST_CASE(
+    "the API server stops answering while the sidecar runs: each check fails with a clear "
+    "error and nothing is acknowledged, and when it answers again the renewal is written and "
+    "acknowledged once",
+    "[kubernetes]") {
+  SecretCli k("k8s-outage");
+  REQUIRE(k.run({"init"}).exit_code == 0);
+  auto env = sidecar_env(k);
+  env["CERTSWAP_LIVE_TIMEOUT"] = "3s";  // also the bound of each API server request
+  testbed::BackgroundProcess sidecar({certswap_bin(), "run", "--poll-interval", "1s"}, env,
+                                     (k.cli.out / "sidecar.log").string());
+  const auto count = [&](const std::string& text) {
+    std::size_t n = 0;
+    const auto log = sidecar.output();
+    for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  };
+  REQUIRE(eventually([&] { return count(" check ") >= 1; }, 30s));
+  {
+    ApiServerOutage outage(k.kube.apiserver_pid);
+    k.cli.tb.renew(k.cli.user, "renewed-outage");
+    // Two failed checks in a row: the sidecar keeps trying and says why.
+    REQUIRE(eventually([&] { return count("check failed (2 in a row)") == 1; }, 90s));
+    CHECK(k.cli.tb.ack_count(k.cli.user) == 0);
+    outage.end();
+  }
+  // A Secret that could not be read is not a damaged one to replace: the
+  // check stops at inspect, naming the server.
+  CHECK_THAT(sidecar.output(), Catch::Contains("Kubernetes API server (") &&
+                                   Catch::Contains("not reachable") && !Catch::Contains("damaged"));
+  CHECK(eventually([&] { return k.cli.tb.ack_count(k.cli.user) == 1; }, 60s));
+  const auto s = k.secret();
+  CHECK_THAT(k.subject(s), Catch::Contains("renewed-outage"));
+  CHECK(k.broker_verdict(s) == certswap::LiveVerdict::Accepted);
+  CHECK(sidecar.stop(SIGTERM, std::chrono::seconds(30)) == 0);
+  INFO(sidecar.output());
+  CHECK(k.cli.tb.ack_count(k.cli.user) == 1);
 }
 
 TEST_CASE(

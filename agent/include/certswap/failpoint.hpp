@@ -3,7 +3,8 @@
 // CERTSWAP_FAILPOINT=<name> makes the process SIGKILL itself there; unset (the
 // normal case) it costs one getenv per step. Points, in rotation order:
 // after-stage, after-generation-written, after-data-rename, after-swap,
-// after-notify, before-acknowledge, after-acknowledge. Only test builds
+// after-notify, before-acknowledge, after-acknowledge; a Secret output has
+// before-secret-write before each of its write attempts. Only test builds
 // (CERTSWAP_BUILD_TESTS) have them; elsewhere failpoint() does nothing.
 //
 // CERTSWAP_FAILPOINT_PAUSE=<name> with CERTSWAP_FAILPOINT_PAUSE_FILE=<path>

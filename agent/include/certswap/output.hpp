@@ -21,6 +21,16 @@ struct PublishedCert {
   std::string sha256_fingerprint;
   std::string subject;
   std::string not_after;  // RFC 3339
+  std::string serial_hex;
+  // Where a newly installed certificate comes from. Absent when the live set
+  // is only written again (a re-render): what the output says of it stays.
+  struct Lineage {
+    // The end of the certificate this set renews, when upstream announced it
+    // as a renewal (Aiven's expiring_cert_not_valid_after_time); else empty.
+    std::string renews_not_after;
+    std::string replaces_sha256;  // the certificate live before it, if any
+  };
+  std::optional<Lineage> lineage;
 };
 
 class Output {
@@ -35,6 +45,11 @@ class Output {
   // gets (missing, dangling) is left out.
   virtual Result<std::map<std::string, std::string>> read_live(
       const std::vector<std::string>& names) const = 0;
+  // What a read_live() error says of the live set: for a directory, that what
+  // is there cannot be read as files (damaged); for a Secret, only that the API
+  // server did not answer or refused, so nothing is known of the set and the
+  // check stops without deciding anything.
+  virtual bool read_error_means_damaged() const { return true; }
   // Whether any app can have read a set from here: false only when nothing
   // that looks like one is or was there.
   virtual bool ever_held_a_set(const std::vector<std::string>& names) const = 0;

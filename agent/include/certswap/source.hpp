@@ -14,7 +14,9 @@ namespace certswap {
 struct Fetched {
   CredentialSet set;
   bool renewal_pending = false;  // upstream waits for an acknowledgement of this set
-  bool empty = false;            // nothing on offer (an empty inbox): the live set stays
+  // While a renewal is pending: the end of the certificate it renews.
+  std::optional<std::string> renews_not_after;
+  bool empty = false;  // nothing on offer (an empty inbox): the live set stays
 };
 
 class Source {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <regex>
 
+#include "certswap/failpoint.hpp"
+
 namespace certswap {
 namespace {
 
@@ -187,9 +189,21 @@ Result<nlohmann::json> SecretOutput::desired(const std::optional<nlohmann::json>
   meta.erase("managedFields");
   auto& annotations = meta["annotations"];
   if (!annotations.is_object()) annotations = nlohmann::json::object();
-  annotations[std::string(kAnnotationPrefix) + "sha256"] = cert.sha256_fingerprint;
-  annotations[std::string(kAnnotationPrefix) + "subject"] = cert.subject;
-  annotations[std::string(kAnnotationPrefix) + "not-after"] = cert.not_after;
+  const auto annotate = [&](const char* key, const std::string& value) {
+    if (value.empty()) {
+      annotations.erase(std::string(kAnnotationPrefix) + key);
+    } else {
+      annotations[std::string(kAnnotationPrefix) + key] = value;
+    }
+  };
+  annotate("sha256", cert.sha256_fingerprint);
+  annotate("subject", cert.subject);
+  annotate("not-after", cert.not_after);
+  annotate("serial", cert.serial_hex);
+  if (cert.lineage) {
+    annotate("renews-not-after", cert.lineage->renews_not_after);
+    annotate("replaces-sha256", cert.lineage->replaces_sha256);
+  }
   auto& labels = meta["labels"];
   if (!labels.is_object()) labels = nlohmann::json::object();
   labels["app.kubernetes.io/managed-by"] = "certswap";
@@ -204,6 +218,7 @@ Result<std::string> SecretOutput::publish(const std::vector<StoredFile>& files,
   std::optional<nlohmann::json> current = *basis_;
   const auto decided_on = owned_content(current);
   for (int attempt = 0; attempt < kMaxConflicts; ++attempt) {
+    failpoint("before-secret-write");
     auto secret = desired(current, files, cert);
     if (!secret) return std::unexpected(secret.error());
     auto written =

@@ -40,6 +40,7 @@ class SecretOutput : public Output {
   std::string describe_version(const std::string& version) const override;
   Result<std::map<std::string, std::string>> read_live(
       const std::vector<std::string>& names) const override;
+  bool read_error_means_damaged() const override { return false; }
   bool ever_held_a_set(const std::vector<std::string>& names) const override;
   std::optional<std::string> attributes_differ(const std::vector<StoredFile>&) const override {
     return std::nullopt;  // a Secret's keys have no mode or owner

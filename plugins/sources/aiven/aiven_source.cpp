@@ -22,6 +22,7 @@ Result<Fetched> AivenSource::with_project_ca(ServiceUser user, std::string origi
   fetched.set.origin =
       fmt::format("{} and GET /v1/project/{}/kms/ca", origin, url_encode_segment(project_));
   fetched.renewal_pending = user.renewal_pending();
+  fetched.renews_not_after = user.expiring_cert_not_valid_after_time;
   return fetched;
 }
 
