@@ -96,6 +96,8 @@ class Daemon {
       // The budget is what SIGTERM tells (drain_signals): its flag ends the
       // broker checks in flight as it ends the API transfers.
       if (auto budget = options_.budget) t.stopping = [budget] { return budget->stopping(); };
+      if (auto leadership = options_.leadership)
+        t.may_acknowledge = [leadership] { return leadership->leading_now(); };
     }
     metrics_.watch_budget(options_.budget);
     if (!options_.jitter) {
@@ -110,6 +112,7 @@ class Daemon {
     for (auto& t : targets_) {
       t.live_gate = nullptr;
       t.stopping = nullptr;
+      t.may_acknowledge = nullptr;
     }
   }
 

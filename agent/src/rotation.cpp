@@ -696,6 +696,14 @@ class Rotation {
                                       output_->describe(), expected.sha256_fingerprint)});
     }
     failpoint("before-acknowledge");
+    if (target_.may_acknowledge && !target_.may_acknowledge()) {
+      return step.failed(
+          {ErrorKind::Locked,
+           fmt::format("not acknowledging: this replica no longer holds the Lease, so another "
+                       "may lead by now; the set is live in {}, and the leader acknowledges it "
+                       "once it sees it there",
+                       output_->describe())});
+    }
     auto acked = target_.source->acknowledge();
     if (!acked) return step.failed(acked.error());
     failpoint("after-acknowledge");

@@ -18,6 +18,10 @@ class Leadership {
   // lease runs out.
   virtual void stop() = 0;
   virtual bool leading() const = 0;
+  // Leading, with a renewal recent enough that no standby can have taken over
+  // yet: asked right before a step no other replica may repeat (the
+  // acknowledgement). leading() can lag behind a renewal that hangs.
+  virtual bool leading_now() const = 0;
   // It led, then could not renew in time: another replica may lead by now,
   // so this one must stop writing (the sidecar exits, and starts again as a
   // standby).

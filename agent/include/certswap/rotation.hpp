@@ -33,6 +33,10 @@ struct Target {
   // True once the agent is stopping (SIGTERM in `run`): a broker check gives
   // up, and no emergency swap starts on a check that was cut short. None: never.
   std::function<bool()> stopping;
+  // False when another replica may lead by now (run --leader-lease): the
+  // renewal is then not acknowledged here; the leader does it once it sees the
+  // set live. None: always true.
+  std::function<bool()> may_acknowledge;
 };
 
 struct RotateOptions {

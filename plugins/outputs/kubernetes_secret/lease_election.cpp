@@ -163,17 +163,26 @@ bool LeaseElection::try_acquire_or_renew() {
   return true;
 }
 
+bool LeaseElection::leading_now() const {
+  const auto since = std::chrono::steady_clock::now() -
+                     std::chrono::steady_clock::time_point(
+                         std::chrono::steady_clock::duration(renewed_at_.load()));
+  // A standby takes over a whole duration after the renewal it last saw; the
+  // leader stops at renew_deadline (2/3 of it) before that.
+  return leading_.load() && since < timing_.renew_deadline;
+}
+
 void LeaseElection::loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     const bool held = try_acquire_or_renew();
     const auto now = std::chrono::steady_clock::now();
     if (held) {
-      renewed_at_ = now;
+      renewed_at_ = now.time_since_epoch().count();
       if (!leading_.exchange(true)) {
         spdlog::info("leading: this replica ({}) holds the Lease {}/{}", identity_, ns_, name_);
         if (changed_) changed_();
       }
-    } else if (leading_ && now - renewed_at_ > timing_.renew_deadline) {
+    } else if (leading_ && !leading_now()) {
       // Past the deadline a standby may take over soon: stop writing first.
       leading_ = false;
       lost_ = true;

@@ -34,6 +34,7 @@ class LeaseElection : public Leadership {
   void start(std::function<void()> changed) override;
   void stop() override;
   bool leading() const override { return leading_.load(); }
+  bool leading_now() const override;
   bool lost() const override { return lost_.load(); }
   std::string describe() const override;
 
@@ -54,7 +55,9 @@ class LeaseElection : public Leadership {
   mutable std::mutex mutex_;
   std::string holder_;    // the last holder seen (guarded by mutex_)
   std::string observed_;  // holder + renewTime as last seen
-  std::chrono::steady_clock::time_point observed_at_, renewed_at_;
+  std::chrono::steady_clock::time_point observed_at_;
+  // The last renewal (steady_clock ticks): read by leading_now() on the checks' threads.
+  std::atomic<std::chrono::steady_clock::rep> renewed_at_{0};
   std::condition_variable_any wake_;
   std::jthread thread_;
 };
