@@ -8,7 +8,9 @@
 #   share/man/man1/certswap.1.gz                      (help2man, from --help)
 #   share/doc/certswap/{README.md,copyright,changelog.gz,examples/}
 # and /etc/certswap/certswap.env (a conffile: the target the units read).
-# The Dockerfile's build stage has no deploy/: it only needs the binaries.
+# deploy/docker/Dockerfile makes this package too and unpacks it into the image:
+# its build stage configures once without deploy/ (the binaries only, cached),
+# then again with README.md and deploy/{debian,examples,systemd}.
 include(GNUInstallDirs)
 set(_deploy ${PROJECT_SOURCE_DIR}/deploy)
 set(_pkg ${PROJECT_BINARY_DIR}/package)

@@ -13,7 +13,7 @@ packages=(
   clang-format openssl ca-certificates curl python3 procps util-linux
   openjdk-17-jdk-headless maven python3-venv python3-yaml
   clang-16 libclang-rt-16-dev systemd
-  dpkg-dev help2man lintian
+  dpkg-dev file help2man lintian
 )
 
 missing=()

@@ -154,8 +154,16 @@ for c in "${copies[@]}"; do
     fail "the build stage copies $src, which the repository does not have"
     continue
   fi
-  if [[ -f "$ignore_file" ]] && ! grep -qxF "!${src%%/*}" "$ignore_file"; then
-    fail "$(basename "$ignore_file") keeps $src out of the build context (add !${src%%/*})"
+  # Let through by "!x" for the path or a directory above it (deploy/debian by
+  # !deploy/debian or !deploy).
+  if [[ -f "$ignore_file" ]]; then
+    allowed=0 prefix=""
+    IFS=/ read -ra parts <<<"$src"
+    for part in "${parts[@]}"; do
+      prefix="${prefix:+$prefix/}$part"
+      grep -qxF "!$prefix" "$ignore_file" && allowed=1
+    done
+    ((allowed)) || fail "$(basename "$ignore_file") keeps $src out of the build context (add !$src)"
   fi
   (cd "$root" && cp -a --parents "$src" "$context/")
 done

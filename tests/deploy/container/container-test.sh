@@ -53,7 +53,7 @@ if [[ "$mode" == image ]]; then
 
   size="$(podman image inspect --format '{{.Size}}' "$image")"
   echo "container: image size $((size / 1000)) kB"
-  # 27.3 MB: what ldd resolves is 26.0 MB, 9.4 MB of it libraries only
+  # 27.9 MB: what ldd resolves is 26.3 MB, 9.4 MB of it libraries only
   # Debian's libcurl4 brings (GnuTLS, Kerberos, LDAP, RTMP, SSH), which certswap
   # never uses but the loader needs (deploy/README.md, "Image"). The budget
   # catches a library that comes back or a new one, not that floor.
@@ -66,6 +66,21 @@ if [[ "$mode" == image ]]; then
   done
   podman run --rm "$image" --help >/dev/null ||
     fail "certswap --help does not run in the image: a shared library is missing"
+  # The Debian package's layout (the build stage unpacks the .deb cpack made):
+  # the binary and the preload library where the package puts them (and where
+  # `certswap init --install-preload` looks), nothing of a hand install.
+  multiarch="$(dpkg-architecture -qDEB_HOST_MULTIARCH)"
+  podman create --name "$name" "$image" >/dev/null || fail "podman create of $image failed"
+  podman export "$name" | tar -t | sed 's|^\./||; s|/$||' >"$work/image-files" ||
+    fail "podman export of $image failed"
+  podman rm "$name" >/dev/null
+  for f in usr/bin/certswap "usr/lib/$multiarch/certswap/libcertswap-preload.so" \
+    usr/share/doc/certswap/copyright; do
+    grep -qxF "$f" "$work/image-files" || fail "the image has no /$f, where the Debian package puts it"
+  done
+  if grep '^usr/local/' "$work/image-files" >&2; then
+    fail "the image has files under /usr/local (above): the package puts nothing there"
+  fi
   echo "container: ok in $((SECONDS - started)) s"
   exit 0
 fi
