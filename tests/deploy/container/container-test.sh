@@ -47,9 +47,18 @@ export CONTAINERS_CONF="$work/conf/containers.conf"
 # --- the image ------------------------------------------------------------------
 if [[ "$mode" == image ]]; then
   build_start=$SECONDS
-  podman build --pull=never --quiet -t "$image" -f "$root/deploy/docker/Dockerfile" "$root" >/dev/null ||
+  # The build context has no .git: the version and commit come as build arguments.
+  commit="$(git -C "$root" rev-parse HEAD 2>/dev/null || true)"
+  describe="$(git -C "$root" describe --tags --always --dirty 2>/dev/null || true)"
+  podman build --pull=never --quiet -t "$image" -f "$root/deploy/docker/Dockerfile" \
+    --build-arg CERTSWAP_SOURCE_DESCRIBE="$describe" --build-arg CERTSWAP_SOURCE_COMMIT="$commit" \
+    "$root" >/dev/null ||
     fail "podman build of deploy/docker/Dockerfile failed (above)"
   echo "container: image built in $((SECONDS - build_start)) s"
+  if [[ -n "$commit" ]]; then
+    version="$(podman run --rm "$image" --version)" || fail "certswap --version does not run in the image"
+    grep -qF "$commit" <<<"$version" || fail "the image's --version does not name commit $commit: $version"
+  fi
 
   size="$(podman image inspect --format '{{.Size}}' "$image")"
   echo "container: image size $((size / 1000)) kB"
