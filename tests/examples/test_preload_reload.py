@@ -15,6 +15,7 @@ CERTSWAP_PRELOAD_LIB.
 """
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -182,11 +183,11 @@ def run_kcat_producer(s, preload):
     return check_topic(s, sent, revoked_at_ms)
 
 
-def run_python_producer(s, preload, in_memory):
+def run_python_producer(s, preload, in_memory, python="/usr/bin/python3"):
     assert s.certswap("init").returncode == 0
     old = s.current_principal()
     s.acls.grant(old, s.topic)
-    argv = ["/usr/bin/python3", str(HERE / "plain_producer.py"), "--bootstrap", s.broker.bootstrap,
+    argv = [python, str(HERE / "plain_producer.py"), "--bootstrap", s.broker.bootstrap,
             "--topic", s.topic, "--rate", str(RATE), "--dir", str(s.out)]
     log_path = s.tmp / "python-producer.log"
     app = App(argv + (["--in-memory"] if in_memory else []), log_path, env=preload_env(s, preload))
@@ -195,8 +196,11 @@ def run_python_producer(s, preload, in_memory):
         revoked_at_ms = rotate_restart(s, old, log_path, preload, s.watch.count)
     finally:
         summary = app.stop()
-    print(Path(log_path).read_text(errors="replace")[-2000:])
+    log = Path(log_path).read_text(errors="replace")
+    print(log[-2000:])
     assert summary, "the producer printed no summary"
+    if preload and python != "/usr/bin/python3":
+        assert "hooked (static OpenSSL" in log, "the preload library did not hook the wheel's librdkafka"
     problems = check_topic(s, summary["sent"], revoked_at_ms)
     if summary["failed"]:
         problems.append(f"{summary['failed']} deliveries failed")
@@ -220,6 +224,25 @@ def test_python_producer(scenario, preload, in_memory):
         assert not problems, "; ".join(problems)
     else:
         assert problems, "the producer kept its stream without the preload library: the test cannot tell"
+
+
+def wheel_python():
+    """The pinned venv's python (this test runs in it) with PyPI's confluent-kafka
+    wheel: librdkafka and OpenSSL linked statically, so only the library's
+    static path can reach it."""
+    probe = subprocess.run([sys.executable, "-c", "import confluent_kafka.cimpl as c; print(c.__file__)"],
+                           capture_output=True, text=True, check=True)
+    assert "site-packages" in probe.stdout and not probe.stdout.startswith("/usr/lib/python3"), probe.stdout
+    return sys.executable
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
+def test_wheel_producer(scenario, preload):
+    problems = run_python_producer(scenario(), preload, in_memory=False, python=wheel_python())
+    if preload:
+        assert not problems, "; ".join(problems)
+    else:
+        assert problems, "the wheel's producer kept its stream without the preload library: the test cannot tell"
 
 
 def run_kcat_consumer(s, preload):
