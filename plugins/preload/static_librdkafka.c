@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include "static_librdkafka.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -37,7 +38,6 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -49,20 +49,21 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define MAX_SEEN 1024  /* objects examined; more than this and new ones are not */
-#define MAX_HOOKED 4   /* recognised librdkafkas in one process */
-#define MAX_KNOWN 64   /* leaf certificates of the directory remembered */
+#define MAX_SEEN 1024 /* objects examined; more than this and new ones are not */
+#define MAX_HOOKED 4  /* recognised librdkafkas in one process */
+#define MAX_KNOWN 64  /* leaf certificates of the directory remembered */
 #define MAX_GEN_NAME 256
 #define MAX_PEM (1 << 20)
-#define TRAMPOLINE_SIZE 22
 
 /* The static functions the hook calls, with OpenSSL 3's signatures. */
-#define STATIC_FUNCTIONS(X)                                                                   \
-  X(SSL_new) X(SSL_CTX_get0_certificate) X(SSL_use_cert_and_key) X(OpenSSL_version_num)       \
-      X(PEM_read_bio_X509) X(PEM_read_bio_PrivateKey) X(BIO_new_mem_buf) X(BIO_free)          \
-          X(X509_free) X(X509_cmp) X(X509_up_ref) X(X509_check_private_key) X(EVP_PKEY_free) \
-              X(OPENSSL_sk_new_null) X(OPENSSL_sk_push) X(OPENSSL_sk_pop_free) X(ERR_set_mark) \
-                  X(ERR_pop_to_mark)
+/* clang-format off */
+#define STATIC_FUNCTIONS(X)                                                 \
+  X(SSL_new) X(SSL_CTX_get0_certificate) X(SSL_use_cert_and_key)            \
+  X(OpenSSL_version_num) X(PEM_read_bio_X509) X(PEM_read_bio_PrivateKey)    \
+  X(BIO_new_mem_buf) X(BIO_free) X(X509_free) X(X509_cmp) X(X509_up_ref)    \
+  X(X509_check_private_key) X(EVP_PKEY_free) X(OPENSSL_sk_new_null)         \
+  X(OPENSSL_sk_push) X(OPENSSL_sk_pop_free) X(ERR_set_mark) X(ERR_pop_to_mark)
+/* clang-format on */
 #define TRANSPORT_FUNCTION "rd_kafka_transport_ssl_connect"
 
 struct static_ossl {
@@ -178,8 +179,10 @@ static int read_file(const char* gen, const char* name, struct file_buf* f) {
     while (f->len < want &&
            ((r = read(fd, f->data + f->len, want - f->len)) > 0 || (r < 0 && errno == EINTR)))
       if (r > 0) f->len += (size_t)r;
-    if (r < 0) err = errno;
-    else if (f->len != (size_t)st.st_size) err = EAGAIN; /* changed while read */
+    if (r < 0)
+      err = errno;
+    else if (f->len != (size_t)st.st_size)
+      err = EAGAIN; /* changed while read */
   }
   close(fd);
   if (err) {
@@ -428,7 +431,8 @@ static const char* recognise(const struct elf_file* e, uintptr_t bias, struct ho
   if (e->eh->e_machine != EM_X86_64)
     return "not x86-64 (the hook is proven on x86-64 only; aarch64 is not)";
   struct symtab t;
-  if (!find_symtab(e, SHT_SYMTAB, &t)) return "no .symtab (stripped): the static functions cannot be found";
+  if (!find_symtab(e, SHT_SYMTAB, &t))
+    return "no .symtab (stripped): the static functions cannot be found";
   struct found f = {0};
   for (size_t i = 0; i < t.count; i++) {
     const Elf64_Sym* sym = &t.sym[i];
@@ -499,10 +503,11 @@ static void* make_trampoline(uintptr_t site_end, uintptr_t lo, uintptr_t hi, str
   const intptr_t reach = INT32_MAX - 2 * page;
   for (int k = 0; k < 64; k++) {
     /* Above the object, then below it, a megabyte further each time. */
-    uintptr_t hint = (k % 2 == 0) ? ((hi + page - 1) & ~(uintptr_t)(page - 1)) + (uintptr_t)(k / 2) * (1u << 20)
-                                  : (lo & ~(uintptr_t)(page - 1)) - (uintptr_t)(k / 2 + 1) * (1u << 20);
-    unsigned char* p = mmap((void*)hint, (size_t)page, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uintptr_t hint =
+        (k % 2 == 0) ? ((hi + page - 1) & ~(uintptr_t)(page - 1)) + (uintptr_t)(k / 2) * (1u << 20)
+                     : (lo & ~(uintptr_t)(page - 1)) - (uintptr_t)(k / 2 + 1) * (1u << 20);
+    unsigned char* p =
+        mmap((void*)hint, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     intptr_t d = (intptr_t)p - (intptr_t)site_end;
     if (d > reach || d < -reach) {
@@ -545,19 +550,43 @@ static int swap_code_pages(uintptr_t rel_at, int32_t rel) {
   return 0;
 }
 
-static void hook_object(const char* path, uintptr_t bias, uintptr_t lo, uintptr_t hi) {
+/* Whether the file's loadable segments are the ones mapped (same addresses,
+ * sizes and permissions), so its addresses can be used on the memory. */
+static int same_segments(const struct elf_file* e, const struct dl_phdr_info* info) {
+  size_t in_file = 0, in_memory = 0;
+  for (size_t i = 0; i < info->dlpi_phnum; i++) in_memory += info->dlpi_phdr[i].p_type == PT_LOAD;
+  for (size_t i = 0; i < e->eh->e_phnum; i++) {
+    const Elf64_Phdr* ph = at(e, e->eh->e_phoff + i * sizeof(Elf64_Phdr), sizeof(Elf64_Phdr));
+    if (!ph) return 0;
+    if (ph->p_type != PT_LOAD) continue;
+    in_file++;
+    int match = 0;
+    for (size_t m = 0; m < info->dlpi_phnum && !match; m++) {
+      const ElfW(Phdr)* mp = &info->dlpi_phdr[m];
+      match = mp->p_type == PT_LOAD && mp->p_vaddr == ph->p_vaddr && mp->p_memsz == ph->p_memsz &&
+              mp->p_filesz == ph->p_filesz && mp->p_flags == ph->p_flags;
+    }
+    if (!match) return 0;
+  }
+  return in_file == in_memory && in_file > 0;
+}
+
+/* Runs inside dl_iterate_phdr, under the loader's lock, so the object cannot
+ * be unloaded while its memory is read. */
+static void hook_object(const struct dl_phdr_info* info, const char* path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   struct stat st;
   void* map = MAP_FAILED;
-  if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(Elf64_Ehdr))
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size >= sizeof(Elf64_Ehdr))
     map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
   if (map == MAP_FAILED) return;
   struct elf_file e = {map, (size_t)st.st_size, map};
   int imports_ssl = 0;
   if (memcmp(e.eh->e_ident, ELFMAG, SELFMAG) != 0 || e.eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-      !is_librdkafka(&e, &imports_ssl)) {
+      e.eh->e_ident[EI_DATA] != ELFDATA2LSB || e.eh->e_shentsize != sizeof(Elf64_Shdr) ||
+      e.eh->e_phentsize != sizeof(Elf64_Phdr) || !is_librdkafka(&e, &imports_ssl)) {
     munmap(map, e.n);
     return;
   }
@@ -570,12 +599,22 @@ static void hook_object(const char* path, uintptr_t bias, uintptr_t lo, uintptr_
     why = "it uses a shared OpenSSL (the SSL_new interposition covers it)";
   else if (!h)
     why = "too many librdkafkas in this process";
+  else if (!same_segments(&e, info))
+    why = "the file on disk is not the one mapped (its segments differ)";
   else
-    why = recognise(&e, bias, &scratch, &site);
+    why = recognise(&e, info->dlpi_addr, &scratch, &site);
   munmap(map, e.n);
   if (why) {
     log_line("librdkafka %s not hooked: %s", path, why);
     return;
+  }
+  uintptr_t lo = UINTPTR_MAX, hi = 0;
+  for (size_t i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)* ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD) continue;
+    if (info->dlpi_addr + ph->p_vaddr < lo) lo = info->dlpi_addr + ph->p_vaddr;
+    if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
+      hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
   }
   *h = scratch;
   pthread_mutex_init(&h->lock, NULL);
@@ -592,23 +631,13 @@ static void hook_object(const char* path, uintptr_t bias, uintptr_t lo, uintptr_
     return;
   }
   s.n_hooked++;
-  log_line("librdkafka %s hooked (static OpenSSL 0x%lx): new broker connections take the live "
-           "generation of %s",
-           path, h->f.OpenSSL_version_num(), s.dir);
+  log_line(
+      "librdkafka %s hooked (static OpenSSL 0x%lx): new broker connections take the live "
+      "generation of %s",
+      path, h->f.OpenSSL_version_num(), s.dir);
 }
 
 /* ---- finding new objects ---- */
-
-struct candidate {
-  char path[4096];
-  uintptr_t bias, lo, hi;
-};
-
-struct scan {
-  struct candidate* c;
-  size_t n, max;
-  unsigned long long adds;
-};
 
 static int was_seen(uintptr_t key) {
   for (size_t i = 0; i < s.n_seen; i++)
@@ -616,48 +645,32 @@ static int was_seen(uintptr_t key) {
   return 0;
 }
 
-static int collect(struct dl_phdr_info* info, size_t size, void* data) {
-  struct scan* sc = data;
+static int examine(struct dl_phdr_info* info, size_t size, void* data) {
+  size_t* index = data;
+  const int main_program = (*index)++ == 0;
   (void)size;
-  sc->adds = info->dlpi_adds;
   /* The key is the address of the object's program headers: unique while
    * it is mapped. An object unloaded and another loaded at the same place is
    * not examined again (Python never unloads extension modules). */
   uintptr_t key = (uintptr_t)info->dlpi_phdr;
   if (was_seen(key)) return 0;
   if (s.n_seen == MAX_SEEN) {
-    if (!s.seen_full_logged) log_line("more than %d objects loaded; later ones not examined", MAX_SEEN);
+    if (!s.seen_full_logged)
+      log_line("more than %d objects loaded; later ones not examined", MAX_SEEN);
     s.seen_full_logged = 1;
     return 0;
   }
   s.seen[s.n_seen++] = key;
-  if (sc->n == sc->max) return 0;
-  struct candidate* c = &sc->c[sc->n];
   const char* name = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : NULL;
-  if (!name && sc->n == 0 && s.n_seen == 1) name = "/proc/self/exe"; /* the main program */
-  if (!name || name[0] != '/' ||
-      (size_t)snprintf(c->path, sizeof c->path, "%s", name) >= sizeof c->path)
-    return 0;
-  c->bias = info->dlpi_addr;
-  c->lo = UINTPTR_MAX;
-  c->hi = 0;
-  for (size_t i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr)* ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD) continue;
-    if (info->dlpi_addr + ph->p_vaddr < c->lo) c->lo = info->dlpi_addr + ph->p_vaddr;
-    if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > c->hi)
-      c->hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-  }
-  if (c->hi > c->lo) sc->n++;
+  if (!name && main_program) name = "/proc/self/exe";
+  if (name && name[0] == '/') hook_object(info, name);
   return 0;
 }
 
 static void scan_new_objects(void) {
-  static struct candidate found[16]; /* under scan_lock */
   pthread_mutex_lock(&s.scan_lock);
-  struct scan sc = {found, 0, sizeof found / sizeof *found, 0};
-  dl_iterate_phdr(collect, &sc);
-  for (size_t i = 0; i < sc.n; i++) hook_object(found[i].path, found[i].bias, found[i].lo, found[i].hi);
+  size_t index = 0;
+  dl_iterate_phdr(examine, &index);
   pthread_mutex_unlock(&s.scan_lock);
 }
 
@@ -716,15 +729,15 @@ static dlopen_fn real_dlopen(dlopen_fn* cache, const char* version) {
  * since, GLIBC_2.2.5 (libdl.so.2) for older ones. version.map names the
  * nodes; the references name libc's, which these match first in LD_PRELOAD
  * order. */
-#define DLOPEN_WRAPPER(fn, version)                                        \
-  __attribute__((visibility("default"))) void* fn(const char* file, int mode) { \
-    static dlopen_fn real;                                                 \
-    dlopen_fn next = real_dlopen(&real, version);                          \
-    if (!next) return NULL;                                                \
+#define DLOPEN_WRAPPER(fn, version)                                                 \
+  __attribute__((visibility("default"))) void* fn(const char* file, int mode) {     \
+    static dlopen_fn real;                                                          \
+    dlopen_fn next = real_dlopen(&real, version);                                   \
+    if (!next) return NULL;                                                         \
     if (!examine_after(file, __builtin_return_address(0))) return next(file, mode); \
-    void* handle = next(file, mode);                                       \
-    if (handle) scan_new_objects();                                        \
-    return handle;                                                         \
+    void* handle = next(file, mode);                                                \
+    if (handle) scan_new_objects();                                                 \
+    return handle;                                                                  \
   }
 DLOPEN_WRAPPER(certswap_dlopen_2_34, "GLIBC_2.34")
 DLOPEN_WRAPPER(certswap_dlopen_2_2_5, "GLIBC_2.2.5")
