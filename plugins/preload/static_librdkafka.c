@@ -98,7 +98,6 @@ static struct {
   int log_mode; /* 0 silent, 1 stderr, 2 syslog */
   char dir[4096];
   pthread_mutex_t scan_lock;
-  unsigned long long adds_seen;
   uintptr_t seen[MAX_SEEN];
   size_t n_seen;
   int seen_full_logged;
