@@ -47,6 +47,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SEEN 1024 /* objects examined; more than this and new ones are not */
@@ -82,13 +83,19 @@ struct cert_set {
  * never mixed with another's. */
 struct hooked {
   struct static_ossl f;
+  /* Guards the fields below; never held while files are read. */
   pthread_mutex_t lock;
   int started;
+  /* One thread reads a generation at a time; the others keep the live set. */
+  int loading;
   struct cert_set live;
   int have_live;
   char live_gen[MAX_GEN_NAME];
+  /* Wrong content (a key that does not match): reading it again cannot help. */
   char refused_gen[MAX_GEN_NAME];
+  /* Could not be read: read again by a new connection after retry_at. */
   char unreadable_gen[MAX_GEN_NAME];
+  struct timespec retry_at;
   X509* known[MAX_KNOWN];
   size_t n_known, next_known;
 };
@@ -101,6 +108,7 @@ static struct {
   uintptr_t seen[MAX_SEEN];
   size_t n_seen;
   int seen_full_logged;
+  long retry_ms;
   struct hooked hooked[MAX_HOOKED];
   size_t n_hooked;
 } s = {.scan_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -220,27 +228,44 @@ static void free_set(struct hooked* h, struct cert_set* c) {
   memset(c, 0, sizeof *c);
 }
 
-/* Generations already on disk when the first connection is made: the app may
- * have loaded one of them. certswap names them "..<digits>". */
-static void remember_generations_on_disk(struct hooked* h) {
+/* The leaf certificates of the generations already on disk when the first
+ * connection is made (the app may have loaded one of them), into `out`;
+ * returns how many. certswap names them "..<digits>". Reads without the lock. */
+static size_t generations_on_disk(struct hooked* h, X509* out[MAX_KNOWN]) {
   DIR* d = opendir(s.dir);
   if (!d) {
     log_line("cannot read %s: %s; no generation known yet", s.dir, strerror(errno));
-    return;
+    return 0;
   }
+  size_t n = 0;
   struct dirent* e;
-  while ((e = readdir(d)) != NULL) {
+  while (n < MAX_KNOWN && (e = readdir(d)) != NULL) {
     if (strncmp(e->d_name, "..", 2) != 0 || e->d_name[2] < '0' || e->d_name[2] > '9') continue;
     struct file_buf f;
     if (read_file(e->d_name, "service.cert", &f) != 0) continue;
     X509* x = first_cert(h, &f);
     free_file(&f);
-    if (x) {
-      remember(h, x);
-      h->f.X509_free(x);
-    }
+    if (x) out[n++] = x;
   }
   closedir(d);
+  return n;
+}
+
+static struct timespec after_ms(long ms) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += (ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}
+
+static int is_past(struct timespec t) {
+  struct timespec now = after_ms(0);
+  return now.tv_sec > t.tv_sec || (now.tv_sec == t.tv_sec && now.tv_nsec >= t.tv_nsec);
 }
 
 enum load_result { LOADED, REFUSED, UNREADABLE };
@@ -274,8 +299,9 @@ static enum load_result load_set(struct hooked* h, const char* gen, struct cert_
   return LOADED;
 }
 
-/* Called with h->lock held: reading two small files under it holds up only
- * other new connections of this librdkafka, once per generation. */
+/* Brings h->live up to the generation ..data names now: one readlink when
+ * nothing changed. Takes h->lock to decide and to install, never while it
+ * reads files, so a slow disk holds up no other connection and no fork. */
 static void refresh(struct hooked* h) {
   char link[4200], gen[MAX_GEN_NAME];
   snprintf(link, sizeof link, "%s/..data", s.dir);
@@ -283,29 +309,54 @@ static void refresh(struct hooked* h) {
   if (n <= 0) return;
   gen[n] = '\0';
   if (strchr(gen, '/')) return; /* certswap writes a sibling name; anything else is not ours */
-  if ((h->have_live && strcmp(gen, h->live_gen) == 0) || strcmp(gen, h->refused_gen) == 0) return;
+
+  pthread_mutex_lock(&h->lock);
+  const int load = !h->loading && !(h->have_live && strcmp(gen, h->live_gen) == 0) &&
+                   strcmp(gen, h->refused_gen) != 0 &&
+                   !(strcmp(gen, h->unreadable_gen) == 0 && !is_past(h->retry_at));
+  const int first = load && !h->started;
+  if (load) h->loading = 1;
+  if (first) h->started = 1;
+  pthread_mutex_unlock(&h->lock);
+  if (!load) return;
+
+  X509* on_disk[MAX_KNOWN];
+  const size_t n_on_disk = first ? generations_on_disk(h, on_disk) : 0;
   struct cert_set c;
   const char* why = NULL;
-  enum load_result r = load_set(h, gen, &c, &why);
+  const enum load_result r = load_set(h, gen, &c, &why);
+
+  pthread_mutex_lock(&h->lock);
+  h->loading = 0;
+  for (size_t i = 0; i < n_on_disk; i++) remember(h, on_disk[i]);
+  struct cert_set old = {0};
+  const char* keeping = h->have_live ? h->live_gen : "the app's own certificate";
   if (r == LOADED) {
     log_line("%s generation %s (static librdkafka)", h->have_live ? "switched to" : "using", gen);
-    if (h->have_live) free_set(h, &h->live);
+    if (h->have_live) old = h->live;
     h->live = c;
     h->have_live = 1;
     remember(h, c.leaf);
     snprintf(h->live_gen, sizeof h->live_gen, "%s", gen);
-    return;
-  }
-  free_set(h, &c);
-  const char* keeping = h->have_live ? h->live_gen : "the app's own certificate";
-  if (r == REFUSED) {
+    h->unreadable_gen[0] = '\0';
+  } else if (r == REFUSED) {
+    old = c;
     snprintf(h->refused_gen, sizeof h->refused_gen, "%s", gen);
     log_line("refused generation %s: %s; keeping %s", gen, why, keeping);
-  } else if (strcmp(gen, h->unreadable_gen) != 0) {
-    /* Read again by the next new connection; said once per generation. */
+  } else {
+    old = c;
+    /* Said once per generation; the retries are silent. */
+    if (strcmp(gen, h->unreadable_gen) != 0)
+      log_line("could not read generation %s: %s; keeping %s, trying again on a new connection",
+               gen, why, keeping);
     snprintf(h->unreadable_gen, sizeof h->unreadable_gen, "%s", gen);
-    log_line("could not read generation %s: %s; keeping %s", gen, why, keeping);
+    h->retry_at = after_ms(s.retry_ms);
   }
+  pthread_mutex_unlock(&h->lock);
+  /* remember() took its own references; hooked_ssl_new's SSL_use_cert_and_key
+   * takes its own under the lock: what was replaced is ours alone. */
+  for (size_t i = 0; i < n_on_disk; i++) h->f.X509_free(on_disk[i]);
+  free_set(h, &old);
 }
 
 /* Entered from the trampoline in place of the static SSL_new, with the
@@ -317,12 +368,8 @@ static SSL* hooked_ssl_new(SSL_CTX* ctx, struct hooked* h) {
   if (!ctx_leaf) return ssl;
   /* What this hook makes OpenSSL queue is dropped; librdkafka's stays. */
   h->f.ERR_set_mark();
-  pthread_mutex_lock(&h->lock);
-  if (!h->started) {
-    h->started = 1;
-    remember_generations_on_disk(h);
-  }
   refresh(h);
+  pthread_mutex_lock(&h->lock);
   /* Only a context built from the managed directory: its certificate is one
    * of the directory's generations (compared by content, so in-memory PEM is
    * recognised as well as a path). Any other context (another cluster, a
@@ -683,6 +730,11 @@ static void unlock_after_fork(void) {
   for (size_t i = 0; i < s.n_hooked; i++) pthread_mutex_unlock(&s.hooked[i].lock);
   pthread_mutex_unlock(&s.scan_lock);
 }
+/* A thread that was reading a generation does not exist in the child. */
+static void unlock_in_child(void) {
+  for (size_t i = 0; i < s.n_hooked; i++) s.hooked[i].loading = 0;
+  unlock_after_fork();
+}
 
 __attribute__((constructor)) static void static_librdkafka_init(void) {
   const char* log = getenv("CERTSWAP_RELOAD_LOG");
@@ -696,7 +748,11 @@ __attribute__((constructor)) static void static_librdkafka_init(void) {
     return;
   }
   strcpy(s.dir, dir);
-  pthread_atfork(lock_before_fork, unlock_after_fork, unlock_after_fork);
+  const char* retry = getenv("CERTSWAP_RELOAD_RETRY_MS");
+  char* end = NULL;
+  s.retry_ms = retry && *retry ? strtol(retry, &end, 10) : 1000;
+  if (end && (*end || s.retry_ms < 0)) s.retry_ms = 1000;
+  pthread_atfork(lock_before_fork, unlock_after_fork, unlock_in_child);
   s.enabled = 1;
   scan_new_objects();
 }

@@ -165,23 +165,28 @@ class TlsServer:
     def _serve(self, ctx):
         while True:
             conn, _ = self.sock.accept()
-            try:
-                with ctx.wrap_socket(conn, server_side=True) as tls:
-                    with self.lock:
-                        self.seen.append(tls.getpeercert(binary_form=True))
-            except (ssl.SSLError, OSError):
-                conn.close()
+            # A thread each: a client stuck before its ClientHello holds up no other.
+            threading.Thread(target=self._handshake, args=(ctx, conn), daemon=True).start()
+
+    def _handshake(self, ctx, conn):
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                with self.lock:
+                    self.seen.append(tls.getpeercert(binary_form=True))
+        except (ssl.SSLError, OSError):
+            conn.close()
 
     def count(self, cert):
         with self.lock:
             return self.seen.count(cert)
 
-    def wait_for(self, cert, after):
-        """Waits until `cert` was presented by a connection after the first `after`."""
+    def wait_for(self, cert, after, *others):
+        """Waits until `cert` (or one of `others`) was presented by a connection
+        after the first `after`."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with self.lock:
-                if cert in self.seen[after:]:
+                if any(c in self.seen[after:] for c in (cert, *others)):
                     return
             time.sleep(0.05)
         raise AssertionError("no connection presented the expected certificate within 60 s")
@@ -192,7 +197,7 @@ class TlsServer:
 
 
 CLIENT = """
-import sys, time
+import os, sys
 from confluent_kafka import Producer
 port, ca, managed_dir, foreign = sys.argv[1:5]
 def conf(cert, key):
@@ -202,9 +207,25 @@ def conf(cert, key):
             "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200}
 producers = [Producer(conf(f"{managed_dir}/service.cert", f"{managed_dir}/service.key")),
              Producer(conf(f"{foreign}.pem", f"{foreign}.key"))]
-while sys.stdin.readline():
-    pass
+for line in sys.stdin:
+    if line.strip() == "fork":
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("forked", flush=True)
 """
+
+
+def start_client(tmp_path, server, out):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTSWAP_RELOAD")}
+    env.update(LD_PRELOAD=os.environ["CERTSWAP_PRELOAD_LIB"], CERTSWAP_RELOAD_DIR=str(out),
+               CERTSWAP_RELOAD_LOG="stderr")
+    with open(tmp_path / "client.log", "w") as log:
+        return subprocess.Popen([sys.executable, "-c", CLIENT, str(server.port), str(tmp_path / "ca.pem"),
+                                 str(out), str(tmp_path / "foreign")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                                text=True)
 
 
 def test_new_connections_present_the_live_generation_and_a_mismatched_key_is_refused(tmp_path):
@@ -213,14 +234,8 @@ def test_new_connections_present_the_live_generation_and_a_mismatched_key_is_ref
     write_generation(out, "..1", tmp_path / "a.pem", tmp_path / "a.key")
     server = TlsServer(tmp_path)
     a, b, foreign = (der(tmp_path / f"{n}.pem") for n in ("a", "b", "foreign"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTSWAP_RELOAD")}
-    env.update(LD_PRELOAD=os.environ["CERTSWAP_PRELOAD_LIB"], CERTSWAP_RELOAD_DIR=str(out),
-               CERTSWAP_RELOAD_LOG="stderr")
     log_path = tmp_path / "client.log"
-    with open(log_path, "w") as log:
-        client = subprocess.Popen([sys.executable, "-c", CLIENT, str(server.port), str(tmp_path / "ca.pem"),
-                                   str(out), str(tmp_path / "foreign")],
-                                  stdin=subprocess.PIPE, stderr=log, env=env)
+    client = start_client(tmp_path, server, out)
     try:
         server.wait_for(a, 0)
         server.wait_for(foreign, 0)
@@ -243,3 +258,55 @@ def test_new_connections_present_the_live_generation_and_a_mismatched_key_is_ref
     text = log_path.read_text(errors="replace")
     assert "switched to generation ..2 (static librdkafka)" in text, text[-3000:]
     assert "refused generation ..3: key does not match certificate; keeping ..2" in text, text[-3000:]
+
+
+def test_a_fork_while_a_generation_read_is_stuck_does_not_wait_for_it(tmp_path):
+    """The hook reads a new generation outside its lock: a fork (whose
+    handlers take the lock) while a read is stuck goes on, and other new
+    connections are not held up meanwhile."""
+    make_certs(tmp_path)
+    out = tmp_path / "out"
+    write_generation(out, "..1", tmp_path / "a.pem", tmp_path / "a.key")
+    server = TlsServer(tmp_path)
+    a, b, foreign = (der(tmp_path / f"{n}.pem") for n in ("a", "b", "foreign"))
+    client = start_client(tmp_path, server, out)
+    fifo = out / "..3" / "service.cert"
+    writer = None
+    try:
+        server.wait_for(a, 0)
+        write_generation(out, "..2", tmp_path / "b.pem", tmp_path / "b.key")
+        server.wait_for(b, server.mark())
+        # ..3's certificate is a FIFO: the next connection's read of it blocks.
+        (out / "..3").mkdir()
+        os.mkfifo(fifo)
+        shutil.copy(tmp_path / "b.key", out / "..3" / "service.key")
+        tmp = out / "..data.tmp"
+        tmp.symlink_to("..3")
+        tmp.rename(out / "..data")
+        # A non-blocking open for writing succeeds once a reader has it open;
+        # the reader then blocks in read() while this end stays open.
+        deadline = time.monotonic() + 60
+        while writer is None:
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                assert time.monotonic() < deadline, "no connection read ..3"
+                time.sleep(0.05)
+        # The other producer's new connections go through the hook too (one
+        # of the two is stuck, whichever read ..3 first) and are not held up.
+        server.wait_for(foreign, server.mark(), b)
+        client.stdin.write("fork\n")
+        client.stdin.flush()
+        answer = []
+        reader = threading.Thread(target=lambda: answer.append(client.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(30)
+        assert answer == ["forked\n"], "fork waited for the stuck read (or the client died)"
+    finally:
+        if writer is not None:
+            os.close(writer)
+        client.stdin.close()
+        client.kill()
+        client.wait()
+    text = (tmp_path / "client.log").read_text(errors="replace")
+    assert "switched to generation ..2 (static librdkafka)" in text, text[-3000:]
