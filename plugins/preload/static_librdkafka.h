@@ -21,8 +21,10 @@
 
 /* Offsets (from the start of `code`) of every E8 rel32 call in `code` whose
  * target is `target`, where `code` is loaded at `code_addr`; returns how many
- * there are (at most `max` are stored). A pure function, so it can be tested
- * on bytes alone. */
+ * there are (at most `max` are stored). It reads bytes only: it is not a
+ * disassembler, so it also counts an E8 inside a longer instruction whose
+ * next four bytes happen to aim at `target`; the hook then refuses (more than
+ * one) rather than guess. */
 size_t static_find_calls(const unsigned char* code, size_t len, unsigned long code_addr,
                          unsigned long target, size_t* offsets, size_t max);
 
