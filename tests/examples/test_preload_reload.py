@@ -5,7 +5,9 @@ renewal to a new principal, a broker restart, the old principal's ACLs
 removed; the restart first, as for the Java example, since the library
 switches new connections only), run against apps with no reload code and no certswap-specific Kafka
 settings: Debian's kcat and Debian's python3-confluent-kafka (run with
-/usr/bin/python3, which loads the system librdkafka and OpenSSL 3). With
+/usr/bin/python3, which loads the system librdkafka and OpenSSL 3), and a
+producer and a consumer on PyPI's confluent-kafka wheel (the venv's python;
+OpenSSL linked into its librdkafka, reached by the library's static path). With
 LD_PRELOAD the reconnections after the restart present the new certificate and
 the stream stays complete; the same app without it loses messages (the
 *no_preload tests, which must find problems).
@@ -15,6 +17,7 @@ CERTSWAP_PRELOAD_LIB.
 """
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -88,18 +91,23 @@ class KcatProducer:
         return self.sent
 
 
-class KcatConsumer:
+class ConsumerApp:
     """kcat -C (simple consumer, every partition from the beginning) printing
-    "<partition> <value>" per message."""
+    "<partition> <value>" per message; with `python`, plain_consumer.py run by
+    that python instead, printing the same."""
 
-    def __init__(self, s, preload):
-        self.log_path = s.tmp / "kcat-consumer.log"
+    def __init__(self, s, preload, python=None):
+        self.log_path = s.tmp / "consumer.log"
         self.log = open(self.log_path, "w")
         argv = ["kcat", "-C", "-E", "-u", "-o", "beginning", "-f", "%p %s\\n",
                 "-b", s.broker.bootstrap, "-t", s.topic,
                 "-X", "security.protocol=ssl", "-X", f"ssl.ca.location={s.out}/ca.pem",
                 "-X", f"ssl.certificate.location={s.out}/service.cert",
                 "-X", f"ssl.key.location={s.out}/service.key", "-X", "reconnect.backoff.ms=100"]
+        if python:
+            argv = [python, str(HERE / "plain_consumer.py"), "--bootstrap", s.broker.bootstrap,
+                    "--topic", s.topic, "--partitions", str(PARTITIONS), "--group", s.group,
+                    "--dir", str(s.out)]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env=preload_env(s, preload))
         self.values = {p: [] for p in range(PARTITIONS)}
@@ -182,11 +190,12 @@ def run_kcat_producer(s, preload):
     return check_topic(s, sent, revoked_at_ms)
 
 
-def run_python_producer(s, preload, in_memory):
+def run_python_producer(s, preload, in_memory, python="/usr/bin/python3", preload_says=None):
+    """preload_says: a line the library must have logged when preloaded."""
     assert s.certswap("init").returncode == 0
     old = s.current_principal()
     s.acls.grant(old, s.topic)
-    argv = ["/usr/bin/python3", str(HERE / "plain_producer.py"), "--bootstrap", s.broker.bootstrap,
+    argv = [python, str(HERE / "plain_producer.py"), "--bootstrap", s.broker.bootstrap,
             "--topic", s.topic, "--rate", str(RATE), "--dir", str(s.out)]
     log_path = s.tmp / "python-producer.log"
     app = App(argv + (["--in-memory"] if in_memory else []), log_path, env=preload_env(s, preload))
@@ -195,8 +204,11 @@ def run_python_producer(s, preload, in_memory):
         revoked_at_ms = rotate_restart(s, old, log_path, preload, s.watch.count)
     finally:
         summary = app.stop()
-    print(Path(log_path).read_text(errors="replace")[-2000:])
+    log = Path(log_path).read_text(errors="replace")
+    print(log[-2000:])
     assert summary, "the producer printed no summary"
+    if preload and preload_says:
+        assert preload_says in log, f"the preload library did not log {preload_says!r}"
     problems = check_topic(s, summary["sent"], revoked_at_ms)
     if summary["failed"]:
         problems.append(f"{summary['failed']} deliveries failed")
@@ -222,14 +234,34 @@ def test_python_producer(scenario, preload, in_memory):
         assert problems, "the producer kept its stream without the preload library: the test cannot tell"
 
 
-def run_kcat_consumer(s, preload):
+def wheel_python():
+    """The pinned venv's python (this test runs in it) with PyPI's confluent-kafka
+    wheel: librdkafka and OpenSSL linked statically, so only the library's
+    static path can reach it."""
+    probe = subprocess.run([sys.executable, "-c", "import confluent_kafka.cimpl as c; print(c.__file__)"],
+                           capture_output=True, text=True, check=True)
+    assert "site-packages" in probe.stdout and not probe.stdout.startswith("/usr/lib/python3"), probe.stdout
+    return sys.executable
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
+def test_wheel_producer(scenario, preload):
+    problems = run_python_producer(scenario(), preload, in_memory=False, python=wheel_python(),
+                                   preload_says="hooked (static OpenSSL 0x3")
+    if preload:
+        assert not problems, "; ".join(problems)
+    else:
+        assert problems, "the wheel's producer kept its stream without the preload library: the test cannot tell"
+
+
+def run_consumer(s, preload, python=None):
     assert s.certswap("init").returncode == 0
     old = s.current_principal()
     s.acls.grant(old, s.topic, s.group)
-    app = KcatConsumer(s, preload)
+    app = ConsumerApp(s, preload, python)
     numbers = BackgroundNumbers(s)
     try:
-        wait_until(lambda: app.count > 0, 60, "kcat's first message")
+        wait_until(lambda: app.count > 0, 60, "the consumer's first message")
         rotate_restart(s, old, app.log_path, preload, lambda: app.count, group=s.group)
         sent = numbers.stop()
         # Let the consumer catch up with the last messages, while it makes progress.
@@ -242,14 +274,27 @@ def run_kcat_consumer(s, preload):
         if not numbers.stop_flag.is_set():
             numbers.stop_flag.set()
         app.stop()
-    print(Path(app.log_path).read_text(errors="replace")[-2000:])
-    return stream_intact(app.values, sent)
+    log = Path(app.log_path).read_text(errors="replace")
+    print(log[-2000:])
+    problems = stream_intact(app.values, sent)
+    if preload and python and "hooked (static OpenSSL 0x3" not in log:
+        problems.append("the preload library did not hook the wheel's librdkafka")
+    return problems
 
 
 @pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
 def test_kcat_consumer(scenario, preload):
-    problems = run_kcat_consumer(scenario(), preload)
+    problems = run_consumer(scenario(), preload)
     if preload:
         assert not problems, "; ".join(problems)
     else:
         assert problems, "kcat kept reading without the preload library: the test cannot tell"
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
+def test_wheel_consumer(scenario, preload):
+    problems = run_consumer(scenario(), preload, python=wheel_python())
+    if preload:
+        assert not problems, "; ".join(problems)
+    else:
+        assert problems, "the wheel's consumer kept reading without the preload library: the test cannot tell"
