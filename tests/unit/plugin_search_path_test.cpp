@@ -1,6 +1,6 @@
 #include "cli/plugin_search_path.hpp"
 
-#include <catch2/catch_test_macros.hpp>
+#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "temp_dir.hpp"
