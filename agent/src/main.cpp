@@ -67,12 +67,23 @@ int main(int argc, char** argv) {
   auto* init_cmd =
       app.add_subcommand("init", "Init-container mode: make sure a valid set is live, then exit");
   std::string install_dir;
+  InitOptions init_options;
   auto* install_opt =
       init_cmd
           ->add_option("--install-preload", install_dir,
                        "Then copy the preload library (and the Java agent) into DIR (default "
                        "<output-dir>/.certswap-reload)")
           ->expected(0, 1);
+  init_cmd
+      ->add_option("--preload", init_options.preload,
+                   "With --install-preload: path of libcertswap-preload.so (else "
+                   "$CERTSWAP_PRELOAD_LIB, else next to certswap)")
+      ->needs(install_opt);
+  init_cmd
+      ->add_option("--java-agent", init_options.java_agent,
+                   "With --install-preload: path of certswap-agent.jar (else "
+                   "$CERTSWAP_JAVA_AGENT, else next to certswap)")
+      ->needs(install_opt);
 
   auto* run_cmd =
       app.add_subcommand("run", "Sidecar / service mode: keep every target fresh until SIGTERM");
@@ -135,7 +146,7 @@ int main(int argc, char** argv) {
                        "certswap)");
   exec_cmd->add_option("--java-agent", exec_options.java_agent,
                        "Path of certswap-agent.jar (else $CERTSWAP_JAVA_AGENT, else next to "
-                       "certswap)");
+                       "certswap); given, the command is a JVM or starts one (a launcher script)");
   exec_cmd->add_flag("--reload-ca", exec_options.reload_ca, "Also follow CA bundle changes");
   exec_cmd->add_option("command", exec_options.command, "-- app args...")->required();
 
@@ -144,7 +155,8 @@ int main(int argc, char** argv) {
   DoctorOptions doctor_options;
   auto* pid_opt = doctor_cmd->add_option("--pid", doctor_options.pid, "Process to inspect");
   doctor_cmd->add_option("--dir", doctor_options.dir,
-                         "Reload directory (default: the process's CERTSWAP_RELOAD_DIR)");
+                         "The output directory the process should reload from: checked "
+                         "against its CERTSWAP_RELOAD_DIR");
   doctor_cmd->add_option("--wait", doctor_options.wait,
                          "With -- cmd: how long to wait for it to load its TLS library (10s)");
   doctor_cmd->add_flag("--json", doctor_options.json, "Machine-readable output");
@@ -199,8 +211,10 @@ int main(int argc, char** argv) {
       return report_error(listen.error());
     return run_sidecar(flags, daemon_options);
   }
-  if (*init_cmd)
-    return run_init(flags, install_opt->count() ? std::optional(install_dir) : std::nullopt);
+  if (*init_cmd) {
+    if (install_opt->count()) init_options.install_dir = install_dir;
+    return run_init(flags, init_options);
+  }
   if (*exec_cmd) return run_exec(flags, exec_options);
   if (*doctor_cmd) return run_doctor(doctor_options);
   if (*status_cmd) return run_status(flags, status_json, status_offline);

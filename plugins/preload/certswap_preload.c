@@ -155,6 +155,24 @@ static void lock_before_fork(void) {
 
 static void remember_generations_on_disk(void);
 
+/* Said once, at the first connection: the app built its context before it,
+ * from files this directory did not hold then, so no context of it is one
+ * this library could serve. NULL: a directory certswap writes. */
+static const char* why_not_managed(const char* dir) {
+  struct stat st;
+  if (stat(dir, &st) != 0)
+    return errno == ENOENT ? "no such directory" : "cannot read the directory";
+  if (!S_ISDIR(st.st_mode)) return "not a directory";
+  char link[4200], gen[MAX_GEN_NAME];
+  snprintf(link, sizeof link, "%s/..data", dir);
+  ssize_t n = readlink(link, gen, sizeof gen - 1);
+  if (n <= 0) return "no ..data link, not a certswap output directory";
+  gen[n] = '\0';
+  if (strncmp(gen, "..", 2) != 0 || gen[2] < '0' || gen[2] > '9' || strchr(gen, '/'))
+    return "..data does not name a certswap generation";
+  return NULL;
+}
+
 static void init(void) {
 #define RESOLVE(name) p_##name = (__typeof__(p_##name))find(#name)
   RESOLVE(SSL_new);
@@ -188,6 +206,11 @@ static void init(void) {
   if (log && strcmp(log, "syslog") == 0) g.log_mode = 2;
   const char* dir = getenv("CERTSWAP_RELOAD_DIR");
   if (!dir || !*dir || strlen(dir) >= sizeof g.dir) return;
+  const char* unmanaged = why_not_managed(dir);
+  if (unmanaged) {
+    log_line("CERTSWAP_RELOAD_DIR=%s: %s; inactive", dir, unmanaged);
+    return;
+  }
   if (!p_SSL_new || !p_OpenSSL_version_num || !p_SSL_CTX_get0_certificate ||
       !p_SSL_use_cert_and_key || !p_SSL_ctrl || !p_X509_digest || !p_EVP_sha256 ||
       !p_BIO_new_mem_buf || !p_BIO_free || !p_PEM_read_bio_X509 || !p_PEM_read_bio_PrivateKey ||
@@ -303,8 +326,8 @@ static enum load_result read_file(const char* gen, const char* name, struct file
     /* One byte more than fstat said, to see a file that is still growing. */
     size_t want = (size_t)st.st_size + 1;
     ssize_t n = 0;
-    while (f->len < want && ((n = read(fd, f->data + f->len, want - f->len)) > 0 ||
-                             (n < 0 && errno == EINTR)))
+    while (f->len < want &&
+           ((n = read(fd, f->data + f->len, want - f->len)) > 0 || (n < 0 && errno == EINTR)))
       if (n > 0) f->len += (size_t)n;
     if (n < 0)
       snprintf(reason, sizeof reason, "cannot read %s: %s", name, strerror(errno));

@@ -4,14 +4,18 @@ doctor must tell the cases apart that decide whether no-code reload works:
 Debian's python3-confluent-kafka (shared OpenSSL 3) without and with the preload
 library, the PyPI wheel of confluent-kafka (OpenSSL linked into its bundled
 librdkafka: the silent failure mode, even with LD_PRELOAD set), and a JVM
-without and with the certswap Java agent. exec must hand the app the
-environment those verdicts ask for.
+without and with the certswap Java agent (also behind a launcher script), and
+Go binaries (Go's own TLS, and cgo with the system's libssl.so.3); and a helper
+pointed at a directory certswap does not write, or at another one than --dir,
+is inactive, which doctor must say. exec must hand the app the environment
+those verdicts ask for.
 
 Run through ctest, which sets CERTSWAP_BIN, CERTSWAP_PRELOAD_LIB and
 CERTSWAP_JAVA_AGENT (the jar examples.java-agent.build makes).
 """
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -66,6 +70,18 @@ def clean_env(**extra):
     return env
 
 
+def managed_dir(path):
+    """A directory in certswap's output layout (atomic_store.cpp): ..data links
+    to a generation holding the files the helpers read."""
+    generation = path / "..2026_01_01_00_00_00.000000000"
+    generation.mkdir(parents=True)
+    for name in ("service.cert", "service.key", "ca.pem", "client.keystore.p12"):
+        (generation / name).write_text("not read by doctor\n")
+        (path / name).symlink_to(f"..data/{name}")
+    (path / "..data").symlink_to(generation.name)
+    return path
+
+
 def test_doctor_debian_python_without_preload_will_not_work(running):
     app = running(["/usr/bin/python3", "-c", PRODUCER], clean_env())
     r = app.doctor()
@@ -75,11 +91,54 @@ def test_doctor_debian_python_without_preload_will_not_work(running):
 
 
 def test_doctor_debian_python_with_preload_will_work(running, tmp_path):
+    out = managed_dir(tmp_path / "out")
     app = running(["/usr/bin/python3", "-c", PRODUCER],
-                  clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(tmp_path)))
+                  clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
     r = app.doctor()
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("hot reload: will work")
+    # --dir naming the same directory agrees.
+    r = app.doctor("--dir", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# The library is inactive in each case (plugins/preload: it serves only a
+# directory certswap writes), so "will work" would be a false promise.
+@pytest.mark.parametrize("case,why", [
+    ("missing", "no such directory"),
+    ("empty", "no ..data link in it: not a directory certswap writes"),
+    ("no-key", "has no service.key"),
+])
+def test_doctor_preload_with_a_reload_dir_certswap_does_not_write_will_not_work(
+        running, tmp_path, case, why):
+    out = tmp_path / "out"
+    if case == "empty":
+        out.mkdir()
+    if case == "no-key":
+        managed_dir(out)
+        (out / "..data" / "service.key").unlink()
+    app = running(["/usr/bin/python3", "-c", PRODUCER],
+                  clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
+    r = app.doctor()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.startswith("hot reload: will NOT work: libcertswap-preload.so is loaded but "
+                               f"inactive: CERTSWAP_RELOAD_DIR={out}: "), r.stdout
+    assert why in r.stdout.splitlines()[0]
+
+
+def test_doctor_dir_flag_other_than_the_process_has_will_not_work(running, tmp_path):
+    app_dir, other = managed_dir(tmp_path / "app"), managed_dir(tmp_path / "other")
+    app = running(["/usr/bin/python3", "-c", PRODUCER],
+                  clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(app_dir)))
+    r = app.doctor("--dir", str(other))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.startswith(
+        f"hot reload: will NOT work: libcertswap-preload.so is loaded but inactive: the process "
+        f"reads CERTSWAP_RELOAD_DIR={app_dir}, not --dir {other}"), r.stdout
+    unset = running(["/usr/bin/python3", "-c", PRODUCER], clean_env(LD_PRELOAD=PRELOAD))
+    r = unset.doctor("--dir", str(other))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "the process has no CERTSWAP_RELOAD_DIR (--dir" in r.stdout.splitlines()[0]
 
 
 def test_doctor_pypi_wheel_static_openssl_will_not_work_even_with_preload(running, tmp_path):
@@ -111,8 +170,9 @@ def test_doctor_command_waits_for_the_kafka_client_not_for_the_preload_library(t
     # LD_PRELOAD maps the library at exec, long before the app imports its
     # Kafka client: a verdict drawn then would say "unknown" (or miss a static
     # OpenSSL still to come).
+    out = managed_dir(tmp_path / "out")
     r = doctor_command(["/usr/bin/python3", "-c", QUIET_PRODUCER],
-                       clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(tmp_path)))
+                       clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("hot reload: will work")
 
@@ -133,7 +193,7 @@ SLEEPER = "class Sleep { public static void main(String[] a) throws Exception { 
 @pytest.mark.parametrize("with_agent", [False, True])
 def test_doctor_jvm(running, tmp_path, with_agent):
     (tmp_path / "Sleep.java").write_text(SLEEPER)
-    env = clean_env(CERTSWAP_RELOAD_DIR=str(tmp_path))
+    env = clean_env(CERTSWAP_RELOAD_DIR=str(managed_dir(tmp_path / "out")))
     if with_agent:
         env["JAVA_TOOL_OPTIONS"] = f"-javaagent:{AGENT}"
     app = running(["java", "Sleep.java"], env, cwd=tmp_path)
@@ -144,6 +204,110 @@ def test_doctor_jvm(running, tmp_path, with_agent):
     else:
         assert r.returncode == 1, r.stdout + r.stderr
         assert r.stdout.startswith("hot reload: will NOT work: JVM without the certswap Java agent")
+
+
+def test_doctor_jvm_with_the_agent_and_a_missing_dir_will_not_work(running, tmp_path):
+    (tmp_path / "Sleep.java").write_text(SLEEPER)
+    missing = tmp_path / "missing"
+    env = clean_env(CERTSWAP_RELOAD_DIR=str(missing), JAVA_TOOL_OPTIONS=f"-javaagent:{AGENT}")
+    r = running(["java", "Sleep.java"], env, cwd=tmp_path).doctor()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.startswith("hot reload: will NOT work: the certswap Java agent is attached "
+                               f"but inactive: CERTSWAP_RELOAD_DIR={missing}: no such directory")
+
+
+@pytest.mark.parametrize("java_agent_flag", [False, True])
+def test_doctor_jvm_started_by_exec_through_a_launcher_script(running, tmp_path,
+                                                              java_agent_flag):
+    # What a packaged Java app looks like (bin/kafka-console-producer.sh and
+    # the like): a script that ends in `exec java ...`. exec cannot see a JVM
+    # in it; --java-agent says so, and without it doctor says what to add.
+    (tmp_path / "Sleep.java").write_text(SLEEPER)
+    launcher = tmp_path / "launch.sh"
+    launcher.write_text("#!/bin/sh\nexec java Sleep.java\n")
+    launcher.chmod(0o755)
+    out = managed_dir(tmp_path / "out")
+    flags = ["--java-agent", AGENT] if java_agent_flag else []
+    app = running([CERTSWAP, "exec", "--dir", str(out), "--preload", PRELOAD, *flags, "--",
+                   str(launcher)], clean_env(), cwd=tmp_path)
+    r = app.doctor()
+    if java_agent_flag:
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.startswith("hot reload: will work: JVM with the certswap Java agent "
+                                   "(from JAVA_TOOL_OPTIONS)"), r.stdout
+    else:
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert r.stdout.startswith("hot reload: will NOT work: JVM without the certswap Java "
+                                   "agent, though started with certswap's environment"), r.stdout
+        assert "certswap exec --java-agent" in r.stdout
+
+
+def go_toolchain():
+    # As tests/examples/build-go.sh finds it.
+    cache = Path(os.environ.get("CERTSWAP_CACHE_DIR", Path.home() / ".cache/certswap"))
+    for go in (shutil.which("go"), "/usr/local/go/bin/go", cache / "go-1.26.8/bin/go"):
+        if go and os.access(go, os.X_OK):
+            return str(go)
+    pytest.fail("no Go toolchain (go on PATH, /usr/local/go/bin/go or the one "
+                "tests/testbed/kubernetes/build-kube.sh fetches)")
+
+
+GO_SLEEPER = """package main
+
+import ("fmt"; "time")
+
+func main() { fmt.Println("ready"); time.Sleep(120 * time.Second) }
+"""
+
+# What confluent-kafka-go built with -tags dynamic is to the loader: a cgo
+# binary whose NEEDED entries name the system's libssl.so.3.
+GO_CGO_OPENSSL = """package main
+
+// #cgo LDFLAGS: -lssl -lcrypto
+// #include <openssl/ssl.h>
+import "C"
+import ("fmt"; "time")
+
+func main() { C.OPENSSL_init_ssl(0, nil); fmt.Println("ready"); time.Sleep(120 * time.Second) }
+"""
+
+
+def build_go(tmp_path, name, source, cgo):
+    src = tmp_path / f"{name}.go"
+    src.write_text(source)
+    env = dict(os.environ, CGO_ENABLED="1" if cgo else "0", GOTOOLCHAIN="local", GOFLAGS="",
+               GO111MODULE="off", GOCACHE=str(tmp_path / "go-cache"))
+    r = subprocess.run([go_toolchain(), "build", "-o", str(tmp_path / name), str(src)],
+                       capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    return str(tmp_path / name)
+
+
+def test_doctor_go_binary_will_not_work_and_gives_the_recipe(running, tmp_path):
+    binary = build_go(tmp_path, "sleeper", GO_SLEEPER, cgo=False)
+    out = managed_dir(tmp_path / "out")
+    app = running([binary], clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
+    # `doctor -- cmd` shares its stdout with the program's "ready".
+    for r in (app.doctor(), doctor_command([binary], clean_env())):
+        assert r.returncode == 1, r.stdout + r.stderr
+        verdict = r.stdout.removeprefix("ready\n")
+        assert verdict.startswith("hot reload: will NOT work: Go binary using Go's crypto/tls"), \
+            r.stdout
+        assert "examples/go-franz/certreload.go" in verdict
+
+
+def test_doctor_go_binary_on_the_systems_libssl_is_the_shared_path(running, tmp_path):
+    binary = build_go(tmp_path, "cgo-openssl", GO_CGO_OPENSSL, cgo=True)
+    out = managed_dir(tmp_path / "out")
+    app = running([binary], clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
+    r = app.doctor()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("hot reload: will work: OpenSSL 3 shared library with "
+                               "libcertswap-preload.so"), r.stdout
+    assert "go          a Go binary" in r.stdout
+    r = running([binary], clean_env()).doctor()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "libcertswap-preload.so is not" in r.stdout
 
 
 def exec_env(*args, env=None):
@@ -204,3 +368,30 @@ def test_init_install_preload_copies_the_library_and_the_store_keeps_it(tmp_path
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
     assert (installed / Path(PRELOAD).name).read_bytes() == Path(PRELOAD).read_bytes()
+
+
+def test_init_install_preload_advice_is_a_command_line_that_works(tmp_path):
+    # A certswap with nothing beside it (no install, no build tree): the error
+    # names what to give, and giving it works.
+    tb = json.loads((Path(os.environ["CERTSWAP_TESTBED_DIR"]) / "testbed.json").read_text())
+    alone = tmp_path / "bin" / "certswap"
+    alone.parent.mkdir()
+    shutil.copy2(CERTSWAP, alone)
+    out, state = tmp_path / "out", tmp_path / "state"
+    env = clean_env(CERTSWAP_API_URL=tb["api_url"], CERTSWAP_API_CA_FILE=tb["api_ca"],
+                    CERTSWAP_TOKEN_FILE=tb["token_file"])
+    env.pop("CERTSWAP_PRELOAD_LIB", None)
+    env.pop("CERTSWAP_JAVA_AGENT", None)
+    command = [str(alone), "init", "--install-preload", "--project", tb["project"],
+               "--service", tb["service"], "--user", "app", "--output-dir", str(out),
+               "--state-dir", str(state)]
+    r = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0, r.stderr
+    assert "libcertswap-preload.so not found" in r.stderr
+    assert "give --preload or set CERTSWAP_PRELOAD_LIB" in r.stderr
+    r = subprocess.run([*command, "--preload", PRELOAD, "--java-agent", AGENT], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for source in (PRELOAD, AGENT):
+        copy = out / ".certswap-reload" / Path(source).name
+        assert copy.read_bytes() == Path(source).read_bytes()

@@ -4,13 +4,13 @@
  * present. run.sh builds the directory and runs it with and without the
  * preload library; argv: <case> <out-dir> <pki-dir> <reload|none>. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -349,6 +349,18 @@ int main(int argc, char** argv) {
       failures++;
     }
     SSL_CTX_free(fk.ctx);
+  } else if (strncmp(which, "inactive-", 9) == 0) {
+    /* run.sh points CERTSWAP_RELOAD_DIR elsewhere: nothing to serve, and
+     * the library says so once, whatever the number of connections. */
+    SSL_CTX* ctx = ctx_from_dir();
+    const int swaps[] = {1, 3};
+    for (int i = 0; i < 2; i++) {
+      swap_to(swaps[i]);
+      SSL* s = SSL_new(ctx);
+      expect("new connection, library inactive", presented(s), 'A');
+      SSL_free(s);
+    }
+    SSL_CTX_free(ctx);
   } else {
     die("unknown case");
   }

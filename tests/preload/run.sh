@@ -13,6 +13,9 @@ pki="$work/pki" out="$work/out"
 env=(CERTSWAP_RELOAD_DIR="$out" CERTSWAP_RELOAD_LOG=stderr CERTSWAP_RELOAD_RETRY_MS=0)
 [[ "$mode" == none ]] || env+=(LD_PRELOAD="$lib")
 [[ "$mode" == reload-ca ]] && env+=(CERTSWAP_RELOAD_CA=1)
+# The library is told a directory certswap does not write (the later value wins).
+[[ "$case" == inactive-missing-dir ]] && env+=(CERTSWAP_RELOAD_DIR="$work/missing")
+[[ "$case" == inactive-unmanaged-dir ]] && env+=(CERTSWAP_RELOAD_DIR="$pki")
 [[ "$mode" == none ]] || arg=reload
 rc=0
 env "${env[@]}" "$bin" "$case" "$out" "$pki" "${arg:-none}" 2> "$work/stderr" || rc=$?
@@ -31,6 +34,13 @@ if [[ "$case" == transient-error && "$mode" != none ]]; then
   switched=$(count "switched to generation ..2026_01_01_00_00_04")
   echo "could-not-read lines: $failed, switches: $switched (expected 1 and 1)"
   [[ "$failed" == 1 && "$switched" == 1 ]] || exit 1
+fi
+if [[ "$case" == inactive-* && "$mode" != none ]]; then
+  [[ "$case" == inactive-missing-dir ]] && why="$work/missing: no such directory" \
+    || why="$pki: no ..data link, not a certswap output directory"
+  said=$(count "CERTSWAP_RELOAD_DIR=$why; inactive")
+  echo "inactive log lines: $said (expected 1)"
+  [[ "$said" == 1 ]] || exit 1
 fi
 if grep -q "BEGIN\|PRIVATE" "$work/stderr"; then
   echo "key or certificate material in the log" >&2

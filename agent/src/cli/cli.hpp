@@ -13,6 +13,7 @@
 #include "certswap/error.hpp"
 #include "certswap/log_setup.hpp"
 #include "certswap/rotation.hpp"
+#include "cli/plugin_search_path.hpp"
 
 namespace certswap::cli {
 
@@ -78,10 +79,9 @@ int run_validate(const std::string& cert, const std::string& key, const std::str
                  const std::string& bootstrap, const std::string& timeout_text);
 
 // The no-code-change reload helpers (plugins/preload, plugins/java-agent).
-inline constexpr const char* kPreloadFileName = "libcertswap-preload.so";
-inline constexpr const char* kJavaAgentFileName = "certswap-agent.jar";
 // plugin_locator.cpp: the flag, else CERTSWAP_PRELOAD_LIB / CERTSWAP_JAVA_AGENT,
-// else next to the certswap executable; the error names every place tried.
+// else beside the certswap executable; the error names every place tried and
+// the flag (exec's and init's) or variable that gives the file.
 Result<std::filesystem::path> find_preload_library(const std::string& flag_value);
 Result<std::filesystem::path> find_java_agent(const std::string& flag_value);
 
@@ -93,9 +93,13 @@ struct ExecOptions {
 // Replaces the process with the app; returns only on failure (127/126/64).
 int run_exec(const Flags& flags, const ExecOptions& options);
 
-// init, then (when `install_dir` is set; "" means <output dir>/.certswap-reload)
-// copies the preload library and the Java agent there.
-int run_init(const Flags& flags, const std::optional<std::string>& install_dir);
+struct InitOptions {
+  // Set: after init, copy the preload library and the Java agent there ("" is
+  // <output dir>/.certswap-reload).
+  std::optional<std::string> install_dir;
+  std::string preload, java_agent;  // as exec's --preload / --java-agent
+};
+int run_init(const Flags& flags, const InitOptions& options);
 
 struct DoctorOptions {
   int pid = 0;

@@ -2,7 +2,6 @@
 // take a renewed certificate on its next connection. Read-only: it opens
 // nothing for writing and never signals the inspected process (`-- cmd` only
 // stops the child it started itself).
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -10,254 +9,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
-#include <set>
 #include <sstream>
 #include <thread>
 
 #include "certswap/exit_codes.hpp"
 #include "cli/cli.hpp"
+#include "cli/doctor_verdict.hpp"
+#include "cli/elf_probe.hpp"
+#include "cli/process_inspection.hpp"
 
 namespace certswap::cli {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-constexpr int kDoctorWorks = 0, kDoctorWillNotWork = 1, kDoctorUnknown = 2;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::vector<std::string> split_nul(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == '\0') {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
-bool name_starts(const std::string& path, std::string_view prefix) {
-  return fs::path(path).filename().string().starts_with(prefix);
-}
-
-// OPENSSL_VERSION_TEXT ("OpenSSL 3.5.8 25 Aug 2026"; 1.x put two spaces before
-// the date): only a copy of libcrypto carries it, a program that merely links
-// libssl.so does not.
-std::optional<std::string> openssl_version_inside(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  static const std::regex version(
-      R"(^OpenSSL [0-9]+\.[0-9]+\.[0-9]+[a-z]*(-[A-Za-z0-9.+~]+)? {1,2}[0-9]{1,2} [A-Z][a-z]{2} [0-9]{4})");
-  constexpr std::size_t kChunk = 1 << 20, kOverlap = 64;
-  std::string buf;
-  std::vector<char> chunk(kChunk);
-  while (in.read(chunk.data(), kChunk) || in.gcount() > 0) {
-    buf.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
-    for (auto at = buf.find("OpenSSL "); at != std::string::npos;
-         at = buf.find("OpenSSL ", at + 1)) {
-      if (buf.size() - at < kOverlap && in) break;  // finish it with the next chunk
-      std::smatch m;
-      const std::string window = buf.substr(at, kOverlap);
-      if (std::regex_search(window, m, version)) return m.str();
-    }
-    if (buf.size() > kOverlap) buf.erase(0, buf.size() - kOverlap);
-  }
-  return std::nullopt;
-}
-
-std::string format_address(const std::string& hex) {
-  const auto colon = hex.find(':');
-  if (colon == std::string::npos) return hex;
-  const auto addr = hex.substr(0, colon);
-  const unsigned port = std::stoul(hex.substr(colon + 1), nullptr, 16);
-  // The kernel prints each 32-bit word of the address in host byte order.
-  unsigned char bytes[16] = {};
-  const std::size_t words = addr.size() / 8;
-  for (std::size_t w = 0; w < words && w < 4; ++w) {
-    const uint32_t v = static_cast<uint32_t>(std::stoul(addr.substr(w * 8, 8), nullptr, 16));
-    std::memcpy(bytes + w * 4, &v, 4);
-  }
-  char text[INET6_ADDRSTRLEN] = {};
-  if (words == 1) {
-    ::inet_ntop(AF_INET, bytes, text, sizeof text);
-    return fmt::format("{}:{}", text, port);
-  }
-  ::inet_ntop(AF_INET6, bytes, text, sizeof text);
-  return fmt::format("[{}]:{}", text, port);
-}
-
-std::string tcp_state(const std::string& hex) {
-  static const std::map<std::string, std::string> names{
-      {"01", "ESTABLISHED"}, {"02", "SYN_SENT"},  {"03", "SYN_RECV"}, {"04", "FIN_WAIT1"},
-      {"05", "FIN_WAIT2"},   {"06", "TIME_WAIT"}, {"07", "CLOSE"},    {"08", "CLOSE_WAIT"},
-      {"09", "LAST_ACK"},    {"0A", "LISTEN"},    {"0B", "CLOSING"}};
-  auto it = names.find(hex);
-  return it == names.end() ? hex : it->second;
-}
-
-struct Verdict {
-  int code;
-  std::string text;
-};
-
-json inspect(int pid, const std::string& dir_flag) {
-  const fs::path proc = fmt::format("/proc/{}", pid);
-  json r;
-  r["pid"] = pid;
-  std::error_code ec;
-  r["exe"] = fs::read_symlink(proc / "exe", ec).string();
-  r["cmdline"] = split_nul(slurp(proc / "cmdline"));
-  std::map<std::string, std::string> env;
-  for (const auto& e : split_nul(slurp(proc / "environ"))) {
-    const auto eq = e.find('=');
-    if (eq != std::string::npos) env[e.substr(0, eq)] = e.substr(eq + 1);
-  }
-  // Objects with executable code; a path is read through /proc/N/root so a
-  // process in another mount namespace (a container) is read as it sees it.
-  std::set<std::string> objects;
-  std::istringstream maps(slurp(proc / "maps"));
-  for (std::string line; std::getline(maps, line);) {
-    std::istringstream f(line);
-    std::string range, perms, offset, dev, inode, path;
-    f >> range >> perms >> offset >> dev >> inode;
-    std::getline(f >> std::ws, path);
-    if (path.starts_with("/") && perms.find('x') != std::string::npos) objects.insert(path);
-  }
-  json dynamic = json::array(), statically = json::array(), old_dynamic = json::array();
-  std::string preload, jvm;
-  for (const auto& path : objects) {
-    if (name_starts(path, "libssl.so.3") || name_starts(path, "libcrypto.so.3")) {
-      dynamic.push_back(path);
-    } else if (name_starts(path, "libssl.so.1") || name_starts(path, "libcrypto.so.1")) {
-      old_dynamic.push_back(path);
-    } else if (name_starts(path, "libcertswap-preload")) {
-      preload = path;
-    } else {
-      if (name_starts(path, "libjvm.so")) jvm = path;
-      const std::string clean =
-          path.ends_with(" (deleted)") ? path.substr(0, path.size() - 10) : path;
-      if (auto v = openssl_version_inside(proc / "root" / fs::path(clean).relative_path()))
-        statically.push_back({{"object", path}, {"version", *v}});
-    }
-  }
-  r["openssl"] = {{"dynamic", dynamic}, {"dynamic_1_1", old_dynamic}, {"static", statically}};
-  r["preload"] = preload.empty() ? json(nullptr) : json(preload);
-  json agent = nullptr;
-  if (!jvm.empty()) {
-    const std::string stem = fs::path(kJavaAgentFileName).stem().string();
-    auto find_in = [&](const std::vector<std::string>& words, const char* where) {
-      for (const auto& w : words)
-        if (w.starts_with("-javaagent:") && w.find(stem) != std::string::npos && agent.is_null())
-          agent = {{"option", w}, {"from", where}};
-    };
-    find_in(r["cmdline"].get<std::vector<std::string>>(), "cmdline");
-    for (const char* var : {"JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"}) {
-      std::istringstream words(env[var]);
-      std::vector<std::string> list{std::istream_iterator<std::string>(words), {}};
-      find_in(list, var);
-    }
-  }
-  r["jvm"] = jvm.empty() ? json(nullptr) : json{{"libjvm", jvm}, {"agent", agent}};
-  std::string dir = dir_flag, dir_from = "--dir";
-  if (dir.empty() && env.contains("CERTSWAP_RELOAD_DIR")) {
-    dir = env["CERTSWAP_RELOAD_DIR"];
-    dir_from = "CERTSWAP_RELOAD_DIR";
-  }
-  r["reload_dir"] = dir.empty() ? json(nullptr) : json{{"path", dir}, {"from", dir_from}};
-  // Open files under the reload directory, and the sockets for the TCP table.
-  json files = json::array();
-  std::set<std::string> sockets;
-  const auto real_dir = dir.empty() ? fs::path() : fs::weakly_canonical(dir, ec);
-  const auto live = dir.empty() ? fs::path() : fs::read_symlink(fs::path(dir) / "..data", ec);
-  for (const auto& fd : fs::directory_iterator(proc / "fd", ec)) {
-    std::error_code lec;
-    std::string target = fs::read_symlink(fd.path(), lec).string();
-    if (lec) continue;
-    if (target.starts_with("socket:[")) {
-      sockets.insert(target.substr(8, target.size() - 9));
-      continue;
-    }
-    if (real_dir.empty() || !target.starts_with(real_dir.string() + "/")) continue;
-    const bool deleted = target.ends_with(" (deleted)");
-    const auto rel = fs::path(target.substr(real_dir.string().size() + 1));
-    const std::string first = rel.begin()->string();
-    const bool generation = first.size() > 2 && first.starts_with("..") && std::isdigit(first[2]);
-    files.push_back({{"fd", fd.path().filename().string()},
-                     {"path", target},
-                     {"deleted", deleted},
-                     {"old_generation", generation && first != live.string()}});
-  }
-  r["open_files"] = files;
-  json tcp = json::array();
-  for (const char* table : {"tcp", "tcp6"}) {
-    std::istringstream lines(slurp(proc / "net" / table));
-    std::string line;
-    std::getline(lines, line);  // header
-    while (std::getline(lines, line)) {
-      std::istringstream f(line);
-      std::string sl, local, remote, st, queues, timer, retr, uid, timeout, inode;
-      f >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> inode;
-      if (!sockets.contains(inode)) continue;
-      tcp.push_back({{"local", format_address(local)},
-                     {"remote", format_address(remote)},
-                     {"state", tcp_state(st)}});
-    }
-  }
-  r["tcp"] = tcp;
-  return r;
-}
-
-Verdict verdict(const json& r) {
-  const auto& ssl = r["openssl"];
-  if (!r["jvm"].is_null()) {
-    if (!r["jvm"]["agent"].is_null()) return {kDoctorWorks, "JVM with the certswap Java agent"};
-    return {kDoctorWillNotWork,
-            fmt::format("JVM without the certswap Java agent: start it with `certswap exec` or "
-                        "add -javaagent:<path>/{} to JAVA_TOOL_OPTIONS",
-                        kJavaAgentFileName)};
-  }
-  if (!ssl["static"].empty())
-    return {kDoctorWillNotWork,
-            fmt::format("OpenSSL is linked statically into {} ({}): LD_PRELOAD cannot reach it. "
-                        "Use a build that links the system's libssl.so.3 (e.g. Debian's "
-                        "python3-confluent-kafka instead of the PyPI wheel, Go with -tags "
-                        "dynamic) or the reload recipe in examples/",
-                        ssl["static"][0]["object"].get<std::string>(),
-                        ssl["static"][0]["version"].get<std::string>())};
-  if (ssl["dynamic"].empty() && !ssl["dynamic_1_1"].empty())
-    return {kDoctorWillNotWork, "OpenSSL 1.1 is loaded; the preload library serves OpenSSL 3 only"};
-  if (!ssl["dynamic"].empty()) {
-    if (r["preload"].is_null())
-      return {kDoctorWillNotWork,
-              fmt::format("OpenSSL 3 is loaded as a shared library but {} is not: start the app "
-                          "with `certswap exec` or set LD_PRELOAD and CERTSWAP_RELOAD_DIR",
-                          kPreloadFileName)};
-    if (r["reload_dir"].is_null())
-      return {kDoctorWillNotWork,
-              fmt::format("{} is loaded but CERTSWAP_RELOAD_DIR is not set", kPreloadFileName)};
-    return {kDoctorWorks, fmt::format("OpenSSL 3 shared library with {}", kPreloadFileName)};
-  }
-  return {kDoctorUnknown,
-          "neither OpenSSL nor a JVM is loaded (not yet, or a TLS stack certswap does not cover, "
-          "e.g. Go's crypto/tls)"};
-}
 
 constexpr const char* kCertificateNote =
     "which certificate a live connection presents is not visible from /proc (it is inside the "
@@ -289,11 +57,14 @@ void print_text(const json& r, const Verdict& v) {
                                    : fmt::format("{} (from {})", a["option"].get<std::string>(),
                                                  a["from"].get<std::string>()));
   }
-  out += fmt::format("reload dir  {}\n",
-                     r["reload_dir"].is_null()
-                         ? "unknown (give --dir)"
-                         : fmt::format("{} (from {})", r["reload_dir"]["path"].get<std::string>(),
-                                       r["reload_dir"]["from"].get<std::string>()));
+  const auto& dir = r["reload_dir"];
+  out += fmt::format("reload dir  {}{}\n",
+                     dir["path"].is_null()
+                         ? "not set"
+                         : fmt::format("{} (from {})", dir["path"].get<std::string>(),
+                                       dir["from"].get<std::string>()),
+                     dir["problem"].is_null() ? "" : "; " + dir["problem"].get<std::string>());
+  out += fmt::format("go          {}\n", r["go"].get<bool>() ? "a Go binary" : "no");
   for (const auto& f : r["open_files"])
     out += fmt::format("open file   fd {} {}{}\n", f["fd"].get<std::string>(),
                        f["path"].get<std::string>(),
@@ -319,14 +90,29 @@ bool tls_client_mapped(const std::string& maps_text) {
   return false;
 }
 
+// A Go program loads no library after start (its TLS is its own, or a
+// librdkafka the loader mapped): once its runtime runs, which starts a second
+// thread (sysmon) before main, everything it will use is mapped.
+bool go_runtime_started(pid_t pid) {
+  std::error_code ec;
+  int threads = 0;
+  for (auto it = fs::directory_iterator(fmt::format("/proc/{}/task", pid), ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec))
+    ++threads;
+  return threads > 1;
+}
+
 // Waits until `cmd` has mapped a TLS client stack and its mappings stopped
 // changing (the loader maps a library before its dependencies, so one look
-// could see librdkafka without the libssl it needs), it exited, or the wait ran out.
+// could see librdkafka without the libssl it needs), or for a Go program until
+// its runtime runs; or until it exited or the wait ran out.
 void await_tls_client(pid_t pid, std::chrono::steady_clock::duration wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   const auto maps_path = fmt::format("/proc/{}/maps", pid);
+  const bool go = is_go_binary(fmt::format("/proc/{}/exe", pid));
   std::string last;
   while (std::chrono::steady_clock::now() < deadline && ::waitpid(pid, nullptr, WNOHANG) == 0) {
+    if (go && go_runtime_started(pid)) return;
     std::string now = slurp(maps_path);
     if (tls_client_mapped(now) && now == last) return;
     last = std::move(now);
@@ -386,7 +172,7 @@ int run_doctor(const DoctorOptions& o) {
     spdlog::error("doctor: cannot read /proc/{}/maps (no such process, it exited, or not ours)",
                   pid);
   } else {
-    const json report = inspect(pid, o.dir);
+    const json report = inspect_process(pid, o.dir);
     const Verdict v = verdict(report);
     code = v.code;
     if (o.json) {

@@ -58,7 +58,7 @@ std::optional<std::string> resolve_program(const std::string& name, int& first_e
 
 // A JVM is recognised by the resolved executable's name (through symlinks, so
 // /usr/bin/java -> /etc/alternatives/java -> .../bin/java counts); a launcher
-// script that starts java is not, use --java-agent's env form there.
+// script that starts java is not: --java-agent says it is one.
 bool is_jvm(const std::string& program) {
   std::error_code ec;
   const auto real = fs::canonical(program, ec);
@@ -91,7 +91,7 @@ int run_exec(const Flags& flags, const ExecOptions& o) {
     const auto eq = entry.find('=');
     if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
-  const bool jvm = is_jvm(*program);
+  const bool jvm = is_jvm(*program) || !o.java_agent.empty();
   // The JVM reloads through the agent and has no use for the preload: for it
   // the library is added when found, for everything else it is required.
   auto preload = find_preload_library(o.preload);

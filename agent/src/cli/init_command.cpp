@@ -1,6 +1,7 @@
-// certswap init [--install-preload[=DIR]]: after a valid set is live, copies
-// the reload helpers into the shared volume, so an app container needs only
-// LD_PRELOAD / JAVA_TOOL_OPTIONS entries (deploy/kubernetes/).
+// certswap init [--install-preload[=DIR] [--preload FILE] [--java-agent FILE]]:
+// after a valid set is live, copies the reload helpers into the shared volume,
+// so an app container needs only LD_PRELOAD / JAVA_TOOL_OPTIONS entries
+// (deploy/kubernetes/).
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -29,17 +30,21 @@ Result<void> copy_into(const fs::path& source, const fs::path& dir) {
   return {};
 }
 
-Result<void> install_helpers(const fs::path& dir) {
-  auto preload = find_preload_library("");
+Result<void> install_helpers(const fs::path& dir, const InitOptions& o) {
+  auto preload = find_preload_library(o.preload);
   if (!preload) return std::unexpected(preload.error());
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return fail(ErrorKind::Io, "mkdir {}: {}", dir.string(), ec.message());
   ::chmod(dir.c_str(), 0755);
   if (auto r = copy_into(*preload, dir); !r) return r;
-  // The agent is optional: an install without Java support still serves OpenSSL apps.
-  if (auto agent = find_java_agent(""); agent) {
+  // The agent is optional: an install without Java support still serves
+  // OpenSSL apps. One asked for by --java-agent is not.
+  auto agent = find_java_agent(o.java_agent);
+  if (agent) {
     if (auto r = copy_into(*agent, dir); !r) return r;
+  } else if (!o.java_agent.empty()) {
+    return std::unexpected(agent.error());
   } else {
     spdlog::info("no Java agent installed: {}", agent.error().message);
   }
@@ -48,17 +53,17 @@ Result<void> install_helpers(const fs::path& dir) {
 
 }  // namespace
 
-int run_init(const Flags& flags, const std::optional<std::string>& install_dir) {
+int run_init(const Flags& flags, const InitOptions& o) {
   const int code = run_rotations(flags, true, RotateOptions{}, false);
-  if (code != kExitOk || !install_dir) return code;
-  if (!install_dir->empty()) {
-    if (auto r = install_helpers(*install_dir); !r) return report_error(r.error());
+  if (code != kExitOk || !o.install_dir) return code;
+  if (!o.install_dir->empty()) {
+    if (auto r = install_helpers(*o.install_dir, o); !r) return report_error(r.error());
     return kExitOk;
   }
   auto config = build_config(flags);
   if (!config) return report_error(config.error());
   for (const auto& t : config->targets) {
-    if (auto r = install_helpers(t.output_dir / kDefaultInstallDir); !r)
+    if (auto r = install_helpers(t.output_dir / kDefaultInstallDir, o); !r)
       return report_error(r.error());
   }
   return kExitOk;

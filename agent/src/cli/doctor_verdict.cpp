@@ -1,0 +1,99 @@
+#include "cli/doctor_verdict.hpp"
+
+#include <fmt/format.h>
+
+#include "cli/plugin_search_path.hpp"
+
+namespace certswap::cli {
+namespace {
+
+using nlohmann::json;
+
+// A Go program's TLS is Go's own crypto/tls: only its tls.Config can take a
+// renewed certificate, and the examples show the few lines that do it.
+constexpr const char* kGoRecipe =
+    "give its tls.Config a GetClientCertificate that reads the live generation on each "
+    "handshake: the few lines of examples/go-franz/certreload.go (examples/README.md shows them "
+    "for franz-go, sarama and kafka-go)";
+
+Verdict jvm_verdict(const json& r) {
+  const auto& agent = r["jvm"]["agent"];
+  if (agent.is_null()) {
+    if (r["certswap_environment"].get<bool>())
+      return {kDoctorWillNotWork,
+              fmt::format("JVM without the certswap Java agent, though started with certswap's "
+                          "environment (CERTSWAP_RELOAD_DIR is set): `certswap exec` adds the "
+                          "agent by itself only when the command is `java`; for a launcher "
+                          "script run `certswap exec --java-agent <path>/{} -- <script>` or add "
+                          "-javaagent:<path>/{} to JAVA_TOOL_OPTIONS",
+                          kJavaAgentFileName, kJavaAgentFileName)};
+    return {kDoctorWillNotWork,
+            fmt::format("JVM without the certswap Java agent: start it with `certswap exec` or "
+                        "add -javaagent:<path>/{} to JAVA_TOOL_OPTIONS",
+                        kJavaAgentFileName)};
+  }
+  const auto& dir = r["reload_dir"];
+  if (dir["path"].is_null() && dir["problem"].is_null())
+    return {kDoctorWillNotWork,
+            "the certswap Java agent is attached but has no directory (no CERTSWAP_RELOAD_DIR, "
+            "no dir= argument): it is inactive"};
+  if (!dir["problem"].is_null())
+    return {kDoctorWillNotWork, fmt::format("the certswap Java agent is attached but inactive: {}",
+                                            dir["problem"].get<std::string>())};
+  return {kDoctorWorks, fmt::format("JVM with the certswap Java agent (from {})",
+                                    agent["from"].get<std::string>())};
+}
+
+Verdict shared_openssl_verdict(const json& r) {
+  if (r["preload"].is_null())
+    return {kDoctorWillNotWork,
+            fmt::format("OpenSSL 3 is loaded as a shared library but {} is not: start the app "
+                        "with `certswap exec` or set LD_PRELOAD and CERTSWAP_RELOAD_DIR",
+                        kPreloadFileName)};
+  const auto& dir = r["reload_dir"];
+  if (!dir["problem"].is_null())
+    return {kDoctorWillNotWork, fmt::format("{} is loaded but inactive: {}", kPreloadFileName,
+                                            dir["problem"].get<std::string>())};
+  if (dir["path"].is_null())
+    return {kDoctorWillNotWork,
+            fmt::format("{} is loaded but CERTSWAP_RELOAD_DIR is not set", kPreloadFileName)};
+  return {kDoctorWorks, fmt::format("OpenSSL 3 shared library with {}", kPreloadFileName)};
+}
+
+}  // namespace
+
+Verdict verdict(const json& r) {
+  const auto& ssl = r["openssl"];
+  const bool go = r["go"].get<bool>();
+  if (!r["jvm"].is_null()) return jvm_verdict(r);
+  if (!ssl["static"].empty()) {
+    const auto where = fmt::format("{} ({})", ssl["static"][0]["object"].get<std::string>(),
+                                   ssl["static"][0]["version"].get<std::string>());
+    if (go)
+      return {kDoctorWillNotWork,
+              fmt::format("Go binary with OpenSSL linked in statically, {} (confluent-kafka-go's "
+                          "default build): LD_PRELOAD cannot reach it. Build it with -tags "
+                          "dynamic (the system's librdkafka and libssl.so.3) and start it with "
+                          "`certswap exec`, or {}",
+                          where, kGoRecipe)};
+    return {kDoctorWillNotWork,
+            fmt::format("OpenSSL is linked statically into {}: LD_PRELOAD cannot reach it. "
+                        "Use a build that links the system's libssl.so.3 (e.g. Debian's "
+                        "python3-confluent-kafka instead of the PyPI wheel, Go with -tags "
+                        "dynamic) or the reload recipe in examples/",
+                        where)};
+  }
+  if (ssl["dynamic"].empty() && !ssl["dynamic_1_1"].empty())
+    return {kDoctorWillNotWork, "OpenSSL 1.1 is loaded; the preload library serves OpenSSL 3 only"};
+  if (!ssl["dynamic"].empty()) return shared_openssl_verdict(r);
+  if (go)
+    return {kDoctorWillNotWork,
+            fmt::format("Go binary using Go's crypto/tls, which the preload library cannot "
+                        "reach: {}",
+                        kGoRecipe)};
+  return {kDoctorUnknown,
+          "neither OpenSSL, a JVM nor a Go runtime is loaded (not yet, or a TLS stack certswap "
+          "does not cover, e.g. rustls)"};
+}
+
+}  // namespace certswap::cli
