@@ -141,14 +141,37 @@ def test_doctor_dir_flag_other_than_the_process_has_will_not_work(running, tmp_p
     assert "the process has no CERTSWAP_RELOAD_DIR (--dir" in r.stdout.splitlines()[0]
 
 
-def test_doctor_pypi_wheel_static_openssl_will_not_work_even_with_preload(running, tmp_path):
-    # sys.executable is the examples' venv, whose confluent-kafka is the PyPI wheel.
+# sys.executable is the examples' venv, whose confluent-kafka is the PyPI wheel:
+# OpenSSL linked into its librdkafka, which the preload library's static path
+# redirects (plugins/preload/static_librdkafka.c).
+def test_doctor_pypi_wheel_with_preload_will_work(running, tmp_path):
+    out = managed_dir(tmp_path / "out")
     app = running([sys.executable, "-c", PRODUCER],
-                  clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(tmp_path)))
+                  clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
+    r = app.doctor()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("hot reload: will work: OpenSSL linked statically into "), r.stdout
+    assert "confluent_kafka" in r.stdout and "redirected" in r.stdout
+
+
+@pytest.mark.parametrize("case,why", [
+    ("no-preload", "OpenSSL is linked statically into "),
+    ("static-off", "CERTSWAP_RELOAD_STATIC=0 turns the preload library's static path off"),
+    ("unmanaged-dir", "libcertswap-preload.so is loaded but inactive: CERTSWAP_RELOAD_DIR="),
+])
+def test_doctor_pypi_wheel_will_not_work_says_why(running, tmp_path, case, why):
+    out = managed_dir(tmp_path / "out") if case != "unmanaged-dir" else tmp_path
+    env = {"no-preload": clean_env(),
+           "static-off": clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out),
+                                   CERTSWAP_RELOAD_STATIC="0"),
+           "unmanaged-dir": clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out))}[case]
+    app = running([sys.executable, "-c", PRODUCER], env)
     r = app.doctor()
     assert r.returncode == 1, r.stdout + r.stderr
-    assert r.stdout.startswith("hot reload: will NOT work: OpenSSL is linked statically")
-    assert "confluent_kafka" in r.stdout
+    assert r.stdout.startswith("hot reload: will NOT work: "), r.stdout
+    assert why in r.stdout.splitlines()[0]
+    if case == "no-preload":
+        assert "certswap exec" in r.stdout and "confluent_kafka" in r.stdout
 
 
 # The command shares doctor's stdout: no "ready" line before the verdict.
@@ -179,11 +202,18 @@ def test_doctor_command_waits_for_the_kafka_client_not_for_the_preload_library(t
 
 def test_doctor_command_catches_the_static_openssl_of_a_wheel(tmp_path):
     # The venv's Python maps libcrypto.so.3 for hashlib before it imports the
-    # wheel, whose librdkafka carries its own OpenSSL.
+    # wheel, whose librdkafka carries its own OpenSSL: the verdict is drawn on
+    # that, not on the shared libcrypto.
+    out = managed_dir(tmp_path / "out")
     r = doctor_command([sys.executable, "-c", "import hashlib; " + QUIET_PRODUCER],
-                       clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(tmp_path)))
+                       clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("hot reload: will work: OpenSSL linked statically into "), r.stdout
+    r = doctor_command([sys.executable, "-c", "import hashlib; " + QUIET_PRODUCER],
+                       clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out),
+                                 CERTSWAP_RELOAD_STATIC="0"))
     assert r.returncode == 1, r.stdout + r.stderr
-    assert r.stdout.startswith("hot reload: will NOT work: OpenSSL is linked statically")
+    assert "CERTSWAP_RELOAD_STATIC=0" in r.stdout.splitlines()[0]
 
 
 SLEEPER = "class Sleep { public static void main(String[] a) throws Exception { " \

@@ -60,6 +60,43 @@ Verdict shared_openssl_verdict(const json& r) {
   return {kDoctorWorks, fmt::format("OpenSSL 3 shared library with {}", kPreloadFileName)};
 }
 
+// A librdkafka with OpenSSL linked in (the PyPI wheel): the preload library's
+// static path covers it when it recognised the code and redirected its broker
+// connections, which leaves a patched code page inside the library.
+Verdict static_openssl_verdict(const json& r, const std::string& where, bool patched) {
+  if (r["preload"].is_null())
+    return {kDoctorWillNotWork,
+            fmt::format("OpenSSL is linked statically into {}: start the app with `certswap "
+                        "exec` (or LD_PRELOAD={} and CERTSWAP_RELOAD_DIR): its static path "
+                        "redirects a recognised librdkafka's broker connections (x86-64, the "
+                        "library's symbols present, e.g. the PyPI wheel); else use a build that "
+                        "links the system's libssl.so.3 (Debian's python3-confluent-kafka)",
+                        where, kPreloadFileName)};
+  const auto& dir = r["reload_dir"];
+  if (!dir["problem"].is_null())
+    return {kDoctorWillNotWork, fmt::format("{} is loaded but inactive: {}", kPreloadFileName,
+                                            dir["problem"].get<std::string>())};
+  if (dir["path"].is_null())
+    return {kDoctorWillNotWork,
+            fmt::format("{} is loaded but CERTSWAP_RELOAD_DIR is not set", kPreloadFileName)};
+  if (r["static_path_off"].get<bool>())
+    return {kDoctorWillNotWork,
+            fmt::format("OpenSSL is linked statically into {} and CERTSWAP_RELOAD_STATIC=0 "
+                        "turns the preload library's static path off",
+                        where)};
+  if (!patched)
+    return {kDoctorWillNotWork,
+            fmt::format("OpenSSL is linked statically into {} and {} did not redirect its "
+                        "broker connections: it acts only on a librdkafka it recognises "
+                        "without doubt (x86-64, its symbols present, one call of the expected "
+                        "form); run the app with CERTSWAP_RELOAD_LOG=stderr to see why not",
+                        where, kPreloadFileName)};
+  return {kDoctorWorks,
+          fmt::format("OpenSSL linked statically into {}, whose broker connections {} "
+                      "redirected (its static path)",
+                      where, kPreloadFileName)};
+}
+
 }  // namespace
 
 Verdict verdict(const json& r) {
@@ -76,12 +113,7 @@ Verdict verdict(const json& r) {
                           "dynamic (the system's librdkafka and libssl.so.3) and start it with "
                           "`certswap exec`, or {}",
                           where, kGoRecipe)};
-    return {kDoctorWillNotWork,
-            fmt::format("OpenSSL is linked statically into {}: LD_PRELOAD cannot reach it. "
-                        "Use a build that links the system's libssl.so.3 (e.g. Debian's "
-                        "python3-confluent-kafka instead of the PyPI wheel, Go with -tags "
-                        "dynamic) or the reload recipe in examples/",
-                        where)};
+    return static_openssl_verdict(r, where, ssl["static"][0]["patched"].get<bool>());
   }
   if (ssl["dynamic"].empty() && !ssl["dynamic_1_1"].empty())
     return {kDoctorWillNotWork, "OpenSSL 1.1 is loaded; the preload library serves OpenSSL 3 only"};

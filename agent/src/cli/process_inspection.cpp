@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -11,6 +13,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "cli/elf_probe.hpp"
 #include "cli/managed_directory.hpp"
@@ -203,14 +206,38 @@ json inspect_process(int pid, const std::string& dir_flag) {
   // Objects with executable code; a path is read through /proc/N/root so a
   // process in another mount namespace (a container) is read as it sees it.
   std::set<std::string> objects;
+  // Where each object is mapped, and the executable pages of no file: the
+  // preload library's static path puts a patched copy of one code page of a
+  // librdkafka in place (plugins/preload/static_librdkafka.c), which shows as
+  // such a page inside that library's range.
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> spans;
+  std::vector<std::uint64_t> anonymous_code;
   std::istringstream maps(slurp(proc / "maps"));
   for (std::string line; std::getline(maps, line);) {
     std::istringstream f(line);
     std::string range, perms, offset, dev, inode, path;
     f >> range >> perms >> offset >> dev >> inode;
     std::getline(f >> std::ws, path);
-    if (path.starts_with("/") && perms.find('x') != std::string::npos) objects.insert(path);
+    const auto dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    const std::uint64_t start = std::stoull(range.substr(0, dash), nullptr, 16);
+    const std::uint64_t end = std::stoull(range.substr(dash + 1), nullptr, 16);
+    const bool code = perms.find('x') != std::string::npos;
+    if (path.starts_with("/")) {
+      auto [it, fresh] = spans.try_emplace(path, start, end);
+      if (!fresh)
+        it->second = {std::min(it->second.first, start), std::max(it->second.second, end)};
+      if (code) objects.insert(path);
+    } else if (path.empty() && code) {
+      anonymous_code.push_back(start);
+    }
   }
+  const auto patched = [&](const std::string& path) {
+    const auto it = spans.find(path);
+    return it != spans.end() && std::ranges::any_of(anonymous_code, [&](std::uint64_t at) {
+             return at >= it->second.first && at < it->second.second;
+           });
+  };
   json dynamic = json::array(), statically = json::array(), old_dynamic = json::array();
   std::string preload, jvm;
   for (const auto& path : objects) {
@@ -225,7 +252,7 @@ json inspect_process(int pid, const std::string& dir_flag) {
       const std::string clean =
           path.ends_with(" (deleted)") ? path.substr(0, path.size() - 10) : path;
       if (auto v = openssl_version_inside(proc / "root" / fs::path(clean).relative_path()))
-        statically.push_back({{"object", path}, {"version", *v}});
+        statically.push_back({{"object", path}, {"version", *v}, {"patched", patched(path)}});
     }
   }
   r["openssl"] = {{"dynamic", dynamic}, {"dynamic_1_1", old_dynamic}, {"static", statically}};
@@ -234,6 +261,8 @@ json inspect_process(int pid, const std::string& dir_flag) {
   r["jvm"] = jvm.empty() ? json(nullptr) : json{{"libjvm", jvm}, {"agent", agent}};
   // Started by `certswap exec` (or given its environment by hand).
   r["certswap_environment"] = env.contains("CERTSWAP_RELOAD_DIR");
+  const auto static_switch = env.find("CERTSWAP_RELOAD_STATIC");
+  r["static_path_off"] = static_switch != env.end() && static_switch->second == "0";
   r["reload_dir"] = reload_dir_of(proc, env, agent, dir_flag, !jvm.empty());
   // Open files under the reload directory, and the sockets for the TCP table.
   json files = json::array();
