@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "cli/plugin_search_path.hpp"
 
 namespace certswap::cli {
@@ -44,19 +46,27 @@ Verdict jvm_verdict(const json& r) {
                                     agent["from"].get<std::string>())};
 }
 
+// The preload library is mapped: why it is inactive, if it is.
+std::optional<Verdict> preload_inactive(const json& r) {
+  const auto& dir = r["reload_dir"];
+  if (!dir["problem"].is_null())
+    return Verdict{kDoctorWillNotWork,
+                   fmt::format("{} is loaded but inactive: {}", kPreloadFileName,
+                               dir["problem"].get<std::string>())};
+  if (dir["path"].is_null())
+    return Verdict{
+        kDoctorWillNotWork,
+        fmt::format("{} is loaded but CERTSWAP_RELOAD_DIR is not set", kPreloadFileName)};
+  return std::nullopt;
+}
+
 Verdict shared_openssl_verdict(const json& r) {
   if (r["preload"].is_null())
     return {kDoctorWillNotWork,
             fmt::format("OpenSSL 3 is loaded as a shared library but {} is not: start the app "
                         "with `certswap exec` or set LD_PRELOAD and CERTSWAP_RELOAD_DIR",
                         kPreloadFileName)};
-  const auto& dir = r["reload_dir"];
-  if (!dir["problem"].is_null())
-    return {kDoctorWillNotWork, fmt::format("{} is loaded but inactive: {}", kPreloadFileName,
-                                            dir["problem"].get<std::string>())};
-  if (dir["path"].is_null())
-    return {kDoctorWillNotWork,
-            fmt::format("{} is loaded but CERTSWAP_RELOAD_DIR is not set", kPreloadFileName)};
+  if (auto inactive = preload_inactive(r)) return *inactive;
   return {kDoctorWorks, fmt::format("OpenSSL 3 shared library with {}", kPreloadFileName)};
 }
 
@@ -72,13 +82,7 @@ Verdict static_openssl_verdict(const json& r, const std::string& where, bool pat
                         "library's symbols present, e.g. the PyPI wheel); else use a build that "
                         "links the system's libssl.so.3 (Debian's python3-confluent-kafka)",
                         where, kPreloadFileName)};
-  const auto& dir = r["reload_dir"];
-  if (!dir["problem"].is_null())
-    return {kDoctorWillNotWork, fmt::format("{} is loaded but inactive: {}", kPreloadFileName,
-                                            dir["problem"].get<std::string>())};
-  if (dir["path"].is_null())
-    return {kDoctorWillNotWork,
-            fmt::format("{} is loaded but CERTSWAP_RELOAD_DIR is not set", kPreloadFileName)};
+  if (auto inactive = preload_inactive(r)) return *inactive;
   if (r["static_path_off"].get<bool>())
     return {kDoctorWillNotWork,
             fmt::format("OpenSSL is linked statically into {} and CERTSWAP_RELOAD_STATIC=0 "
