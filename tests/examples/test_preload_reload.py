@@ -263,6 +263,13 @@ def run_consumer(s, preload, python=None):
     try:
         wait_until(lambda: app.count > 0, 60, "the consumer's first message")
         rotate_restart(s, old, app.log_path, preload, lambda: app.count, group=s.group)
+        # Two more seconds of numbers after the old principal was refused: a
+        # refusal may be seen (the broker's log) before the ACL change reached
+        # the fetches, and a control that stopped there found its consumer
+        # holding every number sent so far (seen once in CI).
+        mark = numbers.sent
+        wait_until(lambda: numbers.sent >= mark + 2 * RATE, PHASE_TIMEOUT,
+                   f"{2 * RATE} more numbers sent after the revocation")
         sent = numbers.stop()
         # Let the consumer catch up with the last messages, while it makes progress.
         seen, last_progress = -1, time.monotonic()
