@@ -42,11 +42,7 @@ struct Replica {
 
   // Lines of the step `step` in its log (text format: "<target> <step> <status> ...").
   std::size_t steps(const std::string& step) const {
-    std::size_t n = 0;
-    const auto log = process->output();
-    const std::string needle = " " + step + " ";
-    for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
-    return n;
+    return occurrences(process->output(), " " + step + " ");
   }
 };
 

@@ -37,6 +37,13 @@ inline std::string base64(const std::string& bytes) {
   return out;
 }
 
+// How often `needle` occurs in `text` (a log's step or check lines).
+inline std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 // certswap with one target that writes the Secret `name` of the test namespace.
 struct SecretCli {
   kubebed::KubeBed kube = kubebed::KubeBed::load();

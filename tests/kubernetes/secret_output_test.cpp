@@ -265,12 +265,7 @@ TEST_CASE(
   env["CERTSWAP_LIVE_TIMEOUT"] = "3s";  // also the bound of each API server request
   testbed::BackgroundProcess sidecar({certswap_bin(), "run", "--poll-interval", "1s"}, env,
                                      (k.cli.out / "sidecar.log").string());
-  const auto count = [&](const std::string& text) {
-    std::size_t n = 0;
-    const auto log = sidecar.output();
-    for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
-    return n;
-  };
+  const auto count = [&](const std::string& text) { return occurrences(sidecar.output(), text); };
   REQUIRE(eventually([&] { return count(" check ") >= 1; }, 30s));
   {
     ApiServerOutage outage(k.kube.apiserver_pid);
@@ -393,13 +388,7 @@ TEST_CASE(
   testbed::BackgroundProcess sidecar({certswap_bin(), "run", "--poll-interval", "1h"}, env,
                                      (k.cli.out / "sidecar.log").string());
   // The first check, and the one the watch's first event asks for, have ended.
-  const auto checks = [&] {
-    std::size_t n = 0;
-    const auto log = sidecar.output();
-    for (auto at = log.find(" check "); at != std::string::npos; at = log.find(" check ", at + 1))
-      ++n;
-    return n;
-  };
+  const auto checks = [&] { return occurrences(sidecar.output(), " check "); };
   REQUIRE(eventually([&] { return checks() >= 2; }, 30s));
   const auto version = k.secret()["metadata"]["resourceVersion"];
 
