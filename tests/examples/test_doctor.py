@@ -425,3 +425,52 @@ def test_init_install_preload_advice_is_a_command_line_that_works(tmp_path):
     for source in (PRELOAD, AGENT):
         copy = out / ".certswap-reload" / Path(source).name
         assert copy.read_bytes() == Path(source).read_bytes()
+
+
+# librdkafka's own reload (PR #5483, ssl.certificate.refresh.interval.ms) is
+# preferred once a build has it: doctor reads each mapped librdkafka's version
+# and whether its configuration table names the property. Each client here
+# says itself which version it runs and whether it takes the property, and
+# doctor must agree.
+CLIENT_SAYS = """
+import confluent_kafka as ck
+try:
+    ck.Producer({'ssl.certificate.refresh.interval.ms': 1000})
+    native = True
+except ck.KafkaException:
+    native = False
+print(ck.libversion()[0], native)
+"""
+
+
+@pytest.mark.parametrize("python", ["/usr/bin/python3", sys.executable],
+                         ids=["debian", "pypi_wheel"])
+def test_doctor_reads_each_librdkafkas_version_and_own_reload(running, python):
+    version, native = subprocess.run([python, "-c", CLIENT_SAYS], capture_output=True, text=True,
+                                     check=True, env=clean_env()).stdout.split()
+    app = running([python, "-c", PRODUCER], clean_env())
+    r = app.doctor("--json")
+    report = json.loads(r.stdout)
+    assert [(lib["version"], lib["native_reload"]) for lib in report["librdkafka"]] == \
+        [(version, native == "True")], report["librdkafka"]
+    text = app.doctor().stdout
+    assert f"{version}; its own reload (ssl.certificate.refresh.interval.ms): " + \
+        ("present" if native == "True" else "not in this build") in text, text
+    assert ("preferred:" in text) == (native == "True"), text
+
+
+# No release has the property yet, so a stand-in file (tests/unit/fake_librdkafka.c:
+# a librdkafka 2.17.0 whose table names it), loaded by a real process, shows
+# the advice doctor then gives first.
+def test_doctor_prefers_a_librdkafka_that_reloads_by_itself(running, tmp_path):
+    lib = tmp_path / "librdkafka.so.1"
+    shutil.copy(os.environ["CERTSWAP_FAKE_NATIVE_LIBRDKAFKA"], lib)
+    app = running(["/usr/bin/python3", "-c",
+                   f"import ctypes, time; ctypes.CDLL({str(lib)!r}); "
+                   + PRODUCER.replace("import sys, time; ", "import sys; ")], clean_env())
+    r = app.doctor()
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("hot reload: will NOT work: preferred: its librdkafka ("), first
+    assert "2.17.0) reloads its certificate by itself: set " \
+        "ssl.certificate.refresh.interval.ms=10000" in first, first
+    assert "Until then: OpenSSL 3 is loaded as a shared library but" in first, first

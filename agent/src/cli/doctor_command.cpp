@@ -19,6 +19,7 @@
 #include "cli/cli.hpp"
 #include "cli/doctor_verdict.hpp"
 #include "cli/elf_probe.hpp"
+#include "cli/librdkafka_probe.hpp"
 #include "cli/process_inspection.hpp"
 
 namespace certswap::cli {
@@ -48,6 +49,11 @@ void print_text(const json& r, const Verdict& v) {
                        s["version"].get<std::string>());
   if (ssl["dynamic"].empty() && ssl["dynamic_1_1"].empty() && ssl["static"].empty())
     out += "openssl     none loaded\n";
+  for (const auto& l : r["librdkafka"])
+    out += fmt::format(
+        "librdkafka  {} {}; its own reload ({}): {}\n", l["object"].get<std::string>(),
+        l["version"].is_null() ? "(version unknown)" : l["version"].get<std::string>(),
+        kNativeReloadProperty, l["native_reload"].get<bool>() ? "present" : "not in this build");
   out += fmt::format("preload     {}\n",
                      r["preload"].is_null() ? "not loaded" : r["preload"].get<std::string>());
   if (!r["jvm"].is_null()) {

@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "cli/native_reload.hpp"
 #include "cli/plugin_search_path.hpp"
 
 namespace certswap::cli {
@@ -101,9 +102,8 @@ Verdict static_openssl_verdict(const json& r, const std::string& where, bool pat
                       where, kPreloadFileName)};
 }
 
-}  // namespace
-
-Verdict verdict(const json& r) {
+// Which of certswap's paths covers the process, or why none does.
+Verdict path_verdict(const json& r) {
   const auto& ssl = r["openssl"];
   const bool go = r["go"].get<bool>();
   if (!r["jvm"].is_null()) return jvm_verdict(r);
@@ -130,6 +130,20 @@ Verdict verdict(const json& r) {
   return {kDoctorUnknown,
           "neither OpenSSL, a JVM nor a Go runtime is loaded (not yet, or a TLS stack certswap "
           "does not cover, e.g. rustls)"};
+}
+
+}  // namespace
+
+// A client that reloads by itself is preferred to any helper: the advice
+// comes first, and the helper's verdict stands for the time until it is set
+// (doctor cannot see the client's configuration).
+Verdict verdict(const json& r) {
+  Verdict v = path_verdict(r);
+  if (auto native = native_reload_advice(r))
+    v.text = fmt::format("preferred: {}. Until then: {}", *native, v.text);
+  else if (!r["jvm"].is_null())
+    v.text += fmt::format(" ({})", kJavaNativeReload);
+  return v;
 }
 
 }  // namespace certswap::cli

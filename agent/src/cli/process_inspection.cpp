@@ -17,6 +17,7 @@
 
 #include "cli/elf_probe.hpp"
 #include "cli/managed_directory.hpp"
+#include "cli/native_reload.hpp"
 #include "cli/plugin_search_path.hpp"
 
 namespace certswap::cli {
@@ -256,6 +257,7 @@ json inspect_process(int pid, const std::string& dir_flag) {
     }
   }
   r["openssl"] = {{"dynamic", dynamic}, {"dynamic_1_1", old_dynamic}, {"static", statically}};
+  r["librdkafka"] = librdkafka_report(proc, objects);
   r["preload"] = preload.empty() ? json(nullptr) : json(preload);
   const json agent = jvm.empty() ? json(nullptr) : java_agent_option(cmdline, env);
   r["jvm"] = jvm.empty() ? json(nullptr) : json{{"libjvm", jvm}, {"agent", agent}};
