@@ -80,14 +80,9 @@ inline std::optional<PemSet> read_pem_set(const std::string& dir, std::string& e
   return std::nullopt;
 }
 
-// Puts the set into a librdkafka configuration as in-memory PEMs.
-inline bool apply_pem_set(rd_kafka_conf_t* conf, const PemSet& set, std::string& error) {
-  const std::pair<const char*, const char*> properties[] = {
-      {"security.protocol", "ssl"},
-      {"ssl.certificate.pem", set.cert.c_str()},
-      {"ssl.key.pem", set.key.c_str()},
-      {"ssl.ca.pem", set.ca.c_str()},
-  };
+using Properties = std::initializer_list<std::pair<const char*, const char*>>;
+
+inline bool set_properties(rd_kafka_conf_t* conf, Properties properties, std::string& error) {
   char errstr[512];
   for (const auto& [name, value] : properties) {
     if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
@@ -98,21 +93,59 @@ inline bool apply_pem_set(rd_kafka_conf_t* conf, const PemSet& set, std::string&
   return true;
 }
 
+// Puts the set into a librdkafka configuration as in-memory PEMs.
+inline bool apply_pem_set(rd_kafka_conf_t* conf, const PemSet& set, std::string& error) {
+  return set_properties(conf,
+                        {{"security.protocol", "ssl"},
+                         {"ssl.certificate.pem", set.cert.c_str()},
+                         {"ssl.key.pem", set.key.c_str()},
+                         {"ssl.ca.pem", set.ca.c_str()}},
+                        error);
+}
+
 // A configuration with the app's own `properties` and the set's PEMs;
 // nullptr (and `error`) when librdkafka refuses one of them.
-inline rd_kafka_conf_t* make_conf(
-    std::initializer_list<std::pair<const char*, const char*>> properties, const PemSet& set,
-    std::string& error) {
+inline rd_kafka_conf_t* make_conf(Properties properties, const PemSet& set, std::string& error) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (!set_properties(conf, properties, error) || !apply_pem_set(conf, set, error)) {
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
+  return conf;
+}
+
+// librdkafka's own certificate reload (PR #5483, in no release up to 2.16):
+// a librdkafka that knows ssl.certificate.refresh.interval.ms re-reads its
+// ssl.*.location files and builds a new TLS context for new connections, so
+// the app needs no new handle. Asked of the librdkafka the app runs with, not
+// the headers it was built against, so an upgrade of the shared library
+// switches the app over by itself.
+inline constexpr const char* kNativeReloadProperty = "ssl.certificate.refresh.interval.ms";
+
+inline bool has_native_reload() {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
-  for (const auto& [name, value] : properties) {
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-      error = std::string(name) + ": " + errstr;
-      rd_kafka_conf_destroy(conf);
-      return nullptr;
-    }
-  }
-  if (!apply_pem_set(conf, set, error)) {
+  const bool known = rd_kafka_conf_set(conf, kNativeReloadProperty, "10000", errstr,
+                                       sizeof errstr) == RD_KAFKA_CONF_OK;
+  rd_kafka_conf_destroy(conf);
+  return known;
+}
+
+// make_conf for such a librdkafka: the files by DIR's stable names (through
+// ..data: a swap is one rename, so a re-read takes a whole set), polled every
+// 10 s.
+inline rd_kafka_conf_t* make_native_conf(Properties properties, const std::string& dir,
+                                         std::string& error) {
+  const std::string cert = dir + "/service.cert", key = dir + "/service.key", ca = dir + "/ca.pem";
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (!set_properties(conf, properties, error) ||
+      !set_properties(conf,
+                      {{"security.protocol", "ssl"},
+                       {"ssl.certificate.location", cert.c_str()},
+                       {"ssl.key.location", key.c_str()},
+                       {"ssl.ca.location", ca.c_str()},
+                       {kNativeReloadProperty, "10000"}},
+                      error)) {
     rd_kafka_conf_destroy(conf);
     return nullptr;
   }

@@ -39,17 +39,23 @@ struct Options {
   std::string dir, bootstrap, topic, group, instance_id;
 };
 
-Consumer make_consumer(const Options& o, std::string& error) {
-  auto set = certswap_reload::read_pem_set(o.dir, error);
-  if (!set) return nullptr;
-  rd_kafka_conf_t* conf = certswap_reload::make_conf({{"bootstrap.servers", o.bootstrap.c_str()},
-                                                      {"group.id", o.group.c_str()},
-                                                      {"group.instance.id", o.instance_id.c_str()},
-                                                      {"enable.auto.commit", "false"},
-                                                      {"auto.offset.reset", "earliest"},
-                                                      {"session.timeout.ms", "45000"},
-                                                      {"reconnect.backoff.ms", "100"}},
-                                                     *set, error);
+// `native`: the librdkafka reloads the files itself (has_native_reload()).
+Consumer make_consumer(const Options& o, bool native, std::string& error) {
+  const certswap_reload::Properties properties = {{"bootstrap.servers", o.bootstrap.c_str()},
+                                                  {"group.id", o.group.c_str()},
+                                                  {"group.instance.id", o.instance_id.c_str()},
+                                                  {"enable.auto.commit", "false"},
+                                                  {"auto.offset.reset", "earliest"},
+                                                  {"session.timeout.ms", "45000"},
+                                                  {"reconnect.backoff.ms", "100"}};
+  rd_kafka_conf_t* conf = nullptr;
+  if (native) {
+    conf = certswap_reload::make_native_conf(properties, o.dir, error);
+  } else {
+    auto set = certswap_reload::read_pem_set(o.dir, error);
+    if (!set) return nullptr;
+    conf = certswap_reload::make_conf(properties, *set, error);
+  }
   if (!conf) return nullptr;
   char errstr[512];
   Consumer rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr));
@@ -85,12 +91,18 @@ int main(int argc, char** argv) {
   const Options o{args["credentials"], args["bootstrap"], args["topic"], args["group"],
                   args["instance-id"]};
   const bool reload = !args.count("no-reload");
+  // librdkafka's own reload, where the librdkafka this runs with has it, is
+  // preferred to a new handle: no rebalance, nothing to commit first.
+  const bool native = reload && certswap_reload::has_native_reload();
+  std::fprintf(stderr, "cpp-consumer: librdkafka %s, %s\n", rd_kafka_version_str(),
+               native ? "reloads the files itself (ssl.certificate.refresh.interval.ms)"
+                      : "no own reload: a new generation gets a new handle");
 
   example::catch_signals();
 
   certswap_reload::GenerationWatch watch(o.dir);
   std::string error;
-  Consumer consumer = make_consumer(o, error);
+  Consumer consumer = make_consumer(o, native, error);
   if (!consumer) {
     std::fprintf(stderr, "cpp-consumer: %s\n", error.c_str());
     return 1;
@@ -105,19 +117,24 @@ int main(int argc, char** argv) {
       watch.request_check();
     }
     if (reload && watch.changed()) {
-      commit(consumer.get());
-      rd_kafka_consumer_close(consumer.get());
-      consumer.reset();
-      while (!consumer && !example::g_stop) {
-        consumer = make_consumer(o, error);
-        if (!consumer) {
-          std::fprintf(stderr, "cpp-consumer: cannot start with the new set: %s\n", error.c_str());
-          std::this_thread::sleep_for(std::chrono::seconds(2));
+      // A librdkafka with its own reload takes the files within its interval.
+      if (!native) {
+        commit(consumer.get());
+        rd_kafka_consumer_close(consumer.get());
+        consumer.reset();
+        while (!consumer && !example::g_stop) {
+          consumer = make_consumer(o, native, error);
+          if (!consumer) {
+            std::fprintf(stderr, "cpp-consumer: cannot start with the new set: %s\n",
+                         error.c_str());
+            std::this_thread::sleep_for(std::chrono::seconds(2));
+          }
         }
+        if (!consumer) break;
       }
-      if (!consumer) break;
       ++reloads;
-      example::emit(R"({"event":"reloaded","generation":")" + watch.current() + R"("})");
+      example::emit(R"({"event":"reloaded","native":)" + std::string(native ? "true" : "false") +
+                    R"(,"generation":")" + watch.current() + R"("})");
     }
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer.get(), 100);
     if (msg) {
