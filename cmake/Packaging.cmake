@@ -3,6 +3,7 @@
 # tests/deploy/package/). Installed layout, under CPACK_PACKAGING_INSTALL_PREFIX /usr:
 #   bin/certswap
 #   lib/<multiarch>/certswap/libcertswap-preload.so  (where `certswap exec` looks)
+#   share/certswap/certswap-agent.jar                 (plugins/java-agent, with a JDK)
 #   lib/systemd/system/certswap{,-rotate}.service, certswap-rotate.timer
 #   lib/sysusers.d/certswap.conf
 #   share/man/man1/certswap.1.gz                      (help2man, from --help)

@@ -39,6 +39,18 @@ found="$(CERTSWAP_OUTPUT_DIR=/tmp/out certswap exec -- /usr/bin/env 2>/tmp/exec.
 [[ "$found" == *"$PRELOAD"* ]] || { cat /tmp/exec.log >&2; fail "certswap exec preloaded '$found', not $PRELOAD"; }
 echo "package (in root): certswap exec preloads $PRELOAD"
 
+# ... and, for a JVM, the package's Java agent. This root has no Java: a
+# program named java that prints its environment stands for one.
+agent=/usr/share/certswap/certswap-agent.jar
+[[ -f "$agent" ]] || fail "no $agent"
+mkdir -p /tmp/jvm
+printf '#!/bin/sh\nexec /usr/bin/env\n' >/tmp/jvm/java
+chmod 755 /tmp/jvm/java
+options="$(CERTSWAP_OUTPUT_DIR=/tmp/out certswap exec -- /tmp/jvm/java 2>/tmp/exec.log | sed -n 's/^JAVA_TOOL_OPTIONS=//p')" ||
+  { cat /tmp/exec.log >&2; fail "certswap exec -- java failed"; }
+[[ "$options" == *"-javaagent:$agent"* ]] || { cat /tmp/exec.log >&2; fail "certswap exec gave java '$options', not $agent"; }
+echo "package (in root): certswap exec gives a JVM $agent"
+
 if [[ -n "${CERTSWAP_API_URL:-}" ]]; then
   mkdir -p /tmp/creds
   certswap rotate --output-dir /tmp/creds >/tmp/rotate.log 2>&1 ||

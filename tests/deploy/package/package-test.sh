@@ -60,7 +60,7 @@ for lib in libssl3 librdkafka1 libcurl4 libc6; do
 done
 preload="/usr/lib/$multiarch/certswap/libcertswap-preload.so"
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$work/files"
-for f in /usr/bin/certswap "$preload" /usr/share/man/man1/certswap.1.gz \
+for f in /usr/bin/certswap "$preload" /usr/share/certswap/certswap-agent.jar /usr/share/man/man1/certswap.1.gz \
   /usr/lib/systemd/system/certswap.service /usr/lib/systemd/system/certswap-rotate.service \
   /usr/lib/systemd/system/certswap-rotate.timer /usr/lib/sysusers.d/certswap.conf \
   /etc/certswap/certswap.env /usr/share/doc/certswap/README.md \
