@@ -174,6 +174,26 @@ def test_doctor_pypi_wheel_will_not_work_says_why(running, tmp_path, case, why):
         assert "certswap exec" in r.stdout and "confluent_kafka" in r.stdout
 
 
+# Everything in place but a librdkafka the static path does not recognise (a
+# stripped copy of the wheel's: no .symtab), so nothing was redirected:
+# "will work" would be a false promise.
+def test_doctor_pypi_wheel_not_recognised_will_not_work(running, tmp_path):
+    site = Path(__import__("confluent_kafka").__file__).resolve().parent.parent
+    root = tmp_path / "site"
+    for name in ("confluent_kafka", "confluent_kafka.libs"):
+        shutil.copytree(site / name, root / name)
+    (lib,) = (root / "confluent_kafka.libs").glob("librdkafka*.so*")
+    subprocess.run(["strip", str(lib)], check=True)
+    out = managed_dir(tmp_path / "out")
+    app = running([sys.executable, "-c", PRODUCER],
+                  clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out), PYTHONPATH=str(root)))
+    r = app.doctor()
+    assert r.returncode == 1, r.stdout + r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith(f"hot reload: will NOT work: OpenSSL is linked statically into {lib}"), first
+    assert "did not redirect its broker connections" in first and "CERTSWAP_RELOAD_LOG=stderr" in first, first
+
+
 # The command shares doctor's stdout: no "ready" line before the verdict.
 QUIET_PRODUCER = PRODUCER.replace("print('ready', flush=True); ", "")
 assert QUIET_PRODUCER != PRODUCER
