@@ -236,6 +236,28 @@ def test_doctor_command_catches_the_static_openssl_of_a_wheel(tmp_path):
     assert "CERTSWAP_RELOAD_STATIC=0" in r.stdout.splitlines()[0]
 
 
+# Debian's kcat (librdkafka 2.0.2 on the system's libssl.so.3): a consumer that
+# keeps trying a broker that is not there, inspected through `doctor -- cmd`.
+KCAT = ["kcat", "-C", "-b", "127.0.0.1:1", "-t", "t", "-X", "security.protocol=ssl",
+        "-X", "log_level=0"]
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["without_preload", "with_preload"])
+def test_doctor_kcat(tmp_path, preload):
+    out = managed_dir(tmp_path / "out")
+    env = clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)) if preload else clean_env()
+    r = doctor_command(KCAT, env)
+    first = r.stdout.splitlines()[0] if r.stdout else ""
+    if preload:
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert first == "hot reload: will work: OpenSSL 3 shared library with libcertswap-preload.so"
+    else:
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert first.startswith("hot reload: will NOT work: OpenSSL 3 is loaded as a shared "
+                                "library but libcertswap-preload.so is not"), first
+    assert "librdkafka  /usr/lib/x86_64-linux-gnu/librdkafka.so.1 2.0.2;" in r.stdout, r.stdout
+
+
 SLEEPER = "class Sleep { public static void main(String[] a) throws Exception { " \
           "System.out.println(\"ready\"); Thread.sleep(120000); } }"
 
