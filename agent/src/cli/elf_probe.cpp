@@ -9,16 +9,7 @@
 #include <vector>
 
 namespace certswap::cli {
-namespace {
-
-template <typename T>
-bool read_at(std::ifstream& in, std::uint64_t offset, T* out, std::size_t count = 1) {
-  in.seekg(static_cast<std::streamoff>(offset));
-  in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(sizeof(T) * count));
-  return static_cast<std::size_t>(in.gcount()) == sizeof(T) * count;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 bool is_go_binary(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);

@@ -1,8 +1,19 @@
 #pragma once
 // What doctor learns from an executable's ELF headers alone.
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 
 namespace certswap::cli {
+
+// `count` objects of T from `offset` of the file; false when it is shorter.
+template <typename T>
+bool read_at(std::ifstream& in, std::uint64_t offset, T* out, std::size_t count = 1) {
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(sizeof(T) * count));
+  return static_cast<std::size_t>(in.gcount()) == sizeof(T) * count;
+}
 
 // Built by the Go toolchain: its section headers name .go.buildinfo (Go 1.13
 // and later, kept by -ldflags=-s -w) or the Go build ID note. False for

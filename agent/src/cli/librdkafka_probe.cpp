@@ -10,15 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/elf_probe.hpp"
+
 namespace certswap::cli {
 namespace {
-
-template <typename T>
-bool read_at(std::ifstream& in, std::uint64_t offset, T* out, std::size_t count = 1) {
-  in.seekg(static_cast<std::streamoff>(offset));
-  in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(sizeof(T) * count));
-  return static_cast<std::size_t>(in.gcount()) == sizeof(T) * count;
-}
 
 // Bounds a corrupt header cannot push into a huge allocation.
 constexpr std::size_t kMaxSections = 4096, kMaxTable = 64 << 20;
