@@ -59,6 +59,7 @@ class NumberedProducer:
         self.latency = {}        # sequence number -> ms from scheduled send to delivery
         self.failed = 0
         self.started = False
+        self.reloads = []        # (signalled, switched) per switch
 
     def make_producer(self):
         generation, pems = read_pem_set(self.args.credentials)
@@ -125,7 +126,6 @@ class NumberedProducer:
         draining = None  # (generation, new producer) while the old one's messages are in flight
         held = []        # messages scheduled while draining, in order
         retired = []     # Futures of old producers being flushed and destroyed
-        self.reloads = []  # (signalled, switched)
         while not stop or draining:  # a switch under way is finished first
             if hup and not self.args.no_reload:
                 hup.clear()
