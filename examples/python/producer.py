@@ -7,10 +7,18 @@ confluent-kafka (librdkafka underneath) reads its certificate once, when the
 Producer is built, so a new certificate needs a new Producer. On SIGHUP (sent by
 certswap's signal notifier after a swap) this app:
   1. builds a new Producer from the generation DIR/..data points at and checks
-     that it can describe the topic; if not, it keeps the old one and retries;
-  2. stops sending and flushes the old Producer, so every message in flight is
-     delivered before the new one sends (order per partition holds);
-  3. sends on the new one.
+     that it can describe the topic, on a thread of its own, while the old one
+     keeps sending; if the check fails, it keeps the old one and retries;
+  2. stops giving the old Producer messages and holds new ones in a list until
+     every message the old one took is delivered (order per partition holds);
+     the loop keeps polling meanwhile, it does not block in flush();
+  3. sends the held messages and the next ones on the new Producer, and hands
+     the old one to a thread that flushes and destroys it.
+Building and checking a Producer (TLS context, connection, handshake, metadata)
+took 35 to 744 ms on a busy 2-core machine: on the producing loop it delayed
+every message scheduled meanwhile (tests/bench/python_recipe_bench.py).
+When the old producer is handed over, it has nothing left in flight, so its
+delivery callbacks never run on the retiring thread.
 
 Stdout is JSON lines, like the C++ examples: started, reloaded, summary.
 """
@@ -20,6 +28,7 @@ import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from confluent_kafka import KafkaException, Producer
 
@@ -50,6 +59,7 @@ class NumberedProducer:
         self.latency = {}        # sequence number -> ms from scheduled send to delivery
         self.failed = 0
         self.started = False
+        self.reloads = []        # (signalled, switched) per switch
 
     def make_producer(self):
         generation, pems = read_pem_set(self.args.credentials)
@@ -64,6 +74,11 @@ class NumberedProducer:
             "linger.ms": 5,
             "message.timeout.ms": 30000,
             "reconnect.backoff.ms": 100,
+            # librdkafka doubles the wait between reconnections up to this
+            # bound (default 10 s): after a broker restart, Debian's 2.0.2
+            # resumed 2 to 9 s late with the default, under 1 s with 1 s
+            # (tests/bench/librdkafka_versions_bench.py).
+            "reconnect.backoff.max.ms": 1000,
         })
         # Authorized for the topic with this certificate? Only then switch.
         topic = producer.list_topics(self.args.topic, timeout=10).topics[self.args.topic]
@@ -83,6 +98,14 @@ class NumberedProducer:
                 emit({"event": "started"})
         return report
 
+    def produce(self, producer, seq):
+        try:
+            producer.produce(self.args.topic, key=f"k{seq % 4}", value=str(seq),
+                             on_delivery=self.on_delivery(seq))
+        except (KafkaException, BufferError) as e:
+            self.failed += 1
+            print(f"delivery failed for {seq}: {e}", file=sys.stderr, flush=True)
+
     def run(self):
         hup = []
         stop = []
@@ -91,43 +114,64 @@ class NumberedProducer:
         signal.signal(signal.SIGINT, lambda *_: stop.append(1))
 
         _, producer = self.make_producer()
+        # One thread builds (and checks) new producers, one retires old ones:
+        # neither may hold up the loop that sends.
+        builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-producer")
+        retirer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retire-producer")
         interval = 1.0 / self.args.rate
         start = time.monotonic()
         pending = None   # when a change was signalled and not yet switched to
         retry_at = 0.0
-        reloads = []     # (signalled, switched)
-        while not stop:
+        building = None  # the Future of make_producer()
+        draining = None  # (generation, new producer) while the old one's messages are in flight
+        held = []        # messages scheduled while draining, in order
+        retired = []     # Futures of old producers being flushed and destroyed
+        while not stop or draining:  # a switch under way is finished first
             if hup and not self.args.no_reload:
                 hup.clear()
                 pending = pending or time.monotonic()
-            if pending and time.monotonic() >= retry_at:
+            if pending and not building and not draining and time.monotonic() >= retry_at:
+                building = builder.submit(self.make_producer)
+            if building and building.done():
                 try:
-                    generation, fresh = self.make_producer()
+                    draining = building.result()
                 except (KafkaException, OSError, RuntimeError) as e:
                     print(f"producer.py: keeping the current certificate: {e}", file=sys.stderr, flush=True)
                     retry_at = time.monotonic() + 2
-                else:
-                    producer.flush(30)
-                    producer = fresh
-                    reloads.append((pending, time.monotonic()))
-                    pending = None
-                    emit({"event": "reloaded", "generation": generation})
+                building = None
             # Catch up on the schedule, so a pause shows up as latency, not as fewer messages.
             now = time.monotonic()
-            while start + interval * len(self.scheduled) <= now:
+            while not stop and start + interval * len(self.scheduled) <= now:
                 seq = len(self.scheduled)
                 self.scheduled.append(start + interval * seq)
-                try:
-                    producer.produce(self.args.topic, key=f"k{seq % 4}", value=str(seq),
-                                     on_delivery=self.on_delivery(seq))
-                except (KafkaException, BufferError) as e:
-                    self.failed += 1
-                    print(f"delivery failed for {seq}: {e}", file=sys.stderr, flush=True)
+                if draining:
+                    held.append(seq)
+                else:
+                    self.produce(producer, seq)
+            # len() counts the messages the old producer has not reported yet:
+            # at 0, nothing it took can land after what the new one sends.
+            if draining and len(producer) == 0:
+                generation, fresh = draining
+                retired.append(retirer.submit(retire, producer))
+                producer, draining = fresh, None
+                for seq in held:
+                    self.produce(producer, seq)
+                held.clear()
+                self.reloads.append((pending, time.monotonic()))
+                pending = None
+                emit({"event": "reloaded", "generation": generation})
             producer.poll(0.001)
 
+        if building and building.exception() is None:  # built for a switch that will not happen
+            retired.append(retirer.submit(retire, building.result()[1]))
+        for f in retired:
+            f.result()
+        builder.shutdown()
+        retirer.shutdown()
         left = producer.flush(30)
         if left:
             print(f"producer.py: {left} messages not delivered within 30 s", file=sys.stderr, flush=True)
+        reloads = self.reloads
         phases = {"before": [], "during": [], "after": [], "later": []}
         for seq, ms in self.latency.items():
             t = self.scheduled[seq]
@@ -142,6 +186,15 @@ class NumberedProducer:
         emit({"event": "summary", "sent": len(self.scheduled), "delivered": len(self.latency),
               "failed": self.failed, "reloads": len(reloads),
               "latency_ms": {k: percentiles(v) for k, v in phases.items()}})
+
+
+def retire(producer):
+    """Off the producing loop: deliver what is left, then destroy (when the last
+    reference goes, at the end of this function)."""
+    left = producer.flush(30)
+    if left:
+        print(f"producer.py: {left} messages of the previous producer not delivered within 30 s",
+              file=sys.stderr, flush=True)
 
 
 def percentiles(values):
