@@ -30,6 +30,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import confluent_kafka
 from confluent_kafka import KafkaException, Producer
 
 CHANGE_WINDOW_S = 2.0   # "during": from the signal until this long after the switch
@@ -52,6 +53,21 @@ def read_pem_set(directory):
     raise RuntimeError(f"{directory}/..data kept changing while it was read")
 
 
+NATIVE_RELOAD = "ssl.certificate.refresh.interval.ms"
+
+
+def has_native_reload():
+    """librdkafka's own certificate reload (PR #5483, in no release up to 2.16):
+    asked of the librdkafka this runs with, so an upgraded wheel switches the app
+    over by itself. With it, the client re-reads its ssl.*.location files and no
+    second Producer is needed."""
+    try:
+        Producer({NATIVE_RELOAD: 10000, "log_level": 0})
+        return True
+    except KafkaException:
+        return False
+
+
 class NumberedProducer:
     def __init__(self, args):
         self.args = args
@@ -60,15 +76,30 @@ class NumberedProducer:
         self.failed = 0
         self.started = False
         self.reloads = []        # (signalled, switched) per switch
+        self.native = not args.no_reload and has_native_reload()
+        print(f"producer.py: librdkafka {confluent_kafka.libversion()[0]}, "
+              + ("reloads the files itself (" + NATIVE_RELOAD + ")" if self.native
+                 else "no own reload: a new generation gets a new Producer"),
+              file=sys.stderr, flush=True)
 
     def make_producer(self):
-        generation, pems = read_pem_set(self.args.credentials)
+        directory = self.args.credentials
+        if self.native:
+            # The stable names through ..data: a swap is one rename, so a
+            # re-read takes a whole set.
+            generation = os.readlink(os.path.join(directory, "..data"))
+            tls = {"ssl.certificate.location": os.path.join(directory, "service.cert"),
+                   "ssl.key.location": os.path.join(directory, "service.key"),
+                   "ssl.ca.location": os.path.join(directory, "ca.pem"),
+                   NATIVE_RELOAD: 10000}
+        else:
+            generation, pems = read_pem_set(directory)
+            tls = {"ssl.certificate.pem": pems["service.cert"], "ssl.key.pem": pems["service.key"],
+                   "ssl.ca.pem": pems["ca.pem"]}
         producer = Producer({
             "bootstrap.servers": self.args.bootstrap,
             "security.protocol": "ssl",
-            "ssl.certificate.pem": pems["service.cert"],
-            "ssl.key.pem": pems["service.key"],
-            "ssl.ca.pem": pems["ca.pem"],
+            **tls,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
@@ -127,6 +158,11 @@ class NumberedProducer:
         held = []        # messages scheduled while draining, in order
         retired = []     # Futures of old producers being flushed and destroyed
         while not stop or draining:  # a switch under way is finished first
+            if hup and self.native:  # librdkafka takes it within its interval
+                hup.clear()
+                self.reloads.append((time.monotonic(), time.monotonic()))
+                emit({"event": "reloaded", "native": True,
+                      "generation": os.readlink(os.path.join(self.args.credentials, "..data"))})
             if hup and not self.args.no_reload:
                 hup.clear()
                 pending = pending or time.monotonic()
