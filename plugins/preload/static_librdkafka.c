@@ -2,7 +2,9 @@
  *
  * 1. Find librdkafkas: at load (the objects already mapped) and after each
  *    dlopen of a path (Python loads the wheel's extension module that way),
- *    every object not seen before whose file exports rd_kafka_version.
+ *    every object not seen before whose file exports rd_kafka_version, and
+ *    the main program when its .symtab defines it (confluent-kafka-go's
+ *    default build links librdkafka into the executable, exporting nothing).
  * 2. Recognise one, or leave it alone and log why: an x86-64 ELF whose
  *    .symtab defines exactly one local of each OpenSSL function the hook
  *    calls and of rd_kafka_transport_ssl_connect; none of them imported (an
@@ -456,19 +458,27 @@ struct found {
   unsigned count[N_WANTED];
 };
 
-/* Whether the file says this is a librdkafka (it exports rd_kafka_version)
- * and, if so, whether it imports SSL_new (shared OpenSSL). */
-static int is_librdkafka(const struct elf_file* e, int* imports_ssl) {
-  struct symtab dyn;
+static int defines_function(const struct symtab* t, const char* name) {
+  for (size_t i = 0; i < t->count; i++)
+    if (t->sym[i].st_shndx != SHN_UNDEF && strcmp(sym_name(t, &t->sym[i]), name) == 0) return 1;
+  return 0;
+}
+
+/* Whether the file says it is, or holds, a librdkafka and, if so, whether it
+ * imports SSL_new (shared OpenSSL). A library says so by exporting
+ * rd_kafka_version; the main program also by defining it in .symtab, as a Go
+ * program with librdkafka linked in (confluent-kafka-go's default build) does
+ * without exporting anything. */
+static int is_librdkafka(const struct elf_file* e, int main_program, int* imports_ssl) {
+  struct symtab dyn, all;
   if (!find_symtab(e, SHT_DYNSYM, &dyn)) return 0;
-  int found = 0;
   *imports_ssl = 0;
-  for (size_t i = 0; i < dyn.count; i++) {
-    const char* name = sym_name(&dyn, &dyn.sym[i]);
-    if (strcmp(name, "rd_kafka_version") == 0 && dyn.sym[i].st_shndx != SHN_UNDEF) found = 1;
-    if (strcmp(name, "SSL_new") == 0 && dyn.sym[i].st_shndx == SHN_UNDEF) *imports_ssl = 1;
-  }
-  return found;
+  for (size_t i = 0; i < dyn.count; i++)
+    if (dyn.sym[i].st_shndx == SHN_UNDEF && strcmp(sym_name(&dyn, &dyn.sym[i]), "SSL_new") == 0)
+      *imports_ssl = 1;
+  return defines_function(&dyn, "rd_kafka_version") ||
+         (main_program && find_symtab(e, SHT_SYMTAB, &all) &&
+          defines_function(&all, "rd_kafka_version"));
 }
 
 /* Fills `h->f` and the call site; NULL when recognised, else why not. */
@@ -543,15 +553,22 @@ static const char* recognise(const struct elf_file* e, uintptr_t bias, struct ho
 /* ---- patching ---- */
 
 /* A page within rel32 reach of `site` (the end of the call) holding
- * "movabs rsi, h; movabs rax, hooked_ssl_new; jmp rax", R+X; NULL if none. */
-static void* make_trampoline(uintptr_t site_end, uintptr_t lo, uintptr_t hi, struct hooked* h) {
+ * "movabs rsi, h; movabs rax, hooked_ssl_new; jmp rax", R+X; NULL if none.
+ * `below_first` for the main program: its heap (brk) grows up from just above
+ * it, and a page there could stop that growth. */
+static void* make_trampoline(uintptr_t site_end, uintptr_t lo, uintptr_t hi, int below_first,
+                             struct hooked* h) {
   const long page = sysconf(_SC_PAGESIZE);
   const intptr_t reach = INT32_MAX - 2 * page;
   for (int k = 0; k < 64; k++) {
-    /* Above the object, then below it, a megabyte further each time. */
+    /* Above the object and below it in turn, a megabyte further each time. */
+    const int above = (k % 2 == 0) != below_first;
+    const uintptr_t below_by = (uintptr_t)(k / 2 + 1) * (1u << 20);
+    const uintptr_t base = lo & ~(uintptr_t)(page - 1);
+    if (!above && base < below_by + (uintptr_t)page) continue; /* under address 0 */
     uintptr_t hint =
-        (k % 2 == 0) ? ((hi + page - 1) & ~(uintptr_t)(page - 1)) + (uintptr_t)(k / 2) * (1u << 20)
-                     : (lo & ~(uintptr_t)(page - 1)) - (uintptr_t)(k / 2 + 1) * (1u << 20);
+        above ? ((hi + page - 1) & ~(uintptr_t)(page - 1)) + (uintptr_t)(k / 2) * (1u << 20)
+              : base - below_by;
     unsigned char* p =
         mmap((void*)hint, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
@@ -619,7 +636,7 @@ static int same_segments(const struct elf_file* e, const struct dl_phdr_info* in
 
 /* Runs inside dl_iterate_phdr, under the loader's lock, so the object cannot
  * be unloaded while its memory is read. */
-static void hook_object(const struct dl_phdr_info* info, const char* path) {
+static void hook_object(const struct dl_phdr_info* info, const char* path, int main_program) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   struct stat st;
@@ -632,7 +649,7 @@ static void hook_object(const struct dl_phdr_info* info, const char* path) {
   int imports_ssl = 0;
   if (memcmp(e.eh->e_ident, ELFMAG, SELFMAG) != 0 || e.eh->e_ident[EI_CLASS] != ELFCLASS64 ||
       e.eh->e_ident[EI_DATA] != ELFDATA2LSB || e.eh->e_shentsize != sizeof(Elf64_Shdr) ||
-      e.eh->e_phentsize != sizeof(Elf64_Phdr) || !is_librdkafka(&e, &imports_ssl)) {
+      e.eh->e_phentsize != sizeof(Elf64_Phdr) || !is_librdkafka(&e, main_program, &imports_ssl)) {
     munmap(map, e.n);
     return;
   }
@@ -650,8 +667,18 @@ static void hook_object(const struct dl_phdr_info* info, const char* path) {
   else
     why = recognise(&e, info->dlpi_addr, &scratch, &site);
   munmap(map, e.n);
+  /* The main program is named by what /proc/self/exe points at, so a log
+   * says which executable had librdkafka linked in. */
+  char label[4200];
+  char exe[4096];
+  ssize_t n = main_program ? readlink(path, exe, sizeof exe - 1) : -1;
+  if (n > 0) exe[n] = '\0';
+  if (main_program)
+    snprintf(label, sizeof label, "librdkafka linked into the executable %s", n > 0 ? exe : path);
+  else
+    snprintf(label, sizeof label, "librdkafka %s", path);
   if (why) {
-    log_line("librdkafka %s not hooked: %s", path, why);
+    log_line("%s not hooked: %s", label, why);
     return;
   }
   uintptr_t lo = UINTPTR_MAX, hi = 0;
@@ -664,23 +691,22 @@ static void hook_object(const struct dl_phdr_info* info, const char* path) {
   }
   *h = scratch;
   pthread_mutex_init(&h->lock, NULL);
-  void* tramp = make_trampoline(site + 5, lo, hi, h);
+  void* tramp = make_trampoline(site + 5, lo, hi, main_program, h);
   if (!tramp) {
-    log_line("librdkafka %s not hooked: no executable page within reach of its code", path);
+    log_line("%s not hooked: no executable page within reach of its code", label);
     return;
   }
   int32_t rel = (int32_t)((intptr_t)tramp - (intptr_t)(site + 5));
   if (swap_code_pages(site + 1, rel) != 0) {
-    log_line("librdkafka %s not hooked: the code page could not be replaced (%s)", path,
-             strerror(errno));
+    log_line("%s not hooked: the code page could not be replaced (%s)", label, strerror(errno));
     munmap(tramp, (size_t)sysconf(_SC_PAGESIZE));
     return;
   }
   s.n_hooked++;
   log_line(
-      "librdkafka %s hooked (static OpenSSL 0x%lx): new broker connections take the live "
+      "%s hooked (static OpenSSL 0x%lx): new broker connections take the live "
       "generation of %s",
-      path, h->f.OpenSSL_version_num(), s.dir);
+      label, h->f.OpenSSL_version_num(), s.dir);
 }
 
 /* ---- finding new objects ---- */
@@ -709,7 +735,7 @@ static int examine(struct dl_phdr_info* info, size_t size, void* data) {
   s.seen[s.n_seen++] = key;
   const char* name = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : NULL;
   if (!name && main_program) name = "/proc/self/exe";
-  if (name && name[0] == '/') hook_object(info, name);
+  if (name && name[0] == '/') hook_object(info, name, main_program);
   return 0;
 }
 

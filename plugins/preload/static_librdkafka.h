@@ -1,5 +1,6 @@
 /* The static-OpenSSL path of libcertswap-preload.so (static_librdkafka.c):
- * a librdkafka with OpenSSL linked in (PyPI confluent-kafka wheels) calls its
+ * a librdkafka with OpenSSL linked in (PyPI confluent-kafka wheels, or linked
+ * into a Go executable by confluent-kafka-go's default build) calls its
  * own SSL_new, which LD_PRELOAD cannot interpose, so its one broker-transport
  * call to SSL_new is redirected instead, once the library is recognised.
  *

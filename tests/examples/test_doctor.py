@@ -5,13 +5,16 @@ Debian's python3-confluent-kafka (shared OpenSSL 3) without and with the preload
 library, the PyPI wheel of confluent-kafka (OpenSSL linked into its bundled
 librdkafka: the silent failure mode, even with LD_PRELOAD set), and a JVM
 without and with the certswap Java agent (also behind a launcher script), and
-Go binaries (Go's own TLS, and cgo with the system's libssl.so.3); and a helper
+Go binaries (Go's own TLS, cgo with the system's libssl.so.3, and
+go-static-producer in confluent-kafka-go's two layouts: librdkafka and OpenSSL
+linked into the executable, or the shared librdkafka.so.1); and a helper
 pointed at a directory certswap does not write, or at another one than --dir,
 is inactive, which doctor must say. exec must hand the app the environment
 those verdicts ask for.
 
-Run through ctest, which sets CERTSWAP_BIN, CERTSWAP_PRELOAD_LIB and
-CERTSWAP_JAVA_AGENT (the jar examples.java-agent.build makes).
+Run through ctest, which sets CERTSWAP_BIN, CERTSWAP_PRELOAD_LIB,
+CERTSWAP_JAVA_AGENT (the jar examples.java-agent.build makes) and
+CERTSWAP_GO_STATIC_DIR (build-go-static.sh's executables).
 """
 import json
 import os
@@ -380,6 +383,114 @@ def test_doctor_go_binary_on_the_systems_libssl_is_the_shared_path(running, tmp_
     r = running([binary], clean_env()).doctor()
     assert r.returncode == 1, r.stdout + r.stderr
     assert "libcertswap-preload.so is not" in r.stdout
+
+
+def go_static_dir():
+    return Path(os.environ["CERTSWAP_GO_STATIC_DIR"])
+
+
+def pem_dir(path):
+    """managed_dir() holding a real (self-signed) certificate, key and CA, so
+    go-static-producer can build its producer from them."""
+    out = managed_dir(path)
+    generation = out / os.readlink(out / "..data")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-subj", "/CN=doctor", "-days", "1",
+                    "-keyout", str(generation / "service.key"), "-out", str(generation / "service.cert")],
+                   check=True, capture_output=True)
+    shutil.copy(generation / "service.cert", generation / "ca.pem")
+    return out
+
+
+def start_go_producer(exe, out, env):
+    """go-static-producer (or its -tags dynamic build) connecting to a closed
+    port with the files in `out`; returned once librdkafka's threads run (it
+    prints nothing before a delivery)."""
+    proc = subprocess.Popen([str(exe), "--bootstrap", "127.0.0.1:1", "--topic", "t", "--rate", "1",
+                             "--dir", str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 60
+    while not any(Path(f"/proc/{proc.pid}/task/{t}/comm").read_text().startswith("rdk:")
+                  for t in os.listdir(f"/proc/{proc.pid}/task")):
+        assert proc.poll() is None and time.monotonic() < deadline, f"{exe} did not start librdkafka"
+        time.sleep(0.05)
+    return proc
+
+
+def doctor_pid(proc):
+    return subprocess.run([CERTSWAP, "doctor", "--pid", str(proc.pid)], capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture
+def go_producers():
+    started = []
+
+    def start(exe, out, env):
+        started.append(start_go_producer(exe, out, env))
+        return started[-1]
+    yield start
+    for p in started:
+        p.kill()
+        p.wait()
+
+
+# confluent-kafka-go's default build: librdkafka and OpenSSL linked into the Go
+# executable (build-go-static.sh reproduces it with Debian's archives). The
+# preload library's static path redirects it, as it does the wheel's.
+@pytest.mark.parametrize("exe", ["go-static-producer", "go-static-producer-pie"])
+def test_doctor_go_binary_with_librdkafka_linked_in_is_the_static_path(go_producers, tmp_path, exe):
+    binary = go_static_dir() / exe
+    out = pem_dir(tmp_path / "out")
+    app = go_producers(binary, out, clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
+    r = doctor_pid(app)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith(f"hot reload: will work: OpenSSL linked statically into {binary} "
+                               "(OpenSSL 3."), r.stdout
+    assert "redirected (its static path)" in r.stdout and "go          a Go binary" in r.stdout
+    for env, why in ((clean_env(), f"OpenSSL is linked statically into {binary}"),
+                     (clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out), CERTSWAP_RELOAD_STATIC="0"),
+                      "CERTSWAP_RELOAD_STATIC=0 turns the preload library's static path off")):
+        r = doctor_pid(go_producers(binary, out, env))
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert why in r.stdout.splitlines()[0], r.stdout
+        assert "go-franz" not in r.stdout.splitlines()[0], r.stdout
+
+
+def test_doctor_command_on_a_go_binary_with_librdkafka_linked_in(tmp_path):
+    binary = go_static_dir() / "go-static-producer"
+    out = pem_dir(tmp_path / "out")
+    argv = [str(binary), "--bootstrap", "127.0.0.1:1", "--topic", "t", "--rate", "1", "--dir", str(out)]
+    r = doctor_command(argv, clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # The producer shares doctor's stdout: its summary (at doctor's SIGTERM) may come first.
+    verdict = "".join(line for line in r.stdout.splitlines(keepends=True) if not line.startswith("{"))
+    assert verdict.startswith(f"hot reload: will work: OpenSSL linked statically into {binary} "), r.stdout
+
+
+def test_doctor_a_stripped_go_binary_with_librdkafka_linked_in_is_not_the_static_path(go_producers,
+                                                                                      tmp_path):
+    binary = tmp_path / "go-static-producer"
+    shutil.copy(go_static_dir() / "go-static-producer", binary)
+    subprocess.run(["strip", str(binary)], check=True)
+    out = pem_dir(tmp_path / "out")
+    r = doctor_pid(go_producers(binary, out, clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out))))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "and no librdkafka symbols (stripped" in r.stdout.splitlines()[0], r.stdout
+
+
+# confluent-kafka-go with -tags dynamic: the system's librdkafka.so.1 and libssl.so.3.
+def test_doctor_go_binary_on_the_shared_librdkafka_is_the_shared_path(go_producers, tmp_path):
+    binary = go_static_dir() / "go-dynamic-producer"
+    out = pem_dir(tmp_path / "out")
+    r = doctor_pid(go_producers(binary, out, clean_env(LD_PRELOAD=PRELOAD, CERTSWAP_RELOAD_DIR=str(out))))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("hot reload: will work: OpenSSL 3 shared library with "
+                               "libcertswap-preload.so"), r.stdout
+    assert "librdkafka.so.1" not in r.stdout.splitlines()[0] and "go          a Go binary" in r.stdout
+    r = doctor_pid(go_producers(binary, out, clean_env()))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "OpenSSL 3 is loaded as a shared library but libcertswap-preload.so is not" in r.stdout
 
 
 def exec_env(*args, env=None):

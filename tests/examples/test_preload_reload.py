@@ -7,13 +7,15 @@ switches new connections only), run against apps with no reload code and no cert
 settings: Debian's kcat and Debian's python3-confluent-kafka (run with
 /usr/bin/python3, which loads the system librdkafka and OpenSSL 3), and a
 producer and a consumer on PyPI's confluent-kafka wheel (the venv's python;
-OpenSSL linked into its librdkafka, reached by the library's static path). With
+OpenSSL linked into its librdkafka, reached by the library's static path), and
+a Go producer with librdkafka and OpenSSL linked into its executable
+(go-static-producer, confluent-kafka-go's default layout). With
 LD_PRELOAD the reconnections after the restart present the new certificate and
 the stream stays complete; the same app without it loses messages (the
 *no_preload tests, which must find problems).
 
-Run through ctest, which sets CERTSWAP_TESTBED_DIR, CERTSWAP_BIN and
-CERTSWAP_PRELOAD_LIB.
+Run through ctest, which sets CERTSWAP_TESTBED_DIR, CERTSWAP_BIN,
+CERTSWAP_PRELOAD_LIB and CERTSWAP_GO_STATIC_DIR.
 """
 import os
 import subprocess
@@ -191,14 +193,20 @@ def run_kcat_producer(s, preload):
 
 
 def run_python_producer(s, preload, in_memory, python="/usr/bin/python3", preload_says=None):
-    """preload_says: a line the library must have logged when preloaded."""
+    argv = [python, str(HERE / "plain_producer.py")] + (["--in-memory"] if in_memory else [])
+    return run_producer(s, preload, argv, preload_says)
+
+
+def run_producer(s, preload, argv, preload_says=None):
+    """argv: a producer taking plain_producer.py's arguments and printing its
+    events. preload_says: a line the library must have logged when preloaded."""
     assert s.certswap("init").returncode == 0
     old = s.current_principal()
     s.acls.grant(old, s.topic)
-    argv = [python, str(HERE / "plain_producer.py"), "--bootstrap", s.broker.bootstrap,
-            "--topic", s.topic, "--rate", str(RATE), "--dir", str(s.out)]
-    log_path = s.tmp / "python-producer.log"
-    app = App(argv + (["--in-memory"] if in_memory else []), log_path, env=preload_env(s, preload))
+    argv = argv + ["--bootstrap", s.broker.bootstrap, "--topic", s.topic, "--rate", str(RATE),
+                   "--dir", str(s.out)]
+    log_path = s.tmp / "producer.log"
+    app = App(argv, log_path, env=preload_env(s, preload))
     try:
         assert app.wait_for("started", 60), "the producer never delivered a message"
         revoked_at_ms = rotate_restart(s, old, log_path, preload, s.watch.count)
@@ -252,6 +260,26 @@ def test_wheel_producer(scenario, preload):
         assert not problems, "; ".join(problems)
     else:
         assert problems, "the wheel's producer kept its stream without the preload library: the test cannot tell"
+
+
+def go_static_producer():
+    """tests/examples/go-static-producer as confluent-kafka-go builds by default:
+    librdkafka and OpenSSL linked into the (non-PIE) executable, which exports
+    neither (build-go-static.sh checks the layout)."""
+    exe = Path(os.environ["CERTSWAP_GO_STATIC_DIR"]) / "go-static-producer"
+    assert exe.is_file(), f"{exe} missing: run the examples.preload.go-static-build test first"
+    return exe
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["preload", "no_preload"])
+def test_go_static_producer(scenario, preload):
+    exe = go_static_producer()
+    problems = run_producer(scenario(), preload, [str(exe)],
+                            preload_says=f"librdkafka linked into the executable {exe} hooked (static OpenSSL 0x3")
+    if preload:
+        assert not problems, "; ".join(problems)
+    else:
+        assert problems, "the Go producer kept its stream without the preload library: the test cannot tell"
 
 
 def run_consumer(s, preload, python=None):

@@ -1,12 +1,15 @@
 """The preload library's static-OpenSSL path hooks the PyPI wheel's librdkafka
-and refuses, saying why, every library it does not recognise without doubt.
+and a Go executable with librdkafka linked in, and refuses, saying why, every
+library it does not recognise without doubt.
 
 Each case imports (never connects) a copy of the wheel's package in a temporary
 directory, or loads Debian's shared librdkafka, with the venv's python under
-LD_PRELOAD and CERTSWAP_RELOAD_LOG=stderr, and reads the library's log. The
-broker proof is test_preload_reload.py's test_wheel_producer.
+LD_PRELOAD and CERTSWAP_RELOAD_LOG=stderr, or starts (without arguments, so it
+exits at once) one of build-go-static.sh's executables or a changed copy, and
+reads the library's log. The broker proofs are test_preload_reload.py's
+test_wheel_producer and test_go_static_producer.
 
-Run through ctest, which sets CERTSWAP_PRELOAD_LIB.
+Run through ctest, which sets CERTSWAP_PRELOAD_LIB and CERTSWAP_GO_STATIC_DIR.
 """
 import os
 import shutil
@@ -94,6 +97,73 @@ def test_debians_shared_librdkafka_is_left_to_the_interposition(tmp_path):
         pytest.fail(f"{DEBIAN_LIBRDKAFKA} missing: install librdkafka1")
     log = run(f"import ctypes; ctypes.CDLL('{DEBIAN_LIBRDKAFKA}')", tmp_path)
     assert f"librdkafka {DEBIAN_LIBRDKAFKA} not hooked: it uses a shared OpenSSL" in log, log
+
+
+def go_dir():
+    return Path(os.environ["CERTSWAP_GO_STATIC_DIR"])
+
+
+def run_exe(exe, tmp, **extra):
+    """Starts `exe` with no arguments (go-static-producer then exits at once,
+    after the library's constructor ran); returns its stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTSWAP_RELOAD")}
+    env.update(LD_PRELOAD=os.environ["CERTSWAP_PRELOAD_LIB"], CERTSWAP_RELOAD_DIR=str(tmp / "out"),
+               CERTSWAP_RELOAD_LOG="stderr", **extra)
+    r = subprocess.run([str(exe)], env=env, capture_output=True, text=True, timeout=60)
+    assert "are required" in r.stderr, r.stderr
+    return r.stderr
+
+
+@pytest.mark.parametrize("exe", ["go-static-producer", "go-static-producer-pie"])
+def test_a_go_executable_with_librdkafka_linked_in_is_hooked(tmp_path, exe):
+    path = go_dir() / exe
+    log = run_exe(path, tmp_path)
+    assert f"librdkafka linked into the executable {path} hooked (static OpenSSL 0x3" in log, log
+
+
+def file_offset(exe, vaddr):
+    """The file offset of `vaddr` in exe's executable PT_LOAD (readelf -lW)."""
+    out = subprocess.run(["readelf", "-lW", str(exe)], capture_output=True, text=True,
+                         check=True).stdout
+    for r in (line.split() for line in out.splitlines()):
+        if len(r) >= 7 and r[0] == "LOAD" and "E" in r[6:-1]:
+            offset, start, size = int(r[1], 16), int(r[2], 16), int(r[4], 16)
+            if start <= vaddr < start + size:
+                return vaddr - start + offset
+    raise AssertionError(f"{vaddr:#x} is in no executable segment of {exe}")
+
+
+def test_a_go_executable_whose_call_to_ssl_new_goes_elsewhere_is_refused(tmp_path):
+    exe = tmp_path / "go-static-producer"
+    shutil.copy(go_dir() / "go-static-producer", exe)
+    fn, size = symbol(exe, "rd_kafka_transport_ssl_connect")
+    ssl_new, _ = symbol(exe, "SSL_new")
+    data = bytearray(exe.read_bytes())
+    start = file_offset(exe, fn)
+    sites = [i for i in range(size - 4)
+             if data[start + i] == 0xE8
+             and fn + i + 5 + int.from_bytes(data[start + i + 1:start + i + 5], "little", signed=True) == ssl_new]
+    assert len(sites) == 1, sites
+    data[start + sites[0] + 1:start + sites[0] + 5] = (0).to_bytes(4, "little")
+    exe.write_bytes(bytes(data))
+    log = run_exe(exe, tmp_path)
+    assert (f"librdkafka linked into the executable {exe} not hooked: 0 calls to SSL_new in "
+            "rd_kafka_transport_ssl_connect, not exactly one") in log, log
+
+
+def test_a_stripped_go_executable_is_not_taken_for_a_librdkafka(tmp_path):
+    """Without .symtab nothing says librdkafka is inside: left alone, like
+    any other program."""
+    exe = tmp_path / "go-static-producer"
+    shutil.copy(go_dir() / "go-static-producer", exe)
+    subprocess.run(["strip", str(exe)], check=True)
+    log = run_exe(exe, tmp_path)
+    assert "hooked" not in log, log
+
+
+def test_a_go_executable_on_the_shared_librdkafka_is_left_to_the_interposition(tmp_path):
+    log = run_exe(go_dir() / "go-dynamic-producer", tmp_path)
+    assert "not hooked: it uses a shared OpenSSL" in log and "linked into the executable" not in log, log
 
 
 def test_switched_off_it_hooks_nothing(tmp_path):

@@ -71,18 +71,22 @@ Verdict shared_openssl_verdict(const json& r) {
   return {kDoctorWorks, fmt::format("OpenSSL 3 shared library with {}", kPreloadFileName)};
 }
 
-// A librdkafka with OpenSSL linked in (the PyPI wheel): the preload library's
-// static path covers it when it recognised the code and redirected its broker
-// connections, which leaves a patched code page inside the library.
-Verdict static_openssl_verdict(const json& r, const std::string& where, bool patched) {
+// A librdkafka with OpenSSL linked in (the PyPI wheel, or a Go executable
+// built by confluent-kafka-go's default): the preload library's static path
+// covers it when it recognised the code and redirected its broker
+// connections, which leaves a patched code page inside that object.
+// `shared_build` is the build on the system's libssl.so.3 to offer instead.
+Verdict static_openssl_verdict(const json& r, const std::string& where, bool patched,
+                               const char* shared_build) {
   if (r["preload"].is_null())
     return {kDoctorWillNotWork,
             fmt::format("OpenSSL is linked statically into {}: start the app with `certswap "
                         "exec` (or LD_PRELOAD={} and CERTSWAP_RELOAD_DIR): its static path "
                         "redirects a recognised librdkafka's broker connections (x86-64, the "
-                        "library's symbols present, e.g. the PyPI wheel); else use a build that "
-                        "links the system's libssl.so.3 (Debian's python3-confluent-kafka)",
-                        where, kPreloadFileName)};
+                        "library's symbols present, e.g. the PyPI wheel or confluent-kafka-go's "
+                        "default build); else use a build that links the system's libssl.so.3 "
+                        "({})",
+                        where, kPreloadFileName, shared_build)};
   if (auto inactive = preload_inactive(r)) return *inactive;
   if (r["static_path_off"].get<bool>())
     return {kDoctorWillNotWork,
@@ -108,16 +112,23 @@ Verdict path_verdict(const json& r) {
   const bool go = r["go"].get<bool>();
   if (!r["jvm"].is_null()) return jvm_verdict(r);
   if (!ssl["static"].empty()) {
-    const auto where = fmt::format("{} ({})", ssl["static"][0]["object"].get<std::string>(),
-                                   ssl["static"][0]["version"].get<std::string>());
-    if (go)
+    const auto& object = ssl["static"][0];
+    const auto where = fmt::format("{} ({})", object["object"].get<std::string>(),
+                                   object["version"].get<std::string>());
+    // A Go executable whose .symtab names librdkafka (confluent-kafka-go's
+    // default build) is the static path's, like the wheel; without it (stripped,
+    // or OpenSSL bound some other way) nothing can redirect its connections.
+    if (go && !object["librdkafka"].get<bool>())
       return {kDoctorWillNotWork,
-              fmt::format("Go binary with OpenSSL linked in statically, {} (confluent-kafka-go's "
-                          "default build): LD_PRELOAD cannot reach it. Build it with -tags "
-                          "dynamic (the system's librdkafka and libssl.so.3) and start it with "
-                          "`certswap exec`, or {}",
+              fmt::format("Go binary with OpenSSL linked in statically, {}, and no librdkafka "
+                          "symbols (stripped, or not confluent-kafka-go): LD_PRELOAD cannot "
+                          "reach it. Build it with -tags dynamic (the system's librdkafka and "
+                          "libssl.so.3), or keep its symbols (no -ldflags=-s), and start it with "
+                          "`certswap exec`; or {}",
                           where, kGoRecipe)};
-    return static_openssl_verdict(r, where, ssl["static"][0]["patched"].get<bool>());
+    return static_openssl_verdict(
+        r, where, object["patched"].get<bool>(),
+        go ? "confluent-kafka-go with -tags dynamic" : "Debian's python3-confluent-kafka");
   }
   if (ssl["dynamic"].empty() && !ssl["dynamic_1_1"].empty())
     return {kDoctorWillNotWork, "OpenSSL 1.1 is loaded; the preload library serves OpenSSL 3 only"};

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string_view>
 
 namespace certswap::cli {
 
@@ -19,5 +21,15 @@ bool read_at(std::ifstream& in, std::uint64_t offset, T* out, std::size_t count 
 // and later, kept by -ldflags=-s -w) or the Go build ID note. False for
 // anything unreadable or not a 64-bit little-endian ELF file.
 bool is_go_binary(const std::filesystem::path& file);
+
+// The value of `name` where the file's .dynsym, else its .symtab, defines it:
+// a Go executable with librdkafka linked in (confluent-kafka-go's default
+// build) exports nothing of it, so only its .symtab says so. nullopt for a
+// stripped or unreadable file.
+std::optional<std::uint64_t> symbol_value(const std::filesystem::path& file, std::string_view name);
+
+inline bool defines_symbol(const std::filesystem::path& file, std::string_view name) {
+  return symbol_value(file, name).has_value();
+}
 
 }  // namespace certswap::cli

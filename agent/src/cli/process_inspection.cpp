@@ -252,8 +252,12 @@ json inspect_process(int pid, const std::string& dir_flag) {
       if (name_starts(path, "libjvm.so")) jvm = path;
       const std::string clean =
           path.ends_with(" (deleted)") ? path.substr(0, path.size() - 10) : path;
-      if (auto v = openssl_version_inside(proc / "root" / fs::path(clean).relative_path()))
-        statically.push_back({{"object", path}, {"version", *v}, {"patched", patched(path)}});
+      const fs::path file = proc / "root" / fs::path(clean).relative_path();
+      if (auto v = openssl_version_inside(file))
+        statically.push_back({{"object", path},
+                              {"version", *v},
+                              {"librdkafka", defines_symbol(file, "rd_kafka_version")},
+                              {"patched", patched(path)}});
     }
   }
   r["openssl"] = {{"dynamic", dynamic}, {"dynamic_1_1", old_dynamic}, {"static", statically}};

@@ -11,7 +11,8 @@ namespace certswap::cli {
 std::string slurp(const std::filesystem::path& p);
 
 // The report doctor prints (and verdict() judges): exe, cmdline, go,
-// openssl {dynamic, dynamic_1_1, static}, preload, jvm {libjvm, agent},
+// openssl {dynamic, dynamic_1_1, static [{object, version, librdkafka,
+// patched}]}, preload, jvm {libjvm, agent},
 // reload_dir {path, from, problem}, open_files, tcp. `dir_flag` is the
 // directory the user expects the process to read (--dir; "" for none).
 nlohmann::json inspect_process(int pid, const std::string& dir_flag);

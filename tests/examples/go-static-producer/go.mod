@@ -1,0 +1,3 @@
+module certswap.test/go-static-producer
+
+go 1.26.0
