@@ -177,9 +177,12 @@ class TopicWatch:
         self.c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
         self.stamps = []
 
-    def count(self, since_ms=0):
-        """Records on the topic with a timestamp after since_ms."""
-        while True:
+    def count(self, since_ms=0, budget_s=1.0):
+        """Records on the topic with a timestamp after since_ms, as far as the
+        watch has read. Each call reads for at most budget_s, so a producer that
+        keeps pace with the watch cannot hold the caller (and its timeout) off."""
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
             batch = self.c.consume(500, timeout=0.1)
             self.stamps.extend(m.timestamp()[1] for m in batch if m.error() is None)
             if len(batch) < 500:
