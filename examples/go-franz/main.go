@@ -204,6 +204,8 @@ loop:
 	}
 
 	stopped := time.Now()
+	// Due when the stop came but never handed to the client.
+	unsent := max(0, int(stopped.Sub(start)/interval)+1-len(st.scheduled))
 	flushCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if err := cl.Flush(flushCtx); err != nil {
 		fmt.Fprintln(os.Stderr, "go-producer: not everything delivered within 30 s:", err)
@@ -219,6 +221,6 @@ loop:
 		}
 	}
 	emit(map[string]any{"event": "summary", "sent": len(st.scheduled), "delivered": len(st.latency),
-		"failed": len(st.failed), "unsent": 0, "reloads": st.reloads,
+		"failed": len(st.failed), "unsent": unsent, "reloads": st.reloads,
 		"rate": float64(len(st.scheduled)) / stopped.Sub(start).Seconds()})
 }
