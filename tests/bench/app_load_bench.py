@@ -11,6 +11,7 @@ the rate, survives a run that hangs or fails, and prints the table.
 """
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 WINDOWS = ("steady", "swap", "restart", "after")
 RUN_TIMEOUT = 900  # one family's run; past it the row says so and the next run starts
+TEARDOWN_TIMEOUT = 120
 
 
 def run_family(kind, rate, env, work):
@@ -28,15 +30,21 @@ def run_family(kind, rate, env, work):
     selector = f"test_producer_keeps_every_message_across_rotation and {kind}"
     problem = ""
     try:
-        # start_new_session: a run that times out is killed with its producer and broker helpers.
+        # A session of its own: a run that hangs gets SIGINT (pytest then tears its
+        # fixtures down: the producer stopped, the scenario's broker stopped), and
+        # SIGKILL for the whole group if even that hangs.
         p = subprocess.Popen([str(ROOT / "tests/examples/run.sh"), "-k", selector], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
         try:
             out, _ = p.communicate(timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, 9)
-            out, _ = p.communicate()
+            os.killpg(p.pid, signal.SIGINT)
+            try:
+                out, _ = p.communicate(timeout=TEARDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                out, _ = p.communicate()
             problem = f"timed out after {RUN_TIMEOUT} s"
         else:
             if p.returncode != 0:
