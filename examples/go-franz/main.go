@@ -2,16 +2,25 @@
 // certificate on every new connection, with no restart and no signal.
 //
 //	go-producer --credentials DIR --bootstrap HOST:PORT --topic T [--rate 200] [--no-reload]
+//	            [--latency-log FILE]
 //
 // It sends "0", "1", "2", ... (key "k<n mod 4>") at a fixed rate until
 // SIGTERM/SIGINT. The client's tls.Config comes from ReloadingTLSConfig
 // (certreload.go), so each handshake takes the generation DIR/..data points at.
 // With --no-reload the pair and the CA are loaded once, as most apps do.
 //
+// Message n is due at start + n/rate; a pause (Produce blocks while the
+// client's buffer is full) is caught up afterwards, so it shows as latency, not
+// as fewer messages.
+//
 // Stdout is JSON lines, like the other examples: started, reloaded, summary.
+// --latency-log FILE gets one line per message sent, "<due unix ms> <ms to
+// acknowledgement | failed | undelivered>", from which the tests cut the
+// windows around the swap and the broker restart.
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -22,18 +31,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-)
-
-const (
-	changeWindow = 2 * time.Second // "during": from the first reload until this long after
-	afterWindow  = 3 * time.Second // "after": the next few seconds; "later": the rest
 )
 
 var outMu sync.Mutex
@@ -49,18 +52,14 @@ type stats struct {
 	mu        sync.Mutex
 	scheduled []time.Time
 	latency   map[int]float64 // sequence number -> ms from scheduled send to delivery
-	failed    int
+	failed    map[int]bool
 	started   bool
 	reloads   int
-	reloadAt  time.Time
 }
 
 func (s *stats) onReload(generation string) {
 	s.mu.Lock()
 	s.reloads++
-	if s.reloads == 1 {
-		s.reloadAt = time.Now()
-	}
 	s.mu.Unlock()
 	emit(map[string]any{"event": "reloaded", "generation": generation})
 }
@@ -81,17 +80,28 @@ func loadOnce(dir string) (*tls.Config, error) {
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, RootCAs: roots}, nil
 }
 
-func percentiles(values []float64) map[string]any {
-	if len(values) == 0 {
-		return map[string]any{"n": 0, "p50": 0, "p99": 0}
+// writeLatencyLog writes one line per message sent, in the order sent.
+func (s *stats) writeLatencyLog(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
 	}
-	sort.Float64s(values)
-	p99 := len(values) * 99 / 100
-	if p99 > len(values)-1 {
-		p99 = len(values) - 1
+	w := bufio.NewWriter(f)
+	for seq, at := range s.scheduled {
+		fmt.Fprintf(w, "%.3f ", float64(at.UnixMicro())/1000)
+		if ms, ok := s.latency[seq]; ok {
+			fmt.Fprintf(w, "%.3f\n", ms)
+		} else if s.failed[seq] {
+			fmt.Fprintln(w, "failed")
+		} else {
+			fmt.Fprintln(w, "undelivered")
+		}
 	}
-	round := func(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
-	return map[string]any{"n": len(values), "p50": round(values[len(values)/2]), "p99": round(values[p99])}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func main() {
@@ -100,13 +110,14 @@ func main() {
 	topic := flag.String("topic", "", "topic")
 	rate := flag.Float64("rate", 200, "messages per second")
 	noReload := flag.Bool("no-reload", false, "load the certificate once (to show what breaks)")
+	latencyLog := flag.String("latency-log", "", "write each message's due time and latency here at exit")
 	flag.Parse()
 	if *dir == "" || *bootstrap == "" || *topic == "" || !(*rate > 0) {
-		fmt.Fprintln(os.Stderr, "usage: go-producer --credentials DIR --bootstrap HOST:PORT --topic T [--rate 200] [--no-reload]")
+		fmt.Fprintln(os.Stderr, "usage: go-producer --credentials DIR --bootstrap HOST:PORT --topic T [--rate 200] [--no-reload] [--latency-log FILE]")
 		os.Exit(64)
 	}
 
-	st := &stats{latency: map[int]float64{}}
+	st := &stats{latency: map[int]float64{}, failed: map[int]bool{}}
 	var tlsOpt kgo.Opt
 	if *noReload {
 		tlsCfg, err := loadOnce(*dir)
@@ -138,9 +149,10 @@ func main() {
 		kgo.SeedBrokers(*bootstrap),
 		tlsOpt,
 		kgo.DefaultProduceTopic(*topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent by default: no duplicate, no reordering
+		// Idempotent by default: no duplicate, no reordering. No record delivery
+		// timeout: a record waits for the broker however long it is away.
+		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(5*time.Millisecond),
-		kgo.RecordDeliveryTimeout(30*time.Second),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
 	)
 	if err != nil {
@@ -177,7 +189,7 @@ loop:
 					st.mu.Lock()
 					defer st.mu.Unlock()
 					if err != nil {
-						st.failed++
+						st.failed[seq] = true
 						fmt.Fprintf(os.Stderr, "delivery failed for %d: %v\n", seq, err)
 						return
 					}
@@ -191,6 +203,9 @@ loop:
 		}
 	}
 
+	stopped := time.Now()
+	// Due when the stop came but never handed to the client.
+	unsent := max(0, int(stopped.Sub(start)/interval)+1-len(st.scheduled))
 	flushCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if err := cl.Flush(flushCtx); err != nil {
 		fmt.Fprintln(os.Stderr, "go-producer: not everything delivered within 30 s:", err)
@@ -200,24 +215,12 @@ loop:
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	phases := map[string][]float64{"before": nil, "during": nil, "after": nil, "later": nil}
-	for seq, ms := range st.latency {
-		t := st.scheduled[seq]
-		switch {
-		case st.reloads == 0 || t.Before(st.reloadAt):
-			phases["before"] = append(phases["before"], ms)
-		case !t.After(st.reloadAt.Add(changeWindow)):
-			phases["during"] = append(phases["during"], ms)
-		case !t.After(st.reloadAt.Add(changeWindow + afterWindow)):
-			phases["after"] = append(phases["after"], ms)
-		default:
-			phases["later"] = append(phases["later"], ms)
+	if *latencyLog != "" {
+		if err := st.writeLatencyLog(*latencyLog); err != nil {
+			fmt.Fprintln(os.Stderr, "go-producer: cannot write the latency log:", err)
 		}
 	}
-	lat := map[string]any{}
-	for k, v := range phases {
-		lat[k] = percentiles(v)
-	}
 	emit(map[string]any{"event": "summary", "sent": len(st.scheduled), "delivered": len(st.latency),
-		"failed": st.failed, "reloads": st.reloads, "latency_ms": lat})
+		"failed": len(st.failed), "unsent": unsent, "reloads": st.reloads,
+		"rate": float64(len(st.scheduled)) / stopped.Sub(start).Seconds()})
 }

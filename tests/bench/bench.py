@@ -685,8 +685,10 @@ def main():
                    help="which of the many-targets modes to run")
     p.add_argument("--targets-key-type", default="rsa", choices=["rsa", "ec"],
                    help="keys of the many-targets users (ec: quicker to make on a slow machine)")
-    p.add_argument("--load-rates", default="10000", help="msg/s of the cpp-producer through a rotation")
+    p.add_argument("--load-runs", default="cpp:10000,java:5000",
+                   help="example producers (cpp, java, go, python) and msg/s, one rotation each")
     p.add_argument("--examples-bin", default=None, help="directory with cpp-producer (for --only load)")
+    p.add_argument("--go-producer", default=None, help="the built go-producer (for --only load go:RATE)")
     p.add_argument("--big-service", default="0,1000,10000", help="users in the service, one rotation each")
     p.add_argument("--kube-dir", default=None,
                    help="a running kube test bed (tests/testbed/kubernetes, kube.json) for --only secrets")
@@ -722,8 +724,9 @@ def main():
             dict(namespace=kube["namespace"], kubeconfig=kube["admin_kubeconfig"]))
     if "load" in only:
         import app_load_bench
+        runs = [(kind, int(rate)) for kind, rate in (r.split(":") for r in args.load_runs.split(","))]
         res["load"] = app_load_bench.app_load(args.testbed_dir, args.certswap, args.examples_bin,
-                                              [int(x) for x in args.load_rates.split(",")], table)
+                                              runs, table, args.go_producer)
     if "big-service" in only:
         import big_service_bench
         res["big_service"] = big_service_bench.big_service(tb, args.certswap,

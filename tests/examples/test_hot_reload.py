@@ -47,6 +47,14 @@ BEFORE_RENEWAL = 2 * RATE  # steady traffic on the old certificate
 AFTER_SWAP = 6 * RATE  # traffic on the new certificate before the old principal's ACLs go
 AFTER_RESTART = 2 * RATE  # traffic once every connection had to authenticate again
 PHASE_TIMEOUT = 90
+# The latency windows (see windows()): the steady window starts this long after
+# the first delivery, past the producer's start-up queue; the swap and restart
+# windows last this long after certswap rotate returned / the broker was back.
+STARTUP_S = 1.0
+SWAP_WINDOW_S = 2.0
+RESTART_WINDOW_S = 2.0
+# The examples that write a per-message latency log (--latency-log).
+LATENCY_LOG_KINDS = ("cpp", "java", "go")
 
 
 def wait_until(cond, timeout, what):
@@ -176,15 +184,37 @@ class TopicWatch:
                            "enable.auto.commit": False, "reconnect.backoff.ms": 100})
         self.c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
         self.stamps = []
+        self.values = []
 
-    def count(self, since_ms=0):
-        """Records on the topic with a timestamp after since_ms."""
-        while True:
-            batch = self.c.consume(500, timeout=0.1)
-            self.stamps.extend(m.timestamp()[1] for m in batch if m.error() is None)
+    def _read(self, budget_s):
+        """Reads for at most budget_s, so a producer that keeps pace with the
+        watch cannot hold the caller (and its timeout) off."""
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
+            batch = [m for m in self.c.consume(500, timeout=0.1) if m.error() is None]
+            self.stamps.extend(m.timestamp()[1] for m in batch)
+            self.values.extend(int(m.value()) for m in batch)
             if len(batch) < 500:
                 break
+
+    def count(self, since_ms=0, budget_s=1.0):
+        """Records on the topic with a timestamp after since_ms, as far as the
+        watch has read."""
+        self._read(budget_s)
         return sum(1 for ts in self.stamps if ts > since_ms)
+
+    def count_due_after(self, since_ms, budget_s=1.0):
+        """Records of a numbered stream at RATE that were due after since_ms.
+        Message n is due n/RATE after the start, which is at most its timestamp
+        minus n/RATE (a message is never sent early): an app still working off
+        a backlog has sent late messages after since_ms, but not yet the ones
+        due then."""
+        self._read(budget_s)
+        if not self.values:
+            return 0
+        start_ms = min(ts - v * 1000 / RATE for v, ts in zip(self.values, self.stamps))
+        first = (since_ms - start_ms) * RATE / 1000
+        return sum(1 for v in self.values if v > first)
 
     def close(self):
         self.c.close()
@@ -343,17 +373,63 @@ def stream_intact(values_by_partition, sent):
     return problems
 
 
-def report(name, summary):
-    lat = summary["latency_ms"]
-    rows = "\n".join(f"| {phase} | {lat[phase]['n']} | {lat[phase]['p50']} | {lat[phase]['p99']} |"
-                     for phase in ("before", "during", "after", "later") if phase in lat)
-    print(f"\n{name}: produce latency around the swap (ms, scheduled send to delivery; "
-          "'later' includes the broker restart)\n"
-          f"| phase | messages | p50 | p99 |\n|---|---|---|---|\n{rows}\n", file=sys.stderr)
+def read_latency_log(path):
+    """The per-message log of an example (--latency-log): [(scheduled unix ms,
+    latency ms or None when the message failed or was never reported)]."""
+    records = []
+    with open(path) as f:
+        for line in f:
+            at, outcome = line.split()
+            records.append((float(at), None if outcome in ("failed", "undelivered") else float(outcome)))
+    return records
+
+
+def percentiles(values):
+    v = sorted(values)
+    if not v:
+        return {"n": 0, "p50": None, "p99": None}
+    return {"n": len(v), "p50": round(v[len(v) // 2], 2),
+            "p99": round(v[min(len(v) - 1, len(v) * 99 // 100)], 2)}
+
+
+def windows(records, timeline):
+    """Produce latency per window, cut the same way for every example from the
+    harness's own timeline (unix ms) and the messages' scheduled send times:
+      steady:  from STARTUP_S after the first delivery until certswap rotate starts;
+      swap:    from rotate until SWAP_WINDOW_S after it returned (or the restart);
+      restart: from the broker's stop until RESTART_WINDOW_S after it was back;
+      after:   from there until the app was stopped.
+    Messages between the swap and restart windows (the producer running on the
+    new certificate) are in none. A message in a window that failed or was
+    never reported counts as "lost" there."""
+    t = timeline
+    bounds = {
+        "steady": (t["started"] + STARTUP_S * 1000, t["rotate"]),
+        "swap": (t["rotate"], min(t["rotated"] + SWAP_WINDOW_S * 1000, t["restart"])),
+        "restart": (t["restart"], t["restarted"] + RESTART_WINDOW_S * 1000),
+        "after": (t["restarted"] + RESTART_WINDOW_S * 1000, t["stop"]),
+    }
+    out = {}
+    for name, (lo, hi) in bounds.items():
+        inside = [ms for at, ms in records if lo <= at < hi]
+        out[name] = {**percentiles([ms for ms in inside if ms is not None]),
+                     "lost": sum(1 for ms in inside if ms is None), "seconds": round((hi - lo) / 1000, 1)}
+    return out
+
+
+def report(name, summary, timeline=None, latency_log=None):
+    extra = {}
+    if latency_log and Path(latency_log).exists():
+        extra["windows"] = windows(read_latency_log(latency_log), timeline)
+        rows = "\n".join(f"| {w} | {v['seconds']} | {v['n']} | {v['p50']} | {v['p99']} |"
+                         for w, v in extra["windows"].items())
+        print(f"\n{name}: produce latency per window (ms, scheduled send to delivery)\n"
+              f"| window | s | messages | p50 | p99 |\n|---|---|---|---|---|\n{rows}\n",
+              file=sys.stderr)
     out = os.environ.get("CERTSWAP_EXAMPLES_REPORT")
     if out:
         with open(out, "a") as f:
-            f.write(json.dumps({"example": name, **summary}) + "\n")
+            f.write(json.dumps({"example": name, "target_rate": RATE, **summary, **extra}) + "\n")
 
 
 @pytest.fixture
@@ -368,10 +444,12 @@ def scenario(tmp_path):
         s.close()
 
 
-def producer_argv(kind, s, reload):
+def producer_argv(kind, s, reload, latency_log):
     bins = Path(os.environ["CERTSWAP_EXAMPLES_BIN"])
     common = ["--credentials", str(s.out), "--bootstrap", s.broker.bootstrap, "--topic", s.topic,
               "--rate", str(RATE)]
+    if kind in LATENCY_LOG_KINDS:
+        common += ["--latency-log", str(latency_log)]
     if kind == "cpp":
         argv = [str(bins / "cpp-producer"), *common]
     elif kind == "python":
@@ -413,10 +491,16 @@ def run_producer_rotation(kind, s, reload):
     old = s.current_principal()
     s.acls.grant(old, s.topic)
 
-    app = App(producer_argv(kind, s, reload), s.tmp / f"{kind}-producer.log")
+    latency_log = s.tmp / f"{kind}-latency.log"
+    app = App(producer_argv(kind, s, reload, latency_log), s.tmp / f"{kind}-producer.log")
+    timeline = {}  # unix ms of each step, for the latency windows
+    now_ms = lambda: time.time() * 1000  # noqa: E731
     try:
-        assert app.wait_for("started", 60), "the example never delivered a message"
-        wait_until(lambda: s.watch.count() >= BEFORE_RENEWAL, PHASE_TIMEOUT,
+        started = app.wait_for("started", 60)
+        assert started, "the example never delivered a message"
+        timeline["started"] = started["_t"] * 1000
+        steady_ms = timeline["started"] + STARTUP_S * 1000
+        wait_until(lambda: s.watch.count_due_after(steady_ms) >= BEFORE_RENEWAL, PHASE_TIMEOUT,
                    f"{BEFORE_RENEWAL} messages on the old certificate before the renewal")
         s.renew()
         new = s.current_principal()
@@ -425,15 +509,18 @@ def run_producer_rotation(kind, s, reload):
         # Java and Go get no signal: their handshakes read ..data (and the JVM
         # would take SIGHUP as a shutdown).
         notify = [] if per_handshake else ["--notify-signal", "SIGHUP", "--notify-pid", str(app.proc.pid)]
+        timeline["rotate"] = now_ms()
         r = s.certswap("rotate", *notify)
+        timeline["rotated"] = now_ms()
         assert r.returncode == 0, "certswap rotate failed"
         assert s.ack_count() == 1, "certswap did not acknowledge the renewal exactly once"
 
         if per_handshake:
             # Java and Go keep established connections (new ones get the new set), so the
             # restart comes first: it makes every connection authenticate again.
+            timeline["restart"] = now_ms()
             s.broker.restart()
-            mark_ms = time.time() * 1000
+            timeline["restarted"] = mark_ms = now_ms()
             reloaded = app.wait_for("reloaded", 30) if reload else None
             # Only connections made after the restart carry traffic now: with the
             # reload, that is the new certificate.
@@ -442,29 +529,43 @@ def run_producer_rotation(kind, s, reload):
             log_mark = s.broker.log_size()
             s.acls.revoke(old)
         else:
-            mark_ms = time.time() * 1000
+            mark_ms = now_ms()
             reloaded = app.wait_for("reloaded", 30) if reload else None
             if reloaded:
                 mark_ms = reloaded["_t"] * 1000
-            # Steady traffic on the new certificate (the report's "after" phase);
-            # without the reload, the old certificate still has its ACLs here.
+            # Steady traffic on the new certificate; without the reload, the old
+            # certificate still has its ACLs here.
             wait_until(lambda: s.watch.count(mark_ms) >= AFTER_SWAP, PHASE_TIMEOUT,
                        f"{AFTER_SWAP} messages after the swap, before the revocation")
             s.acls.revoke(old)
+            timeline["restart"] = now_ms()
             s.broker.restart()
+            timeline["restarted"] = now_ms()
             log_mark = s.broker.log_size()
         if reload:
             assert reloaded, "the example did not report a reload"
         restarted_at_ms = time.time() * 1000
-        wait_for_traffic_after(s, old, restarted_at_ms, log_mark, expect_traffic=reload)
+        # The "after" window begins RESTART_WINDOW_S after the broker was back:
+        # wait for messages due in it, not for the backlog of the restart.
+        # (For Java and Go the revocation comes later: wait past it too.)
+        after_ms = max(timeline["restarted"] + RESTART_WINDOW_S * 1000, restarted_at_ms)
+        wait_for_traffic_after(s, old, None, log_mark, expect_traffic=reload,
+                               count=lambda: s.watch.count_due_after(after_ms),
+                               what=f"{AFTER_RESTART} messages due after the restart window delivered")
     finally:
+        timeline["stop"] = now_ms()
         summary = app.stop()
     assert summary, "the example printed no summary"
-    report(f"{kind}-producer" + ("" if reload else " (reload off)"), summary)
 
     got = s.read_all()
     values = {p: [v for v, _ in recs] for p, recs in got.items()}
     problems = stream_intact(values, summary["sent"])
+    seen = [v for part in values.values() for v in part]
+    stream = {"lost": len(set(range(summary["sent"])) - set(seen)),
+              "duplicated": len(seen) - len(set(seen))}
+    complete = all(k in timeline for k in ("started", "rotate", "rotated", "restart", "restarted"))
+    report(f"{kind}-producer" + ("" if reload else " (reload off)"), {**summary, **stream}, timeline,
+           latency_log if complete else None)
     if summary["failed"]:
         problems.append(f"{summary['failed']} deliveries failed")
     after_restart = sum(1 for recs in got.values() for _, ts in recs if ts > restarted_at_ms)

@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Properties;
@@ -25,32 +24,41 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *
  * <pre>
  * NumberedProducer --credentials DIR --password-file FILE --bootstrap HOST:PORT --topic TOPIC
- *                  [--rate 200] [--no-reload]
+ *                  [--rate 200] [--no-reload] [--latency-log FILE]
  * </pre>
  *
  * Without --no-reload the client uses {@link ReloadingSslEngineFactory}; with it, the
  * built-in SSL settings (the stores are read once, when the producer is created).
+ *
+ * <p>Message n is due at start + n / rate, and the schedule is kept: when send() blocks
+ * (metadata wait, full buffer) the messages that came due meanwhile are sent as soon as it
+ * returns, so a stall shows as latency and as "late" (sent more than 1 s after it was due),
+ * never as fewer messages. The summary gives what was sent, delivered, failed, late, due but
+ * never sent when the stop came ("unsent"), and the rate achieved. --latency-log FILE gets one
+ * line per message sent: "&lt;due unix ms&gt; &lt;ms from due to acknowledgement | failed |
+ * undelivered&gt;".
  */
 public final class NumberedProducer {
-    private static final long DURING_NANOS = 2_000_000_000L;
-
-    private enum Phase { BEFORE, DURING, AFTER }
+    private static final long LATE_NANOS = 1_000_000_000L;
+    private static final long NO_REPORT = -1, FAILED = -2;
 
     private static final Object OUT_LOCK = new Object();
 
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong delivered = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
+    private final AtomicLong late = new AtomicLong();
     private final AtomicLong reloads = new AtomicLong();
     private final AtomicBoolean started = new AtomicBoolean();
-    private volatile boolean reloaded;
-    private volatile long firstReloadNanos;
-    private final List<List<Long>> latencies = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+    // Per message sent: nanoseconds from due to acknowledgement, NO_REPORT or FAILED.
+    private final List<Long> outcomes = new ArrayList<>();
+    private volatile long startNanos, startWallMillis, stopNanos;
+    private volatile double periodNanos;
 
     private volatile boolean running = true;
 
     public static void main(String[] args) throws Exception {
-        String credentials = null, passwordFile = null, bootstrap = null, topic = null;
+        String credentials = null, passwordFile = null, bootstrap = null, topic = null, latencyLog = null;
         double rate = 200;
         boolean reload = true;
         for (int i = 0; i < args.length; i++) {
@@ -61,6 +69,7 @@ public final class NumberedProducer {
                 case "--topic": topic = value(args, ++i); break;
                 case "--rate": rate = Double.parseDouble(value(args, ++i)); break;
                 case "--no-reload": reload = false; break;
+                case "--latency-log": latencyLog = value(args, ++i); break;
                 default: usage("unknown argument " + args[i]);
             }
         }
@@ -70,11 +79,12 @@ public final class NumberedProducer {
         if (!(rate > 0)) {
             usage("--rate must be > 0");
         }
-        new NumberedProducer().run(Paths.get(credentials), Paths.get(passwordFile), bootstrap, topic, rate, reload);
+        new NumberedProducer().run(Paths.get(credentials), Paths.get(passwordFile), bootstrap, topic, rate, reload,
+                latencyLog == null ? null : Paths.get(latencyLog));
     }
 
-    private void run(Path dir, Path passwordFile, String bootstrap, String topic, double rate, boolean reload)
-            throws IOException {
+    private void run(Path dir, Path passwordFile, String bootstrap, String topic, double rate, boolean reload,
+            Path latencyLog) throws IOException {
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
@@ -82,8 +92,9 @@ public final class NumberedProducer {
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "5");
-        // delivery.timeout.ms must be >= linger.ms + request.timeout.ms (30 s by default).
-        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
+        // A record waits for the broker however long it is away (a restart under load
+        // took more than 30 s) instead of failing; idempotence keeps it once and in order.
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Integer.toString(Integer.MAX_VALUE));
         props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
         props.put(ProducerConfig.RECONNECT_BACKOFF_MS_CONFIG, "100");
         props.put(ProducerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "1000");
@@ -112,6 +123,7 @@ public final class NumberedProducer {
         KafkaProducer<String, String> producer = new KafkaProducer<>(props);
         Thread sender = Thread.currentThread();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopNanos = System.nanoTime();
             running = false;
             LockSupport.unpark(sender);
             try {
@@ -125,6 +137,9 @@ public final class NumberedProducer {
             } catch (RuntimeException e) {
                 System.err.println("closing the producer: " + e);
             }
+            if (latencyLog != null) {
+                writeLatencyLog(latencyLog);
+            }
             emit(summary());
             System.out.flush();
             System.err.flush();
@@ -132,41 +147,49 @@ public final class NumberedProducer {
             Runtime.getRuntime().halt(0);
         }, "shutdown"));
 
-        long period = (long) (1e9 / rate);
-        long next = System.nanoTime();
+        periodNanos = 1e9 / rate;
+        startWallMillis = System.currentTimeMillis();
+        startNanos = System.nanoTime();
         long seq = 0;
         while (running) {
+            long due = dueNanos(seq);
             long now = System.nanoTime();
-            if (now < next) {
-                LockSupport.parkNanos(next - now);
+            if (now < due) {
+                LockSupport.parkNanos(due - now);
                 continue;
             }
-            // After a blocking send() (metadata wait, full buffer) resume the rate, not a burst.
-            if (now - next > 1_000_000_000L) {
-                next = now;
-            }
-            next += period;
-            send(producer, topic, seq++);
+            send(producer, topic, seq++, due, now);
         }
     }
 
-    private void send(KafkaProducer<String, String> producer, String topic, long seq) {
-        long t0 = System.nanoTime();
-        Phase phase = phaseAt(t0);
+    private long dueNanos(long seq) {
+        return startNanos + Math.round(seq * periodNanos);
+    }
+
+    private void send(KafkaProducer<String, String> producer, String topic, long seq, long due, long now) {
+        if (now - due > LATE_NANOS) {
+            late.incrementAndGet();
+        }
+        synchronized (outcomes) {
+            outcomes.add(NO_REPORT);
+        }
+        int index = (int) seq;
         ProducerRecord<String, String> record = new ProducerRecord<>(topic, "k" + (seq % 4), Long.toString(seq));
         try {
             producer.send(record, (metadata, exception) -> {
                 if (exception == null) {
-                    long latency = System.nanoTime() - t0;
-                    List<Long> l = latencies.get(phase.ordinal());
-                    synchronized (l) {
-                        l.add(latency);
+                    long latency = System.nanoTime() - due;
+                    synchronized (outcomes) {
+                        outcomes.set(index, latency);
                     }
                     delivered.incrementAndGet();
                     if (started.compareAndSet(false, true)) {
                         emit("{\"event\":\"started\"}");
                     }
                 } else {
+                    synchronized (outcomes) {
+                        outcomes.set(index, FAILED);
+                    }
                     failed.incrementAndGet();
                     System.err.println("delivery failed for " + seq + ": " + exception);
                 }
@@ -174,59 +197,55 @@ public final class NumberedProducer {
             sent.incrementAndGet();
         } catch (RuntimeException e) {
             // send() itself refused the record (e.g. metadata not available in max.block.ms).
+            synchronized (outcomes) {
+                outcomes.set(index, FAILED);
+            }
             sent.incrementAndGet();
             failed.incrementAndGet();
             System.err.println("delivery failed for " + seq + ": " + e);
         }
     }
 
-    private Phase phaseAt(long t) {
-        if (!reloaded) {
-            return Phase.BEFORE;
-        }
-        return t - firstReloadNanos < DURING_NANOS ? Phase.DURING : Phase.AFTER;
-    }
-
     private void onReload(String generation) {
-        if (reloads.getAndIncrement() == 0) {
-            firstReloadNanos = System.nanoTime();
-            reloaded = true;
-        }
+        reloads.incrementAndGet();
         emit("{\"event\":\"reloaded\",\"generation\":\"" + jsonEscape(generation) + "\"}");
     }
 
-    private String summary() {
+    private void writeLatencyLog(Path path) {
         StringBuilder sb = new StringBuilder();
-        sb.append("{\"event\":\"summary\",\"sent\":").append(sent.get())
-          .append(",\"delivered\":").append(delivered.get())
-          .append(",\"failed\":").append(failed.get())
-          .append(",\"reloads\":").append(reloads.get())
-          .append(",\"latency_ms\":{");
-        for (Phase p : Phase.values()) {
-            if (p.ordinal() > 0) {
-                sb.append(',');
+        synchronized (outcomes) {
+            for (int i = 0; i < outcomes.size(); i++) {
+                double dueMillis = startWallMillis + i * periodNanos / 1e6;
+                long outcome = outcomes.get(i);
+                sb.append(String.format(Locale.ROOT, "%.3f ", dueMillis));
+                if (outcome == FAILED) {
+                    sb.append("failed\n");
+                } else if (outcome == NO_REPORT) {
+                    sb.append("undelivered\n");
+                } else {
+                    sb.append(String.format(Locale.ROOT, "%.3f\n", outcome / 1e6));
+                }
             }
-            long[] v;
-            List<Long> l = latencies.get(p.ordinal());
-            synchronized (l) {
-                v = l.stream().mapToLong(Long::longValue).toArray();
-            }
-            Arrays.sort(v);
-            sb.append('"').append(p.name().toLowerCase()).append("\":{\"n\":").append(v.length)
-              .append(",\"p50\":").append(percentile(v, 50))
-              .append(",\"p99\":").append(percentile(v, 99)).append('}');
         }
-        return sb.append("}}").toString();
+        try {
+            Files.write(path, sb.toString().getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            System.err.println("NumberedProducer: cannot write the latency log " + path + ": " + e);
+        }
     }
 
-    /** Nearest-rank percentile in milliseconds (one decimal), null when there is no sample. */
-    private static String percentile(long[] sorted, int p) {
-        if (sorted.length == 0) {
-            return "null";
-        }
-        int rank = (int) Math.ceil(p / 100.0 * sorted.length);
-        long nanos = sorted[Math.max(0, rank - 1)];
-        return String.format(Locale.ROOT, "%.1f", nanos / 1e6);
+    private String summary() {
+        double seconds = (stopNanos - startNanos) / 1e9;
+        // Due when the stop came but never handed to send(): a stall the stop cut short.
+        long due = periodNanos > 0 ? (long) Math.floor((stopNanos - startNanos) / periodNanos) + 1 : 0;
+        long unsent = Math.max(0, due - sent.get());
+        return "{\"event\":\"summary\",\"sent\":" + sent.get()
+                + ",\"delivered\":" + delivered.get()
+                + ",\"failed\":" + failed.get()
+                + ",\"late\":" + late.get()
+                + ",\"unsent\":" + unsent
+                + ",\"reloads\":" + reloads.get()
+                + ",\"rate\":" + String.format(Locale.ROOT, "%.1f", seconds > 0 ? sent.get() / seconds : 0.0) + "}";
     }
 
     private static void emit(String line) {
@@ -265,7 +284,7 @@ public final class NumberedProducer {
     private static void usage(String message) {
         System.err.println("NumberedProducer: " + message);
         System.err.println("usage: NumberedProducer --credentials DIR --password-file FILE --bootstrap HOST:PORT"
-                + " --topic TOPIC [--rate 200] [--no-reload]");
+                + " --topic TOPIC [--rate 200] [--no-reload] [--latency-log FILE]");
         System.exit(64);
     }
 }
