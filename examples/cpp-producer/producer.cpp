@@ -81,20 +81,29 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
 
 // A producer built from the generation DIR/..data points at now, ready once it
 // has described the topic over mTLS (so the principal is authorized).
+// `native`: the librdkafka reloads the files itself (has_native_reload()).
 Producer make_producer(const std::string& dir, const std::string& bootstrap,
-                       const std::string& topic, Stats& stats, std::string& error) {
-  auto set = certswap_reload::read_pem_set(dir, error);
-  if (!set) return nullptr;
+                       const std::string& topic, bool native, Stats& stats, std::string& error) {
   // message.timeout.ms 0: a message waits for the broker however long it is
   // away (a restart under load took more than 30 s), instead of failing; the
   // idempotent producer keeps order and sends it once when the broker is back.
-  rd_kafka_conf_t* conf = certswap_reload::make_conf({{"bootstrap.servers", bootstrap.c_str()},
-                                                      {"enable.idempotence", "true"},
-                                                      {"acks", "all"},
-                                                      {"linger.ms", "5"},
-                                                      {"message.timeout.ms", "0"},
-                                                      {"reconnect.backoff.ms", "100"}},
-                                                     *set, error);
+  const certswap_reload::Properties properties = {{"bootstrap.servers", bootstrap.c_str()},
+                                                  {"enable.idempotence", "true"},
+                                                  {"acks", "all"},
+                                                  {"linger.ms", "5"},
+                                                  {"message.timeout.ms", "0"},
+                                                  {"reconnect.backoff.ms", "100"}};
+  rd_kafka_conf_t* conf = nullptr;
+  std::string generation;
+  if (native) {
+    generation = certswap_reload::link_target(dir + "/..data");
+    conf = certswap_reload::make_native_conf(properties, dir, error);
+  } else {
+    auto set = certswap_reload::read_pem_set(dir, error);
+    if (!set) return nullptr;
+    generation = set->generation;
+    conf = certswap_reload::make_conf(properties, *set, error);
+  }
   if (!conf) return nullptr;
   char errstr[512];
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -113,8 +122,7 @@ Producer make_producer(const std::string& dir, const std::string& bootstrap,
   if (md) rd_kafka_metadata_destroy(md);
   rd_kafka_topic_destroy(rkt);
   if (err) {
-    error = std::string("generation ") + set->generation + " cannot describe " + topic + ": " +
-            rd_kafka_err2str(err);
+    error = "generation " + generation + " cannot describe " + topic + ": " + rd_kafka_err2str(err);
     return nullptr;
   }
   return rk;
@@ -172,6 +180,12 @@ int main(int argc, char** argv) {
   const std::string dir = args["credentials"], bootstrap = args["bootstrap"], topic = args["topic"];
   const double rate = args.count("rate") ? std::stod(args["rate"]) : 200.0;
   const bool reload = !args.count("no-reload");
+  // librdkafka's own reload, where the librdkafka this runs with has it, is
+  // preferred to a new handle: nothing to flush, no second connection set.
+  const bool native = reload && certswap_reload::has_native_reload();
+  std::fprintf(stderr, "cpp-producer: librdkafka %s, %s\n", rd_kafka_version_str(),
+               native ? "reloads the files itself (ssl.certificate.refresh.interval.ms)"
+                      : "no own reload: a new generation gets a new handle");
 
   example::catch_signals();
 
@@ -179,7 +193,7 @@ int main(int argc, char** argv) {
   stats.records.reserve(1 << 20);
   certswap_reload::GenerationWatch watch(dir);
   std::string error;
-  Producer producer = make_producer(dir, bootstrap, topic, stats, error);
+  Producer producer = make_producer(dir, bootstrap, topic, native, stats, error);
   if (!producer) {
     std::fprintf(stderr, "cpp-producer: %s\n", error.c_str());
     return 1;
@@ -199,9 +213,17 @@ int main(int argc, char** argv) {
       example::g_hup = 0;
       watch.request_check();
     }
-    if (reload && watch.changed()) pending = true;
+    if (reload && watch.changed()) {
+      if (native) {  // librdkafka takes it within its interval
+        ++reloads;
+        example::emit(R"({"event":"reloaded","native":true,"generation":")" + watch.current() +
+                      R"("})");
+      } else {
+        pending = true;
+      }
+    }
     if (pending && Clock::now() >= retry_at) {
-      Producer fresh = make_producer(dir, bootstrap, topic, stats, error);
+      Producer fresh = make_producer(dir, bootstrap, topic, native, stats, error);
       if (!fresh) {
         std::fprintf(stderr, "cpp-producer: keeping the current certificate: %s\n", error.c_str());
         retry_at = Clock::now() + std::chrono::seconds(2);
