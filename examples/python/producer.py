@@ -74,6 +74,8 @@ class NumberedProducer:
         self.scheduled = []      # scheduled send time per sequence number
         self.latency = {}        # sequence number -> ms from scheduled send to delivery
         self.failed = 0
+        self.failed_seqs = set()
+        self.stop = []           # non-empty once SIGTERM/SIGINT came
         self.started = False
         self.reloads = []        # (signalled, switched) per switch
         self.native = not args.no_reload and has_native_reload()
@@ -103,7 +105,10 @@ class NumberedProducer:
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
-            "message.timeout.ms": 30000,
+            # 0: a message waits for the broker however long it is away (a
+            # restart under load took more than 30 s) instead of failing; the
+            # idempotent producer keeps order and sends it once.
+            "message.timeout.ms": 0,
             "reconnect.backoff.ms": 100,
             # librdkafka doubles the wait between reconnections up to this
             # bound (default 10 s): after a broker restart, Debian's 2.0.2
@@ -121,6 +126,7 @@ class NumberedProducer:
         def report(err, _msg):
             if err is not None:
                 self.failed += 1
+                self.failed_seqs.add(seq)
                 print(f"delivery failed for {seq}: {err}", file=sys.stderr, flush=True)
                 return
             self.latency[seq] = (time.monotonic() - self.scheduled[seq]) * 1000
@@ -130,16 +136,28 @@ class NumberedProducer:
         return report
 
     def produce(self, producer, seq):
-        try:
-            producer.produce(self.args.topic, key=f"k{seq % 4}", value=str(seq),
-                             on_delivery=self.on_delivery(seq))
-        except (KafkaException, BufferError) as e:
-            self.failed += 1
-            print(f"delivery failed for {seq}: {e}", file=sys.stderr, flush=True)
+        while True:
+            try:
+                producer.produce(self.args.topic, key=f"k{seq % 4}", value=str(seq),
+                                 on_delivery=self.on_delivery(seq))
+                return
+            except BufferError:
+                # The local queue is full (the broker away, or slower than the
+                # rate): serve delivery reports, which frees room, and offer the
+                # same message again, so no rate or outage drops one. Asked to
+                # stop meanwhile, it stays unsent ("undelivered" in the log).
+                if self.stop:
+                    return
+                producer.poll(0.1)
+            except KafkaException as e:
+                self.failed += 1
+                self.failed_seqs.add(seq)
+                print(f"delivery failed for {seq}: {e}", file=sys.stderr, flush=True)
+                return
 
     def run(self):
         hup = []
-        stop = []
+        stop = self.stop
         signal.signal(signal.SIGHUP, lambda *_: hup.append(1))
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
         signal.signal(signal.SIGINT, lambda *_: stop.append(1))
@@ -151,6 +169,7 @@ class NumberedProducer:
         retirer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retire-producer")
         interval = 1.0 / self.args.rate
         start = time.monotonic()
+        wall_start = time.time()
         pending = None   # when a change was signalled and not yet switched to
         retry_at = 0.0
         building = None  # the Future of make_producer()
@@ -219,9 +238,22 @@ class NumberedProducer:
                 phases["after"].append(ms)
             else:
                 phases["later"].append(ms)
+        if self.args.latency_log:
+            self.write_latency_log(self.args.latency_log, start, wall_start)
         emit({"event": "summary", "sent": len(self.scheduled), "delivered": len(self.latency),
               "failed": self.failed, "reloads": len(reloads),
               "latency_ms": {k: percentiles(v) for k, v in phases.items()}})
+
+
+    def write_latency_log(self, path, start, wall_start):
+        """One line per message, as the C++, Java and Go examples write it:
+        "<scheduled unix ms> <ms to delivery report | failed | undelivered>"."""
+        with open(path, "w") as f:
+            for seq, at in enumerate(self.scheduled):
+                ms = self.latency.get(seq)
+                outcome = "failed" if seq in self.failed_seqs else \
+                    "undelivered" if ms is None else f"{ms:.3f}"
+                f.write(f"{(wall_start + at - start) * 1000:.3f} {outcome}\n")
 
 
 def retire(producer):
@@ -252,6 +284,7 @@ def main():
     parser.add_argument("--topic", required=True)
     parser.add_argument("--rate", type=float, default=200.0, help="messages per second")
     parser.add_argument("--no-reload", action="store_true", help="ignore SIGHUP (to show what breaks)")
+    parser.add_argument("--latency-log", help="write each message's scheduled time and latency here")
     NumberedProducer(parser.parse_args()).run()
 
 

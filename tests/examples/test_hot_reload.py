@@ -54,7 +54,7 @@ STARTUP_S = 1.0
 SWAP_WINDOW_S = 2.0
 RESTART_WINDOW_S = 2.0
 # The examples that write a per-message latency log (--latency-log).
-LATENCY_LOG_KINDS = ("cpp", "java", "go")
+LATENCY_LOG_KINDS = ("cpp", "java", "go", "python")
 
 
 def wait_until(cond, timeout, what):
