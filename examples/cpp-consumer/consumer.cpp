@@ -47,7 +47,11 @@ Consumer make_consumer(const Options& o, bool native, std::string& error) {
                                                   {"enable.auto.commit", "false"},
                                                   {"auto.offset.reset", "earliest"},
                                                   {"session.timeout.ms", "45000"},
-                                                  {"reconnect.backoff.ms", "100"}};
+                                                  {"reconnect.backoff.ms", "100"},
+                                                  // librdkafka before 2.10 (Debian's 2.0.2):
+                                                  // see examples/README.md, "what to set".
+                                                  {"socket.nagle.disable", "true"},
+                                                  {"reconnect.backoff.max.ms", "1000"}};
   rd_kafka_conf_t* conf = nullptr;
   if (native) {
     conf = certswap_reload::make_native_conf(properties, o.dir, error);

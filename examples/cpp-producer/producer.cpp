@@ -92,7 +92,11 @@ Producer make_producer(const std::string& dir, const std::string& bootstrap,
                                                   {"acks", "all"},
                                                   {"linger.ms", "5"},
                                                   {"message.timeout.ms", "0"},
-                                                  {"reconnect.backoff.ms", "100"}};
+                                                  {"reconnect.backoff.ms", "100"},
+                                                  // librdkafka before 2.10 (Debian's 2.0.2):
+                                                  // see examples/README.md, "what to set".
+                                                  {"socket.nagle.disable", "true"},
+                                                  {"reconnect.backoff.max.ms", "1000"}};
   rd_kafka_conf_t* conf = nullptr;
   std::string generation;
   if (native) {
