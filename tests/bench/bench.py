@@ -219,13 +219,14 @@ def wait_until(predicate, timeout, step=0.002):
     return False
 
 
-def pct(values, q):
-    v = sorted(values)
-    return v[max(0, math.ceil(q / 100 * len(v)) - 1)]
-
-
 def mib(kib):
     return kib / 1024
+
+
+def pct(values, q):
+    """The q-th percentile (nearest rank); NaN for no values."""
+    v = sorted(values)
+    return v[max(0, math.ceil(q / 100 * len(v)) - 1)] if v else float("nan")
 
 
 def table(title, command, header, rows, notes=()):

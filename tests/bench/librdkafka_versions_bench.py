@@ -31,7 +31,6 @@ The script runs itself as the producer (--child) under each python.
 """
 import argparse
 import json
-import math
 import os
 import signal
 import statistics
@@ -40,6 +39,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import pct, table as markdown_table  # noqa: E402 (beside this file)
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_SH = ROOT / "tests/testbed/kafka/kafka-broker.sh"
@@ -99,20 +100,8 @@ def child(args):
 
 # ---------------------------------------------------------------- the bench
 
-def pct(values, q):
-    v = sorted(values)
-    return v[max(0, math.ceil(q / 100 * len(v)) - 1)] if v else float("nan")
-
-
 def table(title, header, rows, notes=()):
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    for n in notes:
-        print(f"\n{n}")
-    sys.stdout.flush()
+    markdown_table(title, None, header, rows, notes)
 
 
 def load():

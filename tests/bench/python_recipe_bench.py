@@ -28,7 +28,6 @@ The script runs itself (--child) as the recipe's process under each python.
 import argparse
 import importlib.util
 import json
-import math
 import os
 import secrets
 import signal
@@ -40,6 +39,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from bench import pct, table as markdown_table  # noqa: E402 (beside this file)
 
 ROOT = Path(__file__).resolve().parents[2]
 WARMUP_S = 3.0
@@ -143,20 +144,8 @@ def child(args):
 
 # ---------------------------------------------------------------- the bench
 
-def pct(values, q):
-    v = sorted(values)
-    return v[max(0, math.ceil(q / 100 * len(v)) - 1)] if v else float("nan")
-
-
 def table(title, header, rows, notes=()):
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    for n in notes:
-        print(f"\n{n}")
-    sys.stdout.flush()
+    markdown_table(title, None, header, rows, notes)
 
 
 class Testbed:

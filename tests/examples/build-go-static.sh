@@ -13,14 +13,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="$1"
-go="$(command -v go || true)"
-[ -n "$go" ] || go=/usr/local/go/bin/go
-[ -x "$go" ] || go="${CERTSWAP_CACHE_DIR:-$HOME/.cache/certswap}/go-1.26.8/bin/go"
-[ -x "$go" ] || { echo "build-go-static.sh: no Go toolchain (go on PATH, /usr/local/go/bin/go or the one tests/testbed/kubernetes/build-kube.sh fetches)" >&2; exit 1; }
+source "$here/go-toolchain.sh"
 for a in librdkafka.a libssl.a libcrypto.a; do
   [ -f "/usr/lib/x86_64-linux-gnu/$a" ] || { echo "build-go-static.sh: /usr/lib/x86_64-linux-gnu/$a missing: install librdkafka-dev and libssl-dev" >&2; exit 1; }
 done
-export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:--mod=readonly}" CGO_ENABLED=1
+export CGO_ENABLED=1
 mkdir -p "$out"
 cd "$here/go-static-producer"
 "$go" build -p 1 -trimpath -o "$out/go-static-producer" .
